@@ -1,0 +1,598 @@
+//! A sans-IO ZMTP connection: bytes and time in; bytes, events and the next
+//! deadline out.
+//!
+//! The caller owns the socket and the clock. The loop it runs is:
+//!
+//! 1. write whatever [`Connection::poll_transmit`] hands out;
+//! 2. read into [`Connection::input_buffer`] and call
+//!    [`Connection::input_received`] (or pass a slice to
+//!    [`Connection::handle_input`]);
+//! 3. call [`Connection::poll_event`] until it returns `Ok(None)`. Frames are
+//!    decoded lazily, only as events are asked for, so a caller whose own
+//!    queue is full simply stops asking and stops reading: nothing piles up
+//!    here, and the peer feels the backpressure through TCP;
+//! 4. sleep until [`Connection::poll_timeout`] and then call
+//!    [`Connection::handle_timeout`].
+//!
+//! Any `Err` closes the connection for good: every later call returns the same
+//! error. Flush what `poll_transmit` still holds (an ERROR command, perhaps)
+//! before closing the socket.
+
+use std::mem;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::command::Command;
+use crate::error::{ConfigError, Error, ErrorReason, ProtocolError, TimeoutError, UsageError};
+use crate::frame::{FrameDecoder, Limits};
+use crate::greeting::{Greeting, GreetingDecoder, MechanismName, Revision};
+use crate::mechanism::{Handshake, Mechanism, Step};
+use crate::message::Message;
+use crate::metadata::{IDENTITY, Metadata, SOCKET_TYPE};
+use crate::outbox::Outbox;
+use crate::socket_type::SocketType;
+
+/// Heartbeat settings (ZMTP 3.1 PING/PONG).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// Send a PING this often once the handshake is done.
+    pub interval: Duration,
+    /// Close when nothing at all arrives this long after a PING.
+    pub timeout: Duration,
+    /// Asks the peer to close if it hears nothing from us for this long
+    /// (sent in each PING, in tenths of a second, at most 6553.5 s).
+    pub ttl: Option<Duration>,
+}
+
+impl Heartbeat {
+    /// PING every `interval`; the timeout defaults to the interval, as in
+    /// libzmq; no TTL.
+    pub fn new(interval: Duration) -> Heartbeat {
+        Heartbeat {
+            interval,
+            timeout: interval,
+            ttl: None,
+        }
+    }
+
+    fn ttl_deciseconds(&self) -> Result<u16, ConfigError> {
+        let Some(ttl) = self.ttl else { return Ok(0) };
+        // Rounded up so the peer never waits less than asked.
+        let ds = ttl.as_millis().div_ceil(100);
+        u16::try_from(ds).map_err(|_| ConfigError::HeartbeatTtlTooLong(ttl))
+    }
+}
+
+/// How to run a connection.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Our socket type, announced in READY and checked against the peer's.
+    pub socket_type: SocketType,
+    /// The security mechanism.
+    pub mechanism: Mechanism,
+    /// Our routing id (the `Identity` property), 0..=255 octets, announced by
+    /// REQ, DEALER and ROUTER. Empty means none.
+    pub routing_id: Bytes,
+    /// Extra properties for our READY: application `X-*` properties and
+    /// `Resource`. `Socket-Type` and `Identity` are set by the connection.
+    pub properties: Metadata,
+    /// What the peer may make us buffer.
+    pub limits: Limits,
+    /// The greeting and security handshake must finish within this time.
+    /// `None` disables the limit (libzmq's HANDSHAKE_IVL 0); the default is
+    /// 30 s, as in libzmq.
+    pub handshake_timeout: Option<Duration>,
+    /// Heartbeats; `None` (the default, as in libzmq) sends no PING.
+    pub heartbeat: Option<Heartbeat>,
+}
+
+impl Config {
+    /// Defaults for a socket of type `socket_type`: NULL security, no routing
+    /// id, default limits, a 30 s handshake timeout, no heartbeats.
+    pub fn new(socket_type: SocketType) -> Config {
+        Config {
+            socket_type,
+            mechanism: Mechanism::Null,
+            routing_id: Bytes::new(),
+            properties: Metadata::new(),
+            limits: Limits::default(),
+            handshake_timeout: Some(Duration::from_secs(30)),
+            heartbeat: None,
+        }
+    }
+}
+
+/// What the handshake told us about the peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerInfo {
+    /// The ZMTP revision spoken.
+    pub revision: Revision,
+    /// The peer's socket type (libzmq accepts a peer that sends none).
+    pub socket_type: Option<SocketType>,
+    /// The peer's routing id, if it announced a non-empty one.
+    pub routing_id: Option<Bytes>,
+    /// All the peer's metadata properties.
+    pub metadata: Metadata,
+}
+
+/// What a connection reports, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The handshake succeeded; messages may flow.
+    HandshakeSucceeded(PeerInfo),
+    /// A whole message arrived.
+    Message(Message),
+    /// The peer subscribed to a topic prefix (only reported to PUB and XPUB;
+    /// from a SUBSCRIBE command or a ZMTP 3.0 `%x01` data frame).
+    Subscribe(Bytes),
+    /// The peer cancelled a subscription (only reported to PUB and XPUB).
+    Cancel(Bytes),
+}
+
+#[derive(Debug)]
+enum Phase {
+    Greeting(GreetingDecoder),
+    Handshake(Handshake),
+    Traffic,
+    Failed(Error),
+}
+
+/// One ZMTP connection's protocol state. See the [module docs](self).
+pub struct Connection {
+    socket_type: SocketType,
+    mechanism: Mechanism,
+    /// Our READY properties, built once.
+    ours: Metadata,
+    heartbeat: Option<Heartbeat>,
+    ping_ttl: u16,
+    phase: Phase,
+    revision: Option<Revision>,
+    peer: Option<PeerInfo>,
+    input: BytesMut,
+    decoder: FrameDecoder,
+    /// Frames of the message being received.
+    partial: Message,
+    outbox: Outbox,
+    last_input: Instant,
+    handshake_deadline: Option<Instant>,
+    next_ping: Option<Instant>,
+    /// Set when we send a PING; cleared by any input.
+    pong_deadline: Option<Instant>,
+    /// The TTL of the peer's last PING with a non-zero one.
+    peer_ttl: Option<Duration>,
+}
+
+impl std::fmt::Debug for Connection {
+    /// A summary: buffers are shown by size only, never by content.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let phase = match &self.phase {
+            Phase::Greeting(_) => "greeting",
+            Phase::Handshake(_) => "handshake",
+            Phase::Traffic => "traffic",
+            Phase::Failed(_) => "failed",
+        };
+        f.debug_struct("Connection")
+            .field("socket_type", &self.socket_type)
+            .field("mechanism", &self.mechanism.name())
+            .field("phase", &phase)
+            .field("revision", &self.revision)
+            .field("buffered_input", &self.input.len())
+            .field("pending_transmit", &self.outbox.len())
+            .field("error", &self.error())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A new connection whose transport just connected at `now`. Our greeting
+    /// is queued at once, whole: waiting for the peer's signature first would
+    /// deadlock against libzmq, which waits for ours (zmtp-notes.md).
+    pub fn new(config: Config, now: Instant) -> Result<Connection, ConfigError> {
+        let Config {
+            socket_type,
+            mechanism,
+            routing_id,
+            properties,
+            limits,
+            handshake_timeout,
+            heartbeat,
+        } = config;
+        if routing_id.len() > 255 {
+            return Err(ConfigError::RoutingIdTooLong {
+                len: routing_id.len(),
+            });
+        }
+        if routing_id.first() == Some(&0) {
+            return Err(ConfigError::RoutingIdReserved);
+        }
+        if handshake_timeout == Some(Duration::ZERO) {
+            return Err(ConfigError::ZeroDuration("handshake timeout"));
+        }
+        let mut ping_ttl = 0;
+        if let Some(hb) = &heartbeat {
+            if hb.interval.is_zero() {
+                return Err(ConfigError::ZeroDuration("heartbeat interval"));
+            }
+            if hb.timeout.is_zero() {
+                return Err(ConfigError::ZeroDuration("heartbeat timeout"));
+            }
+            ping_ttl = hb.ttl_deciseconds()?;
+        }
+        let mut ours = Metadata::new();
+        // Infallible: both names are short and non-empty.
+        let _ = ours.insert(SOCKET_TYPE, socket_type.as_str());
+        if socket_type.sends_identity() {
+            let _ = ours.insert(IDENTITY, routing_id);
+        }
+        for (name, value) in properties.iter() {
+            let reserved = [SOCKET_TYPE, IDENTITY];
+            if reserved
+                .iter()
+                .any(|r| name.eq_ignore_ascii_case(r.as_bytes()))
+            {
+                return Err(ConfigError::ReservedProperty(ErrorReason(name.clone())));
+            }
+            let _ = ours.insert(name.clone(), value.clone());
+        }
+
+        let mut outbox = Outbox::default();
+        outbox.raw(&Greeting::new(mechanism.name(), mechanism.as_server()).encode());
+        Ok(Connection {
+            socket_type,
+            mechanism,
+            ours,
+            heartbeat,
+            ping_ttl,
+            phase: Phase::Greeting(GreetingDecoder::new()),
+            revision: None,
+            peer: None,
+            input: BytesMut::new(),
+            decoder: FrameDecoder::new(limits),
+            partial: Message::new(),
+            outbox,
+            last_input: now,
+            handshake_deadline: handshake_timeout.map(|t| now + t),
+            next_ping: None,
+            pong_deadline: None,
+            peer_ttl: None,
+        })
+    }
+
+    /// Our socket type.
+    pub fn socket_type(&self) -> SocketType {
+        self.socket_type
+    }
+
+    /// The revision agreed in the greeting, once known.
+    pub fn revision(&self) -> Option<Revision> {
+        self.revision
+    }
+
+    /// The peer, once the handshake has succeeded.
+    pub fn peer(&self) -> Option<&PeerInfo> {
+        self.peer.as_ref()
+    }
+
+    /// Whether the handshake has succeeded and the connection has not failed.
+    pub fn is_ready(&self) -> bool {
+        matches!(self.phase, Phase::Traffic)
+    }
+
+    /// The error that closed the connection, if any.
+    pub fn error(&self) -> Option<&Error> {
+        match &self.phase {
+            Phase::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The receive buffer, for reading from the transport without a copy.
+    /// Call [`Connection::input_received`] after adding to it.
+    pub fn input_buffer(&mut self) -> &mut BytesMut {
+        &mut self.input
+    }
+
+    /// Notes that octets were added to the input buffer at `now`. Any octet
+    /// from the peer proves it alive (RFC 37: "a peer SHOULD treat any
+    /// incoming traffic (not just a PONG reply) as a sign of life").
+    pub fn input_received(&mut self, now: Instant) {
+        self.last_input = now;
+        self.pong_deadline = None;
+    }
+
+    /// Copies `data` into the input buffer and notes its arrival at `now`.
+    pub fn handle_input(&mut self, data: &[u8], now: Instant) {
+        if data.is_empty() || matches!(self.phase, Phase::Failed(_)) {
+            return;
+        }
+        self.input.extend_from_slice(data);
+        self.input_received(now);
+    }
+
+    /// Octets received but not yet decoded.
+    pub fn buffered_input(&self) -> usize {
+        self.input.len()
+    }
+
+    /// Decodes input until the next event. `Ok(None)`: more input is needed.
+    pub fn poll_event(&mut self, now: Instant) -> Result<Option<Event>, Error> {
+        if let Phase::Failed(e) = &self.phase {
+            return Err(e.clone());
+        }
+        let result = self.next_event(now);
+        if let Err(e) = &result {
+            self.fail(e.clone());
+        }
+        result
+    }
+
+    /// The next chunk of octets to write, in order. Small frames are
+    /// coalesced; large bodies come as their own chunk, uncopied.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.outbox.pop()
+    }
+
+    /// Octets queued for the transport.
+    pub fn pending_transmit(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// When [`Connection::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if matches!(self.phase, Phase::Failed(_)) {
+            return None;
+        }
+        let ttl = self.peer_ttl.map(|ttl| self.last_input + ttl);
+        [
+            self.handshake_deadline,
+            self.pong_deadline,
+            ttl,
+            self.next_ping,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Fires the deadlines due at `now`: handshake timeout, heartbeat expiry,
+    /// the peer's TTL, and our next PING.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        if let Phase::Failed(e) = &self.phase {
+            return Err(e.clone());
+        }
+        let expired = |deadline: Option<Instant>| deadline.is_some_and(|d| now >= d);
+        let timeout = if expired(self.handshake_deadline) {
+            Some(TimeoutError::Handshake)
+        } else if expired(self.pong_deadline) {
+            Some(TimeoutError::Heartbeat)
+        } else if expired(self.peer_ttl.map(|ttl| self.last_input + ttl)) {
+            Some(TimeoutError::PeerTtl)
+        } else {
+            None
+        };
+        if let Some(t) = timeout {
+            let e = Error::Timeout(t);
+            self.fail(e.clone());
+            return Err(e);
+        }
+        if let (Some(at), Some(hb)) = (self.next_ping, self.heartbeat) {
+            if now >= at {
+                self.outbox.command(&Command::Ping {
+                    ttl_deciseconds: self.ping_ttl,
+                    context: Bytes::new(),
+                });
+                self.next_ping = Some(now + hb.interval);
+                if self.pong_deadline.is_none() {
+                    self.pong_deadline = Some(now + hb.timeout);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a message. Its frames are encoded now; bodies of 8 KiB or more
+    /// are shared with the caller's [`Bytes`], not copied.
+    pub fn send(&mut self, message: &Message) -> Result<(), UsageError> {
+        self.check_ready()?;
+        let frames = message.frames();
+        let Some((last, rest)) = frames.split_last() else {
+            return Err(UsageError::EmptyMessage);
+        };
+        for frame in rest {
+            self.outbox.frame(true, frame);
+        }
+        self.outbox.frame(false, last);
+        Ok(())
+    }
+
+    /// Sends a subscription (SUB and XSUB): a SUBSCRIBE command to a ZMTP 3.1
+    /// peer, a `%x01` data frame to a 3.0 peer.
+    pub fn subscribe(&mut self, topic: &[u8]) -> Result<(), UsageError> {
+        self.subscription(true, topic)
+    }
+
+    /// Cancels a subscription: CANCEL, or a `%x00` data frame for ZMTP 3.0.
+    pub fn cancel(&mut self, topic: &[u8]) -> Result<(), UsageError> {
+        self.subscription(false, topic)
+    }
+
+    fn subscription(&mut self, subscribe: bool, topic: &[u8]) -> Result<(), UsageError> {
+        self.check_ready()?;
+        let topic = Bytes::copy_from_slice(topic);
+        if self.revision == Some(Revision::V3_0) {
+            let mut frame = BytesMut::with_capacity(1 + topic.len());
+            frame.extend_from_slice(&[u8::from(subscribe)]);
+            frame.extend_from_slice(&topic);
+            self.outbox.frame(false, &frame.freeze());
+        } else if subscribe {
+            self.outbox.command(&Command::Subscribe(topic));
+        } else {
+            self.outbox.command(&Command::Cancel(topic));
+        }
+        Ok(())
+    }
+
+    fn check_ready(&self) -> Result<(), UsageError> {
+        match self.phase {
+            Phase::Traffic => Ok(()),
+            Phase::Failed(_) => Err(UsageError::Closed),
+            _ => Err(UsageError::NotReady),
+        }
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.phase = Phase::Failed(e);
+        self.input = BytesMut::new();
+        self.partial = Message::new();
+    }
+
+    fn next_event(&mut self, now: Instant) -> Result<Option<Event>, Error> {
+        loop {
+            match &mut self.phase {
+                Phase::Greeting(decoder) => {
+                    if self.input.is_empty() {
+                        return Ok(None);
+                    }
+                    let (used, greeting) = decoder.decode(&self.input)?;
+                    self.input.advance(used);
+                    let Some(greeting) = greeting else {
+                        return Ok(None);
+                    };
+                    self.on_greeting(&greeting)?;
+                }
+                Phase::Handshake(_) => {
+                    let Some(frame) = self.decoder.decode(&mut self.input)? else {
+                        return Ok(None);
+                    };
+                    if !frame.command {
+                        return Err(ProtocolError::MessageBeforeHandshake.into());
+                    }
+                    let command = Command::decode(frame.body)?;
+                    let Phase::Handshake(state) = mem::replace(&mut self.phase, Phase::Traffic)
+                    else {
+                        unreachable!("matched above");
+                    };
+                    match state.handle(command, &mut self.outbox)? {
+                        Step::Continue(next) => self.phase = Phase::Handshake(next),
+                        Step::Done(peer) => return self.on_handshake_done(peer, now).map(Some),
+                    }
+                }
+                Phase::Traffic => {
+                    let Some(frame) = self.decoder.decode(&mut self.input)? else {
+                        return Ok(None);
+                    };
+                    if frame.command {
+                        match self.on_command(Command::decode(frame.body)?)? {
+                            Some(event) => return Ok(Some(event)),
+                            None => continue,
+                        }
+                    }
+                    self.partial.push(frame.body);
+                    if !frame.more {
+                        let message = mem::take(&mut self.partial);
+                        return Ok(Some(self.on_message(message)));
+                    }
+                }
+                Phase::Failed(e) => return Err(e.clone()),
+            }
+        }
+    }
+
+    fn on_greeting(&mut self, greeting: &Greeting) -> Result<(), Error> {
+        let revision = greeting.revision()?;
+        let ours: MechanismName = self.mechanism.name();
+        if !greeting.mechanism.is_known() {
+            return Err(ProtocolError::UnsupportedMechanism(greeting.mechanism).into());
+        }
+        if greeting.mechanism != ours {
+            return Err(ProtocolError::MechanismMismatch {
+                ours,
+                theirs: greeting.mechanism,
+            }
+            .into());
+        }
+        self.revision = Some(revision);
+        self.phase = Phase::Handshake(Handshake::start(
+            &self.mechanism,
+            &self.ours,
+            &mut self.outbox,
+        ));
+        Ok(())
+    }
+
+    fn on_handshake_done(&mut self, metadata: Metadata, now: Instant) -> Result<Event, Error> {
+        let socket_type = metadata.socket_type()?;
+        if let Some(theirs) = socket_type {
+            if !self.socket_type.is_compatible_with(theirs) {
+                // RFC 37: "it SHOULD handle errors by returning an ERROR
+                // command, and then disconnecting the peer."
+                self.outbox
+                    .command(&Command::Error(ErrorReason(Bytes::from_static(
+                        b"Invalid socket type",
+                    ))));
+                return Err(ProtocolError::IncompatibleSocketType {
+                    ours: self.socket_type,
+                    theirs,
+                }
+                .into());
+            }
+        }
+        let routing_id = metadata.identity()?.cloned();
+        let peer = PeerInfo {
+            revision: self.revision.unwrap_or(Revision::V3_1),
+            socket_type,
+            routing_id,
+            metadata,
+        };
+        self.phase = Phase::Traffic;
+        self.handshake_deadline = None;
+        self.next_ping = self.heartbeat.map(|hb| now + hb.interval);
+        self.peer = Some(peer.clone());
+        Ok(Event::HandshakeSucceeded(peer))
+    }
+
+    fn on_command(&mut self, command: Command) -> Result<Option<Event>, Error> {
+        match command {
+            Command::Ping {
+                ttl_deciseconds,
+                context,
+            } => {
+                if ttl_deciseconds > 0 {
+                    self.peer_ttl = Some(Duration::from_millis(u64::from(ttl_deciseconds) * 100));
+                }
+                self.outbox.command(&Command::Pong { context });
+                Ok(None)
+            }
+            // Any input already counted as a sign of life.
+            Command::Pong { .. } => Ok(None),
+            Command::Error(reason) => Err(Error::PeerError(reason)),
+            Command::Subscribe(topic) if self.socket_type.receives_subscriptions() => {
+                Ok(Some(Event::Subscribe(topic)))
+            }
+            Command::Cancel(topic) if self.socket_type.receives_subscriptions() => {
+                Ok(Some(Event::Cancel(topic)))
+            }
+            // libzmq ignores every other command after the handshake.
+            _ => Ok(None),
+        }
+    }
+
+    fn on_message(&mut self, message: Message) -> Event {
+        // ZMTP 3.0 subscriptions (and libzmq XSUB's on any revision): a
+        // one-frame message starting with %x01 (subscribe) or %x00 (cancel).
+        if self.socket_type.receives_subscriptions() {
+            if let [frame] = message.frames() {
+                match frame.first() {
+                    Some(1) => return Event::Subscribe(frame.slice(1..)),
+                    Some(0) => return Event::Cancel(frame.slice(1..)),
+                    _ => {}
+                }
+            }
+        }
+        Event::Message(message)
+    }
+}

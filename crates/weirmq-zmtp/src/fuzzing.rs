@@ -1,0 +1,193 @@
+//! Entry points for the fuzz targets in `fuzz/`, also used by the test that
+//! replays their committed corpus.
+//!
+//! Each function takes arbitrary bytes and must never panic. Beyond "does not
+//! crash", each checks an invariant, so the fuzzer also hunts logic bugs:
+//! decoding whole input and decoding it one byte at a time agree, and what
+//! decodes re-encodes to something that decodes the same.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::command::Command;
+use crate::connection::{Config, Connection, Event, Heartbeat};
+use crate::error::Error;
+use crate::frame::{Frame, FrameDecoder, Limits, encode_frame};
+use crate::greeting::{Greeting, GreetingDecoder, MechanismName};
+use crate::message::Message;
+use crate::metadata::Metadata;
+use crate::socket_type::SocketType;
+
+/// Greeting parsing: whole input and one byte at a time must agree, and a
+/// parsed greeting must survive an encode/decode round trip.
+pub fn greeting(data: &[u8]) {
+    let whole = GreetingDecoder::new().decode(data).map(|(_, g)| g);
+    let mut dec = GreetingDecoder::new();
+    let mut stepwise = Ok(None);
+    for byte in data {
+        match dec.decode(std::slice::from_ref(byte)) {
+            Ok((_, Some(g))) => {
+                stepwise = Ok(Some(g));
+                break;
+            }
+            Ok((_, None)) => {}
+            Err(e) => {
+                stepwise = Err(e);
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        whole, stepwise,
+        "whole and byte-by-byte greeting parses differ"
+    );
+    if let Ok(Some(g)) = whole {
+        let again = GreetingDecoder::new().decode(&g.encode()).map(|(_, g)| g);
+        assert_eq!(again, Ok(Some(g)));
+    }
+}
+
+fn decode_frames(decoder: &mut FrameDecoder, buf: &mut BytesMut, out: &mut Vec<Frame>) -> bool {
+    loop {
+        match decoder.decode(buf) {
+            Ok(Some(f)) => out.push(f),
+            Ok(None) => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// The frame decoder, under small limits chosen by the first two octets.
+pub fn frames(data: &[u8]) {
+    let [a, b, rest @ ..] = data else { return };
+    let limits = Limits::new(u64::from(*a) * 64 + 1, usize::from(*b % 16) + 1, 300)
+        .expect("non-zero limits");
+
+    let mut whole = Vec::new();
+    let whole_ok = decode_frames(
+        &mut FrameDecoder::new(limits),
+        &mut BytesMut::from(rest),
+        &mut whole,
+    );
+
+    let mut stepwise = Vec::new();
+    let mut dec = FrameDecoder::new(limits);
+    let mut buf = BytesMut::new();
+    let mut step_ok = true;
+    for byte in rest {
+        buf.extend_from_slice(std::slice::from_ref(byte));
+        if !decode_frames(&mut dec, &mut buf, &mut stepwise) {
+            step_ok = false;
+            break;
+        }
+    }
+    assert_eq!(
+        whole, stepwise,
+        "whole and byte-by-byte frame decodes differ"
+    );
+    assert_eq!(whole_ok, step_ok);
+
+    let mut again = BytesMut::new();
+    for f in &whole {
+        encode_frame(&mut again, f.more, f.command, &f.body);
+    }
+    let mut back = Vec::new();
+    assert!(decode_frames(
+        &mut FrameDecoder::new(limits),
+        &mut again,
+        &mut back
+    ));
+    assert_eq!(whole, back, "re-encoded frames decode differently");
+}
+
+/// Command and metadata parsing with an encode/decode round trip.
+pub fn command(data: &[u8]) {
+    let body = Bytes::copy_from_slice(data);
+    if let Ok(command) = Command::decode(body.clone()) {
+        let mut wire = BytesMut::new();
+        command.encode(&mut wire);
+        let mut dec = FrameDecoder::new(Limits::new(1 << 20, 1, 1 << 20).expect("non-zero"));
+        let frame = dec
+            .decode(&mut wire)
+            .expect("our encoding decodes")
+            .expect("whole frame");
+        assert_eq!(Command::decode(frame.body).as_ref(), Ok(&command));
+    }
+    if let Ok(metadata) = Metadata::decode(body) {
+        let mut wire = BytesMut::new();
+        metadata.encode(&mut wire);
+        assert_eq!(Metadata::decode(wire.freeze()).as_ref(), Ok(&metadata));
+        let _ = metadata.socket_type();
+        let _ = metadata.identity();
+    }
+}
+
+/// A whole NULL [`Connection`] fed raw bytes.
+///
+/// Octet 0 picks the socket type (bits 0..4), heartbeats (bit 5) and whether
+/// a valid greeting is put in front of the input (bit 7), so the fuzzer
+/// spends its time past the greeting; octet 1 is the read size (1..=256).
+/// Time advances a millisecond per read.
+pub fn null_connection(data: &[u8]) {
+    let [mode, chunk, rest @ ..] = data else {
+        return;
+    };
+    let socket_type = SocketType::ALL[usize::from(mode & 0x1F) % SocketType::ALL.len()];
+    let mut config = Config::new(socket_type);
+    config.limits = Limits::new(4096, 8, 512).expect("non-zero");
+    config.handshake_timeout = Some(Duration::from_millis(50));
+    if mode & 0x20 != 0 {
+        let mut hb = Heartbeat::new(Duration::from_millis(3));
+        hb.ttl = Some(Duration::from_millis(100));
+        config.heartbeat = Some(hb);
+    }
+    let mut now = Instant::now();
+    let mut conn = Connection::new(config, now).expect("valid config");
+
+    let mut input = Vec::with_capacity(rest.len() + 64);
+    if mode & 0x80 != 0 {
+        input.extend_from_slice(&Greeting::new(MechanismName::NULL, false).encode());
+    }
+    input.extend_from_slice(rest);
+
+    let mut failed: Option<Error> = None;
+    for piece in input.chunks(usize::from(*chunk) + 1) {
+        now += Duration::from_millis(1);
+        conn.handle_input(piece, now);
+        loop {
+            match conn.poll_event(now) {
+                Ok(Some(Event::Message(m))) => assert!(!m.is_empty()),
+                Ok(Some(Event::HandshakeSucceeded(_))) => {
+                    assert!(conn.is_ready());
+                    conn.send(&Message::from("fuzz"))
+                        .expect("ready connection sends");
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if failed.is_none() {
+            if let Err(e) = conn.handle_timeout(now) {
+                failed = Some(e);
+            }
+        }
+        while conn.poll_transmit().is_some() {}
+        if let Some(e) = &failed {
+            // A failed connection stays failed with the same error.
+            assert_eq!(conn.poll_event(now).as_ref(), Err(e));
+            assert_eq!(conn.handle_timeout(now).as_ref(), Err(e));
+            assert!(conn.poll_timeout().is_none());
+            assert!(!conn.is_ready());
+            return;
+        }
+        // Every deadline due by now has fired: what is left lies ahead.
+        if let Some(deadline) = conn.poll_timeout() {
+            assert!(deadline > now, "deadline in the past after handle_timeout");
+        }
+    }
+}
