@@ -27,7 +27,7 @@ use crate::command::Command;
 use crate::error::{ConfigError, Error, ErrorReason, ProtocolError, TimeoutError, UsageError};
 use crate::frame::{FrameDecoder, Limits};
 use crate::greeting::{Greeting, GreetingDecoder, MechanismName, Revision};
-use crate::mechanism::{Handshake, Mechanism, Step};
+use crate::mechanism::{Codec, Handshake, Mechanism, Step};
 use crate::message::Message;
 use crate::metadata::{IDENTITY, Metadata, SOCKET_TYPE};
 use crate::outbox::Outbox;
@@ -137,8 +137,17 @@ pub enum Event {
 enum Phase {
     Greeting(GreetingDecoder),
     Handshake(Handshake),
-    Traffic,
+    /// Only while a handshake state is being consumed: if that step fails,
+    /// the connection is failed before anyone can see this.
+    Transition,
+    Traffic(Codec),
     Failed(Error),
+}
+
+/// `now + after`, or `None` (no deadline) when that is past what an
+/// [`Instant`] can represent: a `Duration::MAX` timeout means "never".
+fn deadline(now: Instant, after: Duration) -> Option<Instant> {
+    now.checked_add(after)
 }
 
 /// One ZMTP connection's protocol state. See the [module docs](self).
@@ -164,6 +173,10 @@ pub struct Connection {
     pong_deadline: Option<Instant>,
     /// The TTL of the peer's last PING with a non-zero one.
     peer_ttl: Option<Duration>,
+    /// The PONG owed for the peer's latest PING. One slot, as in libzmq: a
+    /// peer flooding PINGs gets one PONG per flush, and cannot grow our
+    /// send buffer.
+    pending_pong: Option<Bytes>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -171,8 +184,8 @@ impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let phase = match &self.phase {
             Phase::Greeting(_) => "greeting",
-            Phase::Handshake(_) => "handshake",
-            Phase::Traffic => "traffic",
+            Phase::Handshake(_) | Phase::Transition => "handshake",
+            Phase::Traffic(_) => "traffic",
             Phase::Failed(_) => "failed",
         };
         f.debug_struct("Connection")
@@ -255,10 +268,11 @@ impl Connection {
             partial: Message::new(),
             outbox,
             last_input: now,
-            handshake_deadline: handshake_timeout.map(|t| now + t),
+            handshake_deadline: handshake_timeout.and_then(|t| deadline(now, t)),
             next_ping: None,
             pong_deadline: None,
             peer_ttl: None,
+            pending_pong: None,
         })
     }
 
@@ -279,7 +293,7 @@ impl Connection {
 
     /// Whether the handshake has succeeded and the connection has not failed.
     pub fn is_ready(&self) -> bool {
-        matches!(self.phase, Phase::Traffic)
+        matches!(self.phase, Phase::Traffic(_))
     }
 
     /// The error that closed the connection, if any.
@@ -333,12 +347,22 @@ impl Connection {
     /// The next chunk of octets to write, in order. Small frames are
     /// coalesced; large bodies come as their own chunk, uncopied.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        if let Some(context) = self.pending_pong.take() {
+            if let Phase::Traffic(codec) = &mut self.phase {
+                codec.seal_command(&Command::Pong { context }, &mut self.outbox);
+            }
+        }
         self.outbox.pop()
     }
 
-    /// Octets queued for the transport.
+    /// Octets queued for the transport (a pending PONG not counted).
     pub fn pending_transmit(&self) -> usize {
         self.outbox.len()
+    }
+
+    /// Whether [`Connection::poll_transmit`] has anything to hand out.
+    pub fn wants_transmit(&self) -> bool {
+        self.outbox.len() > 0 || self.pending_pong.is_some()
     }
 
     /// When [`Connection::handle_timeout`] must next be called.
@@ -346,7 +370,7 @@ impl Connection {
         if matches!(self.phase, Phase::Failed(_)) {
             return None;
         }
-        let ttl = self.peer_ttl.map(|ttl| self.last_input + ttl);
+        let ttl = self.peer_ttl.and_then(|ttl| deadline(self.last_input, ttl));
         [
             self.handshake_deadline,
             self.pong_deadline,
@@ -369,7 +393,7 @@ impl Connection {
             Some(TimeoutError::Handshake)
         } else if expired(self.pong_deadline) {
             Some(TimeoutError::Heartbeat)
-        } else if expired(self.peer_ttl.map(|ttl| self.last_input + ttl)) {
+        } else if expired(self.peer_ttl.and_then(|ttl| deadline(self.last_input, ttl))) {
             Some(TimeoutError::PeerTtl)
         } else {
             None
@@ -379,15 +403,18 @@ impl Connection {
             self.fail(e.clone());
             return Err(e);
         }
-        if let (Some(at), Some(hb)) = (self.next_ping, self.heartbeat) {
+        if let (Some(at), Some(hb), Phase::Traffic(codec)) =
+            (self.next_ping, self.heartbeat, &mut self.phase)
+        {
             if now >= at {
-                self.outbox.command(&Command::Ping {
+                let ping = Command::Ping {
                     ttl_deciseconds: self.ping_ttl,
                     context: Bytes::new(),
-                });
-                self.next_ping = Some(now + hb.interval);
+                };
+                codec.seal_command(&ping, &mut self.outbox);
+                self.next_ping = deadline(now, hb.interval);
                 if self.pong_deadline.is_none() {
-                    self.pong_deadline = Some(now + hb.timeout);
+                    self.pong_deadline = deadline(now, hb.timeout);
                 }
             }
         }
@@ -397,15 +424,15 @@ impl Connection {
     /// Queues a message. Its frames are encoded now; bodies of 8 KiB or more
     /// are shared with the caller's [`Bytes`], not copied.
     pub fn send(&mut self, message: &Message) -> Result<(), UsageError> {
-        self.check_ready()?;
+        let (codec, out) = self.traffic()?;
         let frames = message.frames();
         let Some((last, rest)) = frames.split_last() else {
             return Err(UsageError::EmptyMessage);
         };
         for frame in rest {
-            self.outbox.frame(true, frame);
+            codec.seal_frame(true, frame, out);
         }
-        self.outbox.frame(false, last);
+        codec.seal_frame(false, last, out);
         Ok(())
     }
 
@@ -421,24 +448,29 @@ impl Connection {
     }
 
     fn subscription(&mut self, subscribe: bool, topic: &[u8]) -> Result<(), UsageError> {
-        self.check_ready()?;
-        let topic = Bytes::copy_from_slice(topic);
-        if self.revision == Some(Revision::V3_0) {
+        let v3_0 = self.revision == Some(Revision::V3_0);
+        let (codec, out) = self.traffic()?;
+        if v3_0 {
             let mut frame = BytesMut::with_capacity(1 + topic.len());
             frame.extend_from_slice(&[u8::from(subscribe)]);
-            frame.extend_from_slice(&topic);
-            self.outbox.frame(false, &frame.freeze());
-        } else if subscribe {
-            self.outbox.command(&Command::Subscribe(topic));
+            frame.extend_from_slice(topic);
+            codec.seal_frame(false, &frame.freeze(), out);
         } else {
-            self.outbox.command(&Command::Cancel(topic));
+            let topic = Bytes::copy_from_slice(topic);
+            let command = if subscribe {
+                Command::Subscribe(topic)
+            } else {
+                Command::Cancel(topic)
+            };
+            codec.seal_command(&command, out);
         }
         Ok(())
     }
 
-    fn check_ready(&self) -> Result<(), UsageError> {
-        match self.phase {
-            Phase::Traffic => Ok(()),
+    /// The traffic codec and the send buffer, if the connection is ready.
+    fn traffic(&mut self) -> Result<(&mut Codec, &mut Outbox), UsageError> {
+        match &mut self.phase {
+            Phase::Traffic(codec) => Ok((codec, &mut self.outbox)),
             Phase::Failed(_) => Err(UsageError::Closed),
             _ => Err(UsageError::NotReady),
         }
@@ -448,6 +480,7 @@ impl Connection {
         self.phase = Phase::Failed(e);
         self.input = BytesMut::new();
         self.partial = Message::new();
+        self.pending_pong = None;
     }
 
     fn next_event(&mut self, now: Instant) -> Result<Option<Event>, Error> {
@@ -472,19 +505,22 @@ impl Connection {
                         return Err(ProtocolError::MessageBeforeHandshake.into());
                     }
                     let command = Command::decode(frame.body)?;
-                    let Phase::Handshake(state) = mem::replace(&mut self.phase, Phase::Traffic)
+                    let Phase::Handshake(state) = mem::replace(&mut self.phase, Phase::Transition)
                     else {
                         unreachable!("matched above");
                     };
                     match state.handle(command, &mut self.outbox)? {
                         Step::Continue(next) => self.phase = Phase::Handshake(next),
-                        Step::Done(peer) => return self.on_handshake_done(peer, now).map(Some),
+                        Step::Done(peer, codec) => {
+                            return self.on_handshake_done(peer, codec, now).map(Some);
+                        }
                     }
                 }
-                Phase::Traffic => {
+                Phase::Traffic(codec) => {
                     let Some(frame) = self.decoder.decode(&mut self.input)? else {
                         return Ok(None);
                     };
+                    let frame = codec.open(frame)?;
                     if frame.command {
                         match self.on_command(Command::decode(frame.body)?)? {
                             Some(event) => return Ok(Some(event)),
@@ -498,6 +534,8 @@ impl Connection {
                     }
                 }
                 Phase::Failed(e) => return Err(e.clone()),
+                // Never observed here: a failed step fails the connection.
+                Phase::Transition => return Err(Error::Protocol(ProtocolError::HandshakeAborted)),
             }
         }
     }
@@ -524,7 +562,12 @@ impl Connection {
         Ok(())
     }
 
-    fn on_handshake_done(&mut self, metadata: Metadata, now: Instant) -> Result<Event, Error> {
+    fn on_handshake_done(
+        &mut self,
+        metadata: Metadata,
+        codec: Codec,
+        now: Instant,
+    ) -> Result<Event, Error> {
         let socket_type = metadata.socket_type()?;
         if let Some(theirs) = socket_type {
             if !self.socket_type.is_compatible_with(theirs) {
@@ -548,9 +591,9 @@ impl Connection {
             routing_id,
             metadata,
         };
-        self.phase = Phase::Traffic;
+        self.phase = Phase::Traffic(codec);
         self.handshake_deadline = None;
-        self.next_ping = self.heartbeat.map(|hb| now + hb.interval);
+        self.next_ping = self.heartbeat.and_then(|hb| deadline(now, hb.interval));
         self.peer = Some(peer.clone());
         Ok(Event::HandshakeSucceeded(peer))
     }
@@ -564,7 +607,7 @@ impl Connection {
                 if ttl_deciseconds > 0 {
                     self.peer_ttl = Some(Duration::from_millis(u64::from(ttl_deciseconds) * 100));
                 }
-                self.outbox.command(&Command::Pong { context });
+                self.pending_pong = Some(context);
                 Ok(None)
             }
             // Any input already counted as a sign of life.

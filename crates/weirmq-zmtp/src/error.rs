@@ -143,6 +143,15 @@ pub enum MalformedError {
     /// A Socket-Type property that names no known socket type.
     #[error("unknown Socket-Type {0}")]
     UnknownSocketType(ErrorReason),
+    /// An Identity starting with a zero octet: RFC 37 reserves those for the
+    /// ids a ROUTER generates, so accepting one would let a peer pose as
+    /// another, anonymous, peer.
+    #[error("Identity starts with a reserved zero octet")]
+    ReservedIdentity,
+    /// A property that decides how the connection is treated
+    /// (`Socket-Type`, `Identity`) appears more than once, in any case.
+    #[error("property {0} appears more than once")]
+    DuplicateProperty(&'static str),
     /// An Identity property longer than 255 octets.
     #[error("Identity of {len} octets exceeds 255")]
     IdentityTooLong {
@@ -190,6 +199,9 @@ pub enum ProtocolError {
     /// A message frame before the handshake finished.
     #[error("message frame before the handshake finished")]
     MessageBeforeHandshake,
+    /// The handshake was interrupted by an earlier failure.
+    #[error("the handshake was aborted")]
+    HandshakeAborted,
 }
 
 /// The peer went silent for too long.

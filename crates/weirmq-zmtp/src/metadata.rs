@@ -85,10 +85,25 @@ impl Metadata {
         self.props.is_empty()
     }
 
+    /// The only value of `name`; two or more (in any case) is an error. For
+    /// the properties that decide how a peer is treated: a duplicate would
+    /// let one reader see one value and another reader the other.
+    fn unique(&self, name: &'static str) -> Result<Option<&Bytes>, MalformedError> {
+        let mut found = self
+            .props
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()));
+        let first = found.next().map(|(_, v)| v);
+        if found.next().is_some() {
+            return Err(MalformedError::DuplicateProperty(name));
+        }
+        Ok(first)
+    }
+
     /// The peer's `Socket-Type`, if it sent one. libzmq accepts a READY
     /// without it, so a missing one is `Ok(None)`; an unknown one is an error.
     pub fn socket_type(&self) -> Result<Option<SocketType>, MalformedError> {
-        match self.get(SOCKET_TYPE) {
+        match self.unique(SOCKET_TYPE)? {
             None => Ok(None),
             Some(v) => SocketType::from_wire(v)
                 .map(Some)
@@ -97,10 +112,11 @@ impl Metadata {
     }
 
     /// The peer's `Identity` (routing id), if it sent a non-empty one.
-    /// RFC 37 caps it at 255 octets.
+    /// RFC 37 caps it at 255 octets and reserves a leading zero octet.
     pub fn identity(&self) -> Result<Option<&Bytes>, MalformedError> {
-        match self.get(IDENTITY) {
+        match self.unique(IDENTITY)? {
             Some(v) if v.len() > 255 => Err(MalformedError::IdentityTooLong { len: v.len() }),
+            Some(v) if v.first() == Some(&0) => Err(MalformedError::ReservedIdentity),
             Some(v) if !v.is_empty() => Ok(Some(v)),
             _ => Ok(None),
         }
@@ -192,6 +208,31 @@ mod tests {
         let mut m = Metadata::new();
         assert_eq!(m.insert("", "x"), Err(BadPropertyName(0)));
         assert_eq!(m.insert(vec![b'a'; 256], "x"), Err(BadPropertyName(256)));
+    }
+
+    #[test]
+    fn rejects_identity_with_a_reserved_zero_first_octet() {
+        let mut m = Metadata::new();
+        m.insert(IDENTITY, &b"\0\0\0\0\x01"[..]).unwrap();
+        assert_eq!(m.identity(), Err(MalformedError::ReservedIdentity));
+    }
+
+    #[test]
+    fn rejects_duplicate_socket_type_or_identity_in_any_case() {
+        let mut m = Metadata::new();
+        m.insert("socket-type", "PUB").unwrap();
+        m.insert(SOCKET_TYPE, "PUSH").unwrap();
+        assert_eq!(
+            m.socket_type(),
+            Err(MalformedError::DuplicateProperty(SOCKET_TYPE))
+        );
+        let mut m = Metadata::new();
+        m.insert(IDENTITY, "a").unwrap();
+        m.insert("IDENTITY", "b").unwrap();
+        assert_eq!(
+            m.identity(),
+            Err(MalformedError::DuplicateProperty(IDENTITY))
+        );
     }
 
     #[test]

@@ -221,6 +221,55 @@ fn ping_is_answered_with_pong_echoing_the_context() {
 }
 
 #[test]
+fn a_ping_flood_cannot_grow_the_send_buffer() {
+    let now = Instant::now();
+    let mut c = Connection::new(config(SocketType::Pair), now).unwrap();
+    let mut input = null_greeting();
+    input.extend(ready(&[("Socket-Type", b"PAIR")]));
+    feed(&mut c, &input, now);
+    transmitted(&mut c);
+    // 100,000 PINGs from a peer that never reads what we send.
+    let mut flood = Vec::new();
+    for i in 0..100_000u32 {
+        flood.extend(command("PING", &[&[0, 0][..], &i.to_be_bytes()].concat()));
+    }
+    let (events, err) = feed(&mut c, &flood, now);
+    assert!(events.is_empty() && err.is_none());
+    assert_eq!(c.pending_transmit(), 0, "PONGs must not pile up");
+    // One PONG, echoing the latest PING's context, goes out on the next flush.
+    assert_eq!(
+        transmitted(&mut c),
+        command("PONG", &99_999u32.to_be_bytes())
+    );
+    assert!(!c.wants_transmit());
+}
+
+#[test]
+fn durations_too_long_for_the_clock_mean_never() {
+    let mut a = config(SocketType::Pair);
+    a.handshake_timeout = Some(Duration::MAX);
+    let mut hb = Heartbeat::new(Duration::MAX);
+    hb.timeout = Duration::MAX;
+    a.heartbeat = Some(hb);
+    let mut p = Pair::new(a, config(SocketType::Pair));
+    p.handshake();
+    assert_eq!(p.a.poll_timeout(), None);
+    p.advance(Duration::from_secs(86_400));
+    assert!(p.a_error.is_none());
+}
+
+#[test]
+fn rejects_identity_starting_with_zero() {
+    let mut input = null_greeting();
+    input.extend(ready(&[
+        ("Socket-Type", b"DEALER"),
+        ("Identity", b"\0\0\0\0\x01"),
+    ]));
+    let (_, err) = refused(SocketType::Router, &input);
+    assert_eq!(err, Error::Malformed(MalformedError::ReservedIdentity));
+}
+
+#[test]
 fn handshake_timeout_closes_a_silent_peer() {
     let now = Instant::now();
     let mut c = Connection::new(config(SocketType::Rep), now).unwrap();
@@ -430,6 +479,12 @@ fn subscriptions_over_zmtp_3_1_use_commands() {
     p.handshake();
     p.a.subscribe(b"news").unwrap();
     p.a.cancel(b"news").unwrap();
+    let wire = transmitted(&mut p.a);
+    assert_eq!(
+        wire,
+        [command("SUBSCRIBE", b"news"), command("CANCEL", b"news")].concat()
+    );
+    p.b.handle_input(&wire, p.now);
     p.drive();
     assert_eq!(
         p.b_events[1..],

@@ -5,8 +5,11 @@
 //! reach traffic without passing every check of the handshake. The connection
 //! drives whichever chain its [`Mechanism`] selects through [`Handshake`].
 
+use bytes::Bytes;
+
 use crate::command::Command;
 use crate::error::Error;
+use crate::frame::Frame;
 use crate::greeting::MechanismName;
 use crate::metadata::Metadata;
 use crate::outbox::Outbox;
@@ -53,8 +56,40 @@ pub(crate) enum Step {
         reason = "NULL finishes in one step; PLAIN and CURVE take several"
     )]
     Continue(Handshake),
-    /// Finished; the peer's metadata.
-    Done(Metadata),
+    /// Finished: the peer's metadata, and how traffic is framed from now on.
+    Done(Metadata, Codec),
+}
+
+/// How frames travel once the handshake is done. NULL and PLAIN send them in
+/// the clear; CURVE will seal each one into a MESSAGE command (RFC 26), and
+/// every frame in either direction passes through here, so no path can bypass
+/// the encryption.
+#[derive(Debug)]
+pub(crate) enum Codec {
+    Clear,
+}
+
+impl Codec {
+    /// Queues one message frame.
+    pub(crate) fn seal_frame(&mut self, more: bool, body: &Bytes, out: &mut Outbox) {
+        match self {
+            Codec::Clear => out.frame(more, body),
+        }
+    }
+
+    /// Queues one command (PING, PONG, SUBSCRIBE, ...).
+    pub(crate) fn seal_command(&mut self, command: &Command, out: &mut Outbox) {
+        match self {
+            Codec::Clear => out.command(command),
+        }
+    }
+
+    /// Turns a frame off the wire into the frame it carries.
+    pub(crate) fn open(&mut self, frame: Frame) -> Result<Frame, Error> {
+        match self {
+            Codec::Clear => Ok(frame),
+        }
+    }
 }
 
 impl Handshake {

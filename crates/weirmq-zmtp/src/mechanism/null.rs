@@ -8,7 +8,7 @@
 
 use crate::command::Command;
 use crate::error::{Error, ErrorReason, ProtocolError};
-use crate::mechanism::Step;
+use crate::mechanism::{Codec, Step};
 use crate::metadata::Metadata;
 use crate::outbox::Outbox;
 
@@ -26,7 +26,7 @@ impl AwaitingReady {
 
     pub(crate) fn handle(self, command: Command) -> Result<Step, Error> {
         match command {
-            Command::Ready(peer) => Ok(Step::Done(peer)),
+            Command::Ready(peer) => Ok(Step::Done(peer, Codec::Clear)),
             // A ZAP denial arrives here as ERROR "400" (libzmq).
             Command::Error(reason) => Err(Error::PeerError(reason)),
             other => Err(ProtocolError::UnexpectedCommand {

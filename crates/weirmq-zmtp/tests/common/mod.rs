@@ -93,7 +93,7 @@ impl Pair {
             );
             Self::drain(&mut self.a, self.now, &mut self.a_events, &mut self.a_error);
             Self::drain(&mut self.b, self.now, &mut self.b_events, &mut self.b_error);
-            if !ab && !ba && self.a.pending_transmit() == 0 && self.b.pending_transmit() == 0 {
+            if !ab && !ba && !self.a.wants_transmit() && !self.b.wants_transmit() {
                 return;
             }
         }
