@@ -1,10 +1,41 @@
 //! # weirmq
 //!
-//! ZeroMQ in pure Rust. This crate will hold the sockets (on tokio), the
-//! transports and the bounded queues; today it re-exports the protocol core,
-//! [`weirmq_zmtp`], which the sockets are built on.
+//! ZeroMQ in pure Rust, on tokio, speaking ZMTP 3.1 to libzmq 4.3 peers.
+//!
+//! Every queue is bounded by a high-water mark in messages *and* bytes
+//! ([`Hwm`]), and a full queue means the sender waits: `send().await`
+//! applies backpressure, [`try_send`](Push::try_send) hands the message
+//! back. When a socket's incoming queue is full it stops reading its
+//! connections, so remote senders feel the backpressure through TCP.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), weirmq::Error> {
+//! let pull = weirmq::Pull::new();
+//! let endpoint = pull.bind("tcp://127.0.0.1:*").await?;
+//! let push = weirmq::Push::new();
+//! push.connect(&endpoint).await?;
+//! push.send("hello").await?;
+//! assert_eq!(pull.recv().await?, weirmq::Message::from("hello"));
+//! # Ok(()) }
+//! ```
+//!
+//! Socket types so far: [`Push`], [`Pull`], [`Pair`], [`Dealer`]; transports
+//! `tcp://` and `ipc://`. The protocol core, [`zmtp`], is sans-IO.
 
 #![forbid(unsafe_code)]
 
+mod core;
+mod endpoint;
+mod engine;
+mod error;
+mod options;
+mod pipe;
+mod socket;
+mod transport;
+
+pub use endpoint::Endpoint;
+pub use error::{Error, TrySendError};
+pub use options::{Hwm, Options};
+pub use socket::{Dealer, Pair, Pull, Push, Stats};
 pub use weirmq_zmtp as zmtp;
-pub use weirmq_zmtp::{Message, SocketType};
+pub use weirmq_zmtp::{Heartbeat, Message, SocketType};

@@ -1,0 +1,257 @@
+//! The engine: one task per connection, driving a sans-IO
+//! [`weirmq_zmtp::Connection`] over a byte stream.
+//!
+//! Data path: outgoing messages are taken from the peer's pipe in batches and
+//! encoded into the connection's send buffer, which leaves in vectored writes
+//! of up to [`WRITE_BATCH`] octets; incoming octets are read straight into
+//! the connection's input buffer and decoded into the socket's incoming pipe.
+//! When that pipe is full the engine stops decoding *and* stops reading, so
+//! the sender's TCP window closes: backpressure reaches the remote peer.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use weirmq_zmtp::{Config, Connection, Event, Message};
+
+use crate::core::Core;
+use crate::pipe::{Pipe, PushError};
+
+/// Octets of encoded output gathered before writing.
+const WRITE_BATCH: usize = 128 * 1024;
+/// Messages taken from a pipe under one lock.
+const POP_BATCH: usize = 256;
+/// Room kept free in the input buffer for one read.
+const READ_RESERVE: usize = 64 * 1024;
+/// How long a closing engine tries to flush (an ERROR, queued messages).
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Why an engine stopped.
+#[derive(Debug)]
+#[expect(
+    dead_code,
+    reason = "the reasons feed the monitor events of the next step"
+)]
+pub(crate) enum End {
+    /// The socket was closed.
+    Closed,
+    /// The peer closed the stream.
+    Eof,
+    /// The protocol failed (bad input, timeout, ERROR from the peer).
+    Protocol(weirmq_zmtp::Error),
+    /// The stream failed.
+    Io(std::io::Error),
+}
+
+fn zmtp_config(core: &Core) -> Config {
+    let o = &core.options;
+    let mut c = Config::new(core.socket_type);
+    c.routing_id = o.routing_id.clone();
+    // Validated when the socket was built.
+    c.limits = o.limits().unwrap_or_default();
+    c.handshake_timeout = Some(o.handshake_timeout);
+    c.heartbeat = o.heartbeat;
+    c
+}
+
+/// Outgoing octets handed out by the connection, not yet written.
+#[derive(Default)]
+struct Unsent {
+    chunks: VecDeque<Bytes>,
+    len: usize,
+}
+
+impl Unsent {
+    fn fill(&mut self, conn: &mut Connection) {
+        while let Some(chunk) = conn.poll_transmit() {
+            self.len += chunk.len();
+            self.chunks.push_back(chunk);
+        }
+    }
+
+    fn advance(&mut self, mut n: usize) {
+        self.len -= n;
+        while n > 0 {
+            let front = &mut self.chunks[0];
+            if n >= front.len() {
+                n -= front.len();
+                self.chunks.pop_front();
+            } else {
+                front.advance(n);
+                n = 0;
+            }
+        }
+    }
+
+    async fn write<W: AsyncWrite + Unpin>(&self, wr: &mut W) -> std::io::Result<usize> {
+        let mut slices = [IoSlice::new(&[]); 64];
+        let mut k = 0;
+        for (slot, chunk) in slices.iter_mut().zip(&self.chunks) {
+            *slot = IoSlice::new(chunk);
+            k += 1;
+        }
+        wr.write_vectored(&slices[..k]).await
+    }
+}
+
+/// Runs one connection until it ends.
+pub(crate) async fn run<S>(core: Arc<Core>, stream: S) -> End
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut conn = match Connection::new(zmtp_config(&core), Instant::now()) {
+        Ok(c) => c,
+        Err(e) => unreachable!("options were validated: {e}"),
+    };
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut out: Option<Pipe> = None;
+    let end = drive(&core, &mut conn, &mut rd, &mut wr, &mut out).await;
+    if let Some(pipe) = &out {
+        core.remove_peer(pipe);
+    }
+    // Best effort: flush what the connection still holds (an ERROR command
+    // after a protocol failure, say) before the stream is dropped.
+    let mut unsent = Unsent::default();
+    unsent.fill(&mut conn);
+    let flush = async {
+        while unsent.len > 0 {
+            match unsent.write(&mut wr).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => unsent.advance(n),
+            }
+        }
+        let _ = wr.shutdown().await;
+    };
+    let _ = tokio::time::timeout(LINGER, flush).await;
+    end
+}
+
+async fn drive<R, W>(
+    core: &Core,
+    conn: &mut Connection,
+    rd: &mut R,
+    wr: &mut W,
+    out: &mut Option<Pipe>,
+) -> End
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let sends = sends(core);
+    let receives = receives(core);
+    let mut unsent = Unsent::default();
+    let mut held: Option<Message> = None;
+    let mut batch = Vec::with_capacity(POP_BATCH);
+    let mut closing = false;
+    let mut linger_until = None;
+    loop {
+        let now = Instant::now();
+        // 1. Deliver what was decoded, as far as the incoming pipe has room.
+        if let Some(msg) = held.take() {
+            match core.inbound.try_push(msg) {
+                Ok(()) => {}
+                Err(PushError::Full(m)) => held = Some(m),
+                Err(PushError::Closed(_)) => closing = true,
+            }
+        }
+        while held.is_none() && !closing {
+            match conn.poll_event(now) {
+                Ok(None) => break,
+                Ok(Some(Event::HandshakeSucceeded(_))) => {
+                    if sends {
+                        *out = Some(core.add_peer());
+                    }
+                }
+                Ok(Some(Event::Message(msg))) if receives => match core.inbound.try_push(msg) {
+                    Ok(()) => {}
+                    Err(PushError::Full(m)) => held = Some(m),
+                    Err(PushError::Closed(_)) => closing = true,
+                },
+                // Messages to a socket that does not receive, and
+                // subscriptions, are not used by the sockets built so far.
+                Ok(Some(_)) => {}
+                Err(e) => return End::Protocol(e),
+            }
+        }
+        // 2. Encode outgoing messages, a batch at a time.
+        if let Some(pipe) = out.as_ref() {
+            while conn.pending_transmit() + unsent.len < WRITE_BATCH {
+                batch.clear();
+                if pipe.pop_batch(POP_BATCH, &mut batch) == 0 {
+                    break;
+                }
+                for msg in &batch {
+                    // The pipe only holds non-empty messages and the
+                    // connection is ready: this cannot fail.
+                    let _ = conn.send(msg);
+                }
+            }
+        }
+        unsent.fill(conn);
+        if closing {
+            let until = *linger_until.get_or_insert_with(|| tokio::time::Instant::now() + LINGER);
+            if tokio::time::Instant::now() >= until {
+                return End::Closed;
+            }
+            let drained = out.as_ref().is_none_or(|p| p.depth().0 == 0);
+            if drained && unsent.len == 0 {
+                return End::Closed;
+            }
+        }
+
+        // 3. Wait for whatever can move next.
+        let deadline = conn.poll_timeout();
+        let want_read = held.is_none() && !closing;
+        let want_out = out.is_some() && conn.pending_transmit() + unsent.len < WRITE_BATCH;
+        let input = conn.input_buffer();
+        if input.capacity() - input.len() < READ_RESERVE / 2 {
+            input.reserve(READ_RESERVE);
+        }
+        tokio::select! {
+            r = rd.read_buf(input), if want_read => match r {
+                Ok(0) => return End::Eof,
+                Ok(_) => conn.input_received(Instant::now()),
+                Err(e) => return End::Io(e),
+            },
+            r = unsent.write(wr), if unsent.len > 0 => match r {
+                Ok(0) => return End::Eof,
+                Ok(n) => unsent.advance(n),
+                Err(e) => return End::Io(e),
+            },
+            _ = async { out.as_ref().expect("guarded").readable().await }, if want_out && !closing => {}
+            _ = core.inbound.writable(), if held.is_some() => {}
+            _ = sleep_until(deadline), if deadline.is_some() => {
+                if let Err(e) = conn.handle_timeout(Instant::now()) {
+                    return End::Protocol(e);
+                }
+            }
+            _ = core.closed(), if !closing => closing = true,
+            _ = tokio::time::sleep_until(linger_until.unwrap_or_else(tokio::time::Instant::now)), if closing => {}
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    if let Some(d) = deadline {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await;
+    }
+}
+
+fn sends(core: &Core) -> bool {
+    use weirmq_zmtp::SocketType::*;
+    matches!(
+        core.socket_type,
+        Push | Pair | Dealer | Req | Rep | Router | Pub | XPub
+    )
+}
+
+fn receives(core: &Core) -> bool {
+    use weirmq_zmtp::SocketType::*;
+    matches!(
+        core.socket_type,
+        Pull | Pair | Dealer | Req | Rep | Router | Sub | XSub
+    )
+}

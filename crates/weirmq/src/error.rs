@@ -1,0 +1,63 @@
+//! Errors of socket operations.
+
+use std::io;
+use std::time::Duration;
+
+use weirmq_zmtp::Message;
+
+/// What went wrong with a socket operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The endpoint string is not one weirmq understands.
+    #[error("invalid endpoint {endpoint:?}: {reason}")]
+    InvalidEndpoint {
+        /// The endpoint as given.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An option value that cannot work.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// The operation did not complete within its timeout.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The socket is closed.
+    #[error("the socket is closed")]
+    Closed,
+    /// A message with no frames.
+    #[error("a message must have at least one frame")]
+    EmptyMessage,
+    /// Binding or connecting failed at the operating system.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Why [`try_send`](crate::Push::try_send) handed a message back.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrySendError {
+    /// Every peer's queue is at its high-water mark (or there is no peer):
+    /// sending now would have to wait.
+    #[error("queue full")]
+    Full(Message),
+    /// The socket is closed.
+    #[error("the socket is closed")]
+    Closed(Message),
+}
+
+impl TrySendError {
+    /// The message that was not sent.
+    pub fn into_message(self) -> Message {
+        match self {
+            TrySendError::Full(m) | TrySendError::Closed(m) => m,
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Socket options, typed: durations are [`Duration`]s, limits are non-zero.
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use bytes::Bytes;
+use weirmq_zmtp::{Heartbeat, Limits};
+
+use crate::error::Error;
+
+/// A high-water mark: the most one queue may hold, in messages and in bytes.
+///
+/// There is no "unlimited": both limits are non-zero numbers. A message
+/// larger than the byte limit is still accepted into an *empty* queue (or it
+/// could never be sent), so a queue holds at most `bytes` plus one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hwm {
+    messages: NonZeroUsize,
+    bytes: NonZeroUsize,
+}
+
+impl Hwm {
+    /// A limit of `messages` messages and `bytes` payload octets.
+    pub fn new(messages: usize, bytes: usize) -> Result<Hwm, Error> {
+        let messages = NonZeroUsize::new(messages)
+            .ok_or_else(|| Error::InvalidOption("HWM messages must be at least 1".into()))?;
+        let bytes = NonZeroUsize::new(bytes)
+            .ok_or_else(|| Error::InvalidOption("HWM bytes must be at least 1".into()))?;
+        Ok(Hwm { messages, bytes })
+    }
+
+    /// Most messages.
+    pub fn messages(&self) -> usize {
+        self.messages.get()
+    }
+
+    /// Most payload octets.
+    pub fn bytes(&self) -> usize {
+        self.bytes.get()
+    }
+}
+
+impl Default for Hwm {
+    /// 1000 messages (libzmq's default) and 16 MiB.
+    fn default() -> Self {
+        Hwm {
+            messages: NonZeroUsize::new(1000).expect("non-zero"),
+            bytes: NonZeroUsize::new(16 << 20).expect("non-zero"),
+        }
+    }
+}
+
+/// Options of a socket. Build with [`Options::default`] and the `with_*`
+/// methods; every default is safe and documented.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Options {
+    /// Outgoing queue limit, per peer. Default [`Hwm::default`].
+    pub send_hwm: Hwm,
+    /// Incoming queue limit for the socket. Default [`Hwm::default`].
+    pub recv_hwm: Hwm,
+    /// How long `send` may wait for room; `None` waits forever (libzmq's
+    /// SNDTIMEO -1). Default `None`.
+    pub send_timeout: Option<Duration>,
+    /// How long `recv` may wait; `None` waits forever. Default `None`.
+    pub recv_timeout: Option<Duration>,
+    /// Routing id announced to peers (REQ, DEALER, ROUTER), 1..=255 octets,
+    /// not starting with a zero octet. Default: none.
+    pub routing_id: Bytes,
+    /// Largest incoming message, summed over its frames. Default 64 MiB.
+    pub max_message_size: u64,
+    /// The greeting and handshake must finish within this. Default 30 s.
+    pub handshake_timeout: Duration,
+    /// Heartbeats (PING/PONG). Default: off, as in libzmq.
+    pub heartbeat: Option<Heartbeat>,
+    /// First delay before reconnecting. Default 100 ms (libzmq).
+    pub reconnect_interval: Duration,
+    /// Longest reconnect delay; the delay doubles up to it. Default 30 s
+    /// (libzmq's default of 0 never backs off, which floods a dead peer).
+    pub reconnect_interval_max: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            send_hwm: Hwm::default(),
+            recv_hwm: Hwm::default(),
+            send_timeout: None,
+            recv_timeout: None,
+            routing_id: Bytes::new(),
+            max_message_size: 64 << 20,
+            handshake_timeout: Duration::from_secs(30),
+            heartbeat: None,
+            reconnect_interval: Duration::from_millis(100),
+            reconnect_interval_max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Options {
+    /// Sets both queue limits.
+    pub fn with_hwm(mut self, hwm: Hwm) -> Self {
+        self.send_hwm = hwm;
+        self.recv_hwm = hwm;
+        self
+    }
+
+    /// Sets the send timeout.
+    pub fn with_send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the receive timeout.
+    pub fn with_recv_timeout(mut self, timeout: Duration) -> Self {
+        self.recv_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the routing id.
+    pub fn with_routing_id(mut self, id: impl Into<Bytes>) -> Self {
+        self.routing_id = id.into();
+        self
+    }
+
+    /// Sets heartbeats.
+    pub fn with_heartbeat(mut self, heartbeat: Heartbeat) -> Self {
+        self.heartbeat = Some(heartbeat);
+        self
+    }
+
+    pub(crate) fn limits(&self) -> Result<Limits, Error> {
+        let defaults = Limits::default();
+        Limits::new(
+            self.max_message_size,
+            defaults.max_frames(),
+            defaults.max_command_size(),
+        )
+        .map_err(|e| Error::InvalidOption(e.to_string()))
+    }
+}

@@ -1,0 +1,287 @@
+//! The bounded pipe: the only kind of queue in weirmq.
+//!
+//! A pipe holds messages between the application and one connection's
+//! engine. Its [`Hwm`] bounds it in messages and in bytes, and the only way
+//! in is [`Pipe::try_push`], which hands the message back when full; a
+//! sender that wants to wait does so on [`Pipe::writable`] (or the socket's
+//! shared room signal) and tries again.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+use weirmq_zmtp::Message;
+
+use crate::options::Hwm;
+
+/// Why a push did not happen.
+#[derive(Debug)]
+pub(crate) enum PushError {
+    Full(Message),
+    Closed(Message),
+}
+
+struct State {
+    queue: VecDeque<Message>,
+    bytes: usize,
+    closed: bool,
+}
+
+struct Shared {
+    hwm: Hwm,
+    state: Mutex<State>,
+    /// Signalled when a message arrives or the pipe closes.
+    readable: Notify,
+    /// Signalled when room frees up or the pipe closes; may be shared by
+    /// all the pipes of a socket, so a sender can wait for "any peer".
+    writable: Arc<Notify>,
+    pushed: AtomicU64,
+    popped: AtomicU64,
+}
+
+/// Both ends of a bounded queue (cheap to clone).
+#[derive(Clone)]
+pub(crate) struct Pipe {
+    shared: Arc<Shared>,
+}
+
+impl Pipe {
+    pub(crate) fn new(hwm: Hwm, writable: Arc<Notify>) -> Pipe {
+        Pipe {
+            shared: Arc::new(Shared {
+                hwm,
+                state: Mutex::new(State {
+                    // Grows on demand, never past the HWM.
+                    queue: VecDeque::new(),
+                    bytes: 0,
+                    closed: false,
+                }),
+                readable: Notify::new(),
+                writable,
+                pushed: AtomicU64::new(0),
+                popped: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the queue inconsistent
+        // (every update is a single push or pop), so poisoning is ignored.
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn same(&self, other: &Pipe) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Adds `msg` if there is room.
+    pub(crate) fn try_push(&self, msg: Message) -> Result<(), PushError> {
+        let mut st = self.lock();
+        if st.closed {
+            return Err(PushError::Closed(msg));
+        }
+        let hwm = &self.shared.hwm;
+        let len = msg.byte_len();
+        let fits = st.queue.is_empty()
+            || (st.queue.len() < hwm.messages() && st.bytes + len <= hwm.bytes());
+        if !fits {
+            return Err(PushError::Full(msg));
+        }
+        st.bytes += len;
+        st.queue.push_back(msg);
+        drop(st);
+        self.shared.pushed.fetch_add(1, Ordering::Relaxed);
+        self.shared.readable.notify_one();
+        Ok(())
+    }
+
+    /// Whether a push would be refused for lack of room right now.
+    pub(crate) fn is_full(&self) -> bool {
+        let st = self.lock();
+        let hwm = &self.shared.hwm;
+        !st.queue.is_empty() && (st.queue.len() >= hwm.messages() || st.bytes >= hwm.bytes())
+    }
+
+    /// Waits until a push of a small message would succeed (or the pipe
+    /// closed), without holding a message hostage.
+    pub(crate) async fn writable(&self) {
+        loop {
+            let notified = self.shared.writable.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.is_full() || self.is_closed() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Takes up to `max` messages into `out`; returns how many.
+    pub(crate) fn pop_batch(&self, max: usize, out: &mut Vec<Message>) -> usize {
+        let mut st = self.lock();
+        let n = st.queue.len().min(max);
+        let mut taken = 0;
+        for msg in st.queue.drain(..n) {
+            taken += msg.byte_len();
+            out.push(msg);
+        }
+        st.bytes -= taken;
+        drop(st);
+        if n > 0 {
+            self.shared.popped.fetch_add(n as u64, Ordering::Relaxed);
+            self.shared.writable.notify_waiters();
+        }
+        n
+    }
+
+    /// Takes one message, if any.
+    pub(crate) fn try_pop(&self) -> Option<Message> {
+        let mut st = self.lock();
+        let msg = st.queue.pop_front()?;
+        st.bytes -= msg.byte_len();
+        drop(st);
+        self.shared.popped.fetch_add(1, Ordering::Relaxed);
+        self.shared.writable.notify_waiters();
+        Some(msg)
+    }
+
+    /// Waits for a message; `None` once the pipe is closed and empty.
+    pub(crate) async fn pop(&self) -> Option<Message> {
+        loop {
+            let notified = self.shared.readable.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(msg) = self.try_pop() {
+                return Some(msg);
+            }
+            if self.is_closed() {
+                return None;
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until there is a message or the pipe is closed.
+    pub(crate) async fn readable(&self) {
+        loop {
+            let notified = self.shared.readable.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let st = self.lock();
+                if !st.queue.is_empty() || st.closed {
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Refuses further pushes; queued messages can still be popped. Returns
+    /// the messages still queued, which the caller counts as it must.
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.shared.readable.notify_waiters();
+        self.shared.writable.notify_waiters();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// (messages, bytes) queued now.
+    pub(crate) fn depth(&self) -> (usize, usize) {
+        let st = self.lock();
+        (st.queue.len(), st.bytes)
+    }
+
+    /// Messages that ever went in and came out.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (
+            self.shared.pushed.load(Ordering::Relaxed),
+            self.shared.popped.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn pipe(messages: usize, bytes: usize) -> Pipe {
+        Pipe::new(Hwm::new(messages, bytes).unwrap(), Arc::new(Notify::new()))
+    }
+
+    #[test]
+    fn message_limit_hands_the_message_back() {
+        let p = pipe(2, 1 << 20);
+        p.try_push(Message::from("a")).unwrap();
+        p.try_push(Message::from("b")).unwrap();
+        let Err(PushError::Full(m)) = p.try_push(Message::from("c")) else {
+            panic!()
+        };
+        assert_eq!(m, Message::from("c"));
+        assert_eq!(p.depth(), (2, 2));
+    }
+
+    #[test]
+    fn byte_limit_counts_payload_and_admits_one_oversized_message_when_empty() {
+        let p = pipe(100, 10);
+        p.try_push(Message::from(vec![0; 6])).unwrap();
+        assert!(matches!(
+            p.try_push(Message::from(vec![0; 5])),
+            Err(PushError::Full(_))
+        ));
+        p.try_push(Message::from(vec![0; 4])).unwrap();
+        assert_eq!(p.depth(), (2, 10));
+        let mut out = Vec::new();
+        assert_eq!(p.pop_batch(10, &mut out), 2);
+        p.try_push(Message::from(vec![0; 50])).unwrap();
+        assert!(matches!(
+            p.try_push(Message::from("x")),
+            Err(PushError::Full(_))
+        ));
+    }
+
+    #[test]
+    fn closed_pipe_refuses_but_drains() {
+        let p = pipe(10, 100);
+        p.try_push(Message::from("a")).unwrap();
+        p.close();
+        assert!(matches!(
+            p.try_push(Message::from("b")),
+            Err(PushError::Closed(_))
+        ));
+        assert_eq!(p.try_pop(), Some(Message::from("a")));
+        assert_eq!(p.counts(), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn writable_waits_for_room() {
+        let p = pipe(1, 100);
+        p.try_push(Message::from("first")).unwrap();
+        let q = p.clone();
+        let waiter = tokio::spawn(async move {
+            q.writable().await;
+            q.try_push(Message::from("second")).is_ok()
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "must wait while full");
+        assert_eq!(p.pop().await, Some(Message::from("first")));
+        assert!(waiter.await.unwrap());
+        assert_eq!(p.pop().await, Some(Message::from("second")));
+    }
+
+    #[tokio::test]
+    async fn pop_returns_none_when_closed_and_empty() {
+        let p = pipe(1, 100);
+        let q = p.clone();
+        let waiter = tokio::spawn(async move { q.pop().await });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        p.close();
+        assert_eq!(waiter.await.unwrap(), None);
+    }
+}

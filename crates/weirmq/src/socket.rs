@@ -1,0 +1,178 @@
+//! The socket types built so far: PUSH, PULL, PAIR and DEALER.
+//!
+//! Each type has exactly the operations it supports: there is no `recv` on a
+//! [`Push`], and calling one does not compile.
+
+use std::sync::Arc;
+
+use weirmq_zmtp::{Message, SocketType};
+
+use crate::core::Core;
+use crate::error::{Error, TrySendError};
+use crate::options::Options;
+use crate::transport;
+
+/// A snapshot of a socket's queues.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Peers that finished their handshake and are connected now.
+    pub peers: usize,
+    /// Messages queued to peers, not yet handed to a connection.
+    pub queued_out_messages: usize,
+    /// Payload octets of those.
+    pub queued_out_bytes: usize,
+    /// Messages received and not yet taken by `recv`.
+    pub queued_in_messages: usize,
+    /// Payload octets of those.
+    pub queued_in_bytes: usize,
+    /// Messages taken by `recv` so far.
+    pub received: u64,
+}
+
+macro_rules! socket_common {
+    ($name:ident, $ty:expr) => {
+        impl $name {
+            /// A socket with default [`Options`].
+            pub fn new() -> $name {
+                $name::with_options(Options::default()).expect("default options are valid")
+            }
+
+            /// A socket with the given options; refuses options that cannot work.
+            pub fn with_options(options: Options) -> Result<$name, Error> {
+                Ok($name {
+                    core: Core::new($ty, options)?,
+                })
+            }
+
+            /// Binds to an endpoint (`tcp://127.0.0.1:*`, `ipc:///path`) and
+            /// accepts peers on it. Returns the endpoint actually bound, with
+            /// a wildcard port resolved.
+            pub async fn bind(&self, endpoint: &str) -> Result<String, Error> {
+                let resolved = transport::bind(&self.core, endpoint).await?;
+                self.core
+                    .endpoints
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(resolved.clone());
+                Ok(resolved)
+            }
+
+            /// Connects to an endpoint in the background, reconnecting with
+            /// backoff whenever the connection is lost.
+            pub async fn connect(&self, endpoint: &str) -> Result<(), Error> {
+                transport::connect(&self.core, endpoint)
+            }
+
+            /// The endpoint of the most recent successful `bind`.
+            pub fn last_endpoint(&self) -> Option<String> {
+                self.core
+                    .endpoints
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .last()
+                    .cloned()
+            }
+
+            /// Queue depths and counters now.
+            pub fn stats(&self) -> Stats {
+                let (out_m, out_b) = self.core.queued_out();
+                let (in_m, in_b) = self.core.inbound.depth();
+                Stats {
+                    peers: self.core.peer_count(),
+                    queued_out_messages: out_m,
+                    queued_out_bytes: out_b,
+                    queued_in_messages: in_m,
+                    queued_in_bytes: in_b,
+                    received: self.core.inbound.counts().1,
+                }
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name::new()
+            }
+        }
+
+        impl Drop for $name {
+            /// Closes the socket: connections flush what is queued for up to
+            /// two seconds, then end.
+            fn drop(&mut self) {
+                self.core.close();
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("stats", &self.stats())
+                    .finish()
+            }
+        }
+    };
+}
+
+macro_rules! socket_send {
+    ($name:ident) => {
+        impl $name {
+            /// Sends a message to the next peer in turn that has room,
+            /// waiting while every peer's queue is full (backpressure), up to
+            /// the send timeout.
+            pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+                self.core.send_round_robin(msg.into()).await
+            }
+
+            /// Sends without waiting: a full queue hands the message back.
+            pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError> {
+                self.core.try_send_round_robin(msg.into())
+            }
+        }
+    };
+}
+
+macro_rules! socket_recv {
+    ($name:ident) => {
+        impl $name {
+            /// Receives the next message, waiting up to the receive timeout.
+            pub async fn recv(&self) -> Result<Message, Error> {
+                self.core.recv().await
+            }
+
+            /// Receives a message if one is waiting.
+            pub fn try_recv(&self) -> Option<Message> {
+                self.core.try_recv()
+            }
+        }
+    };
+}
+
+/// PUSH: sends to PULL peers in turn (RFC 30). Waits when every peer is full.
+pub struct Push {
+    core: Arc<Core>,
+}
+socket_common!(Push, SocketType::Push);
+socket_send!(Push);
+
+/// PULL: receives from PUSH peers (RFC 30).
+pub struct Pull {
+    core: Arc<Core>,
+}
+socket_common!(Pull, SocketType::Pull);
+socket_recv!(Pull);
+
+/// PAIR: sends to and receives from one PAIR peer (RFC 31).
+pub struct Pair {
+    core: Arc<Core>,
+}
+socket_common!(Pair, SocketType::Pair);
+socket_send!(Pair);
+socket_recv!(Pair);
+
+/// DEALER: sends to peers in turn, receives from all (RFC 28).
+pub struct Dealer {
+    core: Arc<Core>,
+}
+socket_common!(Dealer, SocketType::Dealer);
+socket_send!(Dealer);
+socket_recv!(Dealer);

@@ -1,0 +1,188 @@
+//! weirmq sockets against each other over tcp and ipc.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use weirmq::{Dealer, Error, Hwm, Message, Options, Pair, Pull, Push, TrySendError};
+
+const T: Duration = Duration::from_secs(10);
+
+async fn within<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(T, f)
+        .await
+        .expect("test step timed out")
+}
+
+fn ipc_endpoint(dir: &tempfile::TempDir, name: &str) -> String {
+    format!("ipc://{}", dir.path().join(name).display())
+}
+
+async fn push_pull_round(push: &Push, pull: &Pull) {
+    let big = Bytes::from(vec![0x5Au8; 1 << 20]);
+    let msgs: Vec<Message> = vec![
+        Message::from("hello"),
+        ["a", "", "c"].into_iter().collect(),
+        Message::from(big),
+        Message::from(vec![1u8; 255]),
+        Message::from(vec![2u8; 256]),
+    ];
+    for m in &msgs {
+        within(push.send(m.clone())).await.unwrap();
+    }
+    for m in &msgs {
+        assert_eq!(&within(pull.recv()).await.unwrap(), m);
+    }
+}
+
+#[tokio::test]
+async fn push_pull_tcp_both_directions() {
+    let pull = Pull::new();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    assert!(
+        ep.starts_with("tcp://127.0.0.1:") && !ep.ends_with(":0"),
+        "{ep}"
+    );
+    let push = Push::new();
+    push.connect(&ep).await.unwrap();
+    push_pull_round(&push, &pull).await;
+
+    let push = Push::new();
+    let ep = push.bind("tcp://127.0.0.1:*").await.unwrap();
+    let pull = Pull::new();
+    pull.connect(&ep).await.unwrap();
+    push_pull_round(&push, &pull).await;
+}
+
+#[tokio::test]
+async fn push_pull_tcp_ipv6() {
+    let pull = Pull::new();
+    let ep = pull.bind("tcp://[::1]:*").await.unwrap();
+    assert!(ep.starts_with("tcp://[::1]:"), "{ep}");
+    let push = Push::new();
+    push.connect(&ep).await.unwrap();
+    push_pull_round(&push, &pull).await;
+}
+
+#[tokio::test]
+async fn push_pull_ipc_both_directions() {
+    let dir = tempfile::tempdir().unwrap();
+    let pull = Pull::new();
+    let ep = pull.bind(&ipc_endpoint(&dir, "a.sock")).await.unwrap();
+    let push = Push::new();
+    push.connect(&ep).await.unwrap();
+    push_pull_round(&push, &pull).await;
+
+    let push = Push::new();
+    let ep = push.bind(&ipc_endpoint(&dir, "b.sock")).await.unwrap();
+    let pull = Pull::new();
+    pull.connect(&ep).await.unwrap();
+    push_pull_round(&push, &pull).await;
+}
+
+#[tokio::test]
+async fn connect_before_bind_reconnects() {
+    // Find a free port, then release it so nothing listens there yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let push = Push::new();
+    push.connect(&ep).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let pull = Pull::new();
+    pull.bind(&ep).await.unwrap();
+    within(push.send("late")).await.unwrap();
+    assert_eq!(within(pull.recv()).await.unwrap(), Message::from("late"));
+}
+
+#[tokio::test]
+async fn push_round_robins_over_pulls() {
+    let push = Push::new();
+    let ep = push.bind("tcp://127.0.0.1:*").await.unwrap();
+    let pulls = [Pull::new(), Pull::new()];
+    for p in &pulls {
+        p.connect(&ep).await.unwrap();
+    }
+    within(async {
+        while push.stats().peers < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    for i in 0..10u8 {
+        push.send(vec![i]).await.unwrap();
+    }
+    for p in &pulls {
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            got.push(within(p.recv()).await.unwrap().frames()[0][0]);
+        }
+        assert!(
+            got.windows(2).all(|w| w[1] == w[0] + 2),
+            "alternating: {got:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dealer_and_pair_talk_both_ways() {
+    let a = Dealer::new();
+    let ep = a.bind("tcp://127.0.0.1:*").await.unwrap();
+    let b = Dealer::new();
+    b.connect(&ep).await.unwrap();
+    within(b.send(["", "req"].into_iter().collect::<Message>()))
+        .await
+        .unwrap();
+    let got = within(a.recv()).await.unwrap();
+    assert_eq!(got.len(), 2);
+    within(a.send("rep")).await.unwrap();
+    assert_eq!(within(b.recv()).await.unwrap(), Message::from("rep"));
+
+    let a = Pair::new();
+    let ep = a.bind("tcp://127.0.0.1:*").await.unwrap();
+    let b = Pair::new();
+    b.connect(&ep).await.unwrap();
+    within(a.send("x")).await.unwrap();
+    assert_eq!(within(b.recv()).await.unwrap(), Message::from("x"));
+    within(b.send("y")).await.unwrap();
+    assert_eq!(within(a.recv()).await.unwrap(), Message::from("y"));
+}
+
+#[tokio::test]
+async fn send_without_peers_times_out_and_try_send_hands_back() {
+    let push = Push::with_options(Options::default().with_send_timeout(Duration::from_millis(50)))
+        .unwrap();
+    let err = push.send("nobody").await.unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err}");
+    let Err(TrySendError::Full(m)) = push.try_send("nobody") else {
+        panic!()
+    };
+    assert_eq!(m, Message::from("nobody"));
+}
+
+#[tokio::test]
+async fn recv_times_out() {
+    let pull = Pull::with_options(Options::default().with_recv_timeout(Duration::from_millis(30)))
+        .unwrap();
+    assert!(matches!(pull.recv().await, Err(Error::Timeout(_))));
+}
+
+#[tokio::test]
+async fn empty_messages_are_refused() {
+    let push = Push::new();
+    assert!(matches!(
+        push.send(Message::new()).await,
+        Err(Error::EmptyMessage)
+    ));
+}
+
+#[tokio::test]
+async fn zero_hwm_is_refused_with_a_clear_message() {
+    let err = Hwm::new(0, 100).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid option: HWM messages must be at least 1"
+    );
+}
