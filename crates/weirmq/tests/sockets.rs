@@ -186,3 +186,55 @@ async fn zero_hwm_is_refused_with_a_clear_message() {
         "invalid option: HWM messages must be at least 1"
     );
 }
+
+/// The queue promise: PUSH floods a PULL that does not read. Every queue
+/// stays within its HWM, the sender is held back (try_send says Full), and
+/// once the consumer reads, every message accepted arrives: none is lost.
+#[tokio::test]
+async fn flood_into_a_stalled_pull_stays_bounded_and_loses_nothing() {
+    let hwm = Hwm::new(100, 1 << 20).unwrap();
+    let pull = Pull::with_options(Options::default().with_hwm(hwm)).unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let push = Push::with_options(Options::default().with_hwm(hwm)).unwrap();
+    push.connect(&ep).await.unwrap();
+    within(async {
+        while push.stats().peers == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+
+    let body = Bytes::from(vec![7u8; 1024]);
+    let mut accepted = 0u64;
+    let mut full_streak = 0;
+    // Offer messages until the sender has been refused for a while: the
+    // pipes, the engines' buffers and both kernels' socket buffers are full.
+    while full_streak < 50 {
+        match push.try_send(body.clone()) {
+            Ok(()) => {
+                accepted += 1;
+                full_streak = 0;
+            }
+            Err(TrySendError::Full(_)) => {
+                full_streak += 1;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+        assert!(accepted < 1_000_000, "the sender was never held back");
+    }
+    let (sent, received) = (push.stats(), pull.stats());
+    assert!(sent.queued_out_messages <= 100, "{sent:?}");
+    assert!(received.queued_in_messages <= 100, "{received:?}");
+    assert!(received.queued_in_bytes <= 100 * 1024, "{received:?}");
+    assert_eq!(received.received, 0);
+
+    for i in 0..accepted {
+        let m = within(pull.recv())
+            .await
+            .unwrap_or_else(|e| panic!("message {i}: {e}"));
+        assert_eq!(m.frames()[0], body);
+    }
+    assert!(pull.try_recv().is_none());
+    assert_eq!(pull.stats().received, accepted);
+}

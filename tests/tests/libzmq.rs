@@ -1,0 +1,264 @@
+//! weirmq against real libzmq 4.3, both directions, weirmq binding and
+//! libzmq connecting and the reverse, over tcp and ipc.
+
+use std::time::Duration;
+
+use weirmq::{Dealer, Heartbeat, Message, Options, Pair, Pull, Push};
+use weirmq_interop::*;
+
+async fn within<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(STEP, f)
+        .await
+        .expect("test step timed out")
+}
+
+/// Runs the libzmq side on a blocking thread.
+async fn libzmq<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    within(tokio::task::spawn_blocking(f))
+        .await
+        .expect("libzmq side panicked")
+}
+
+#[test]
+fn libzmq_is_4_3_with_curve() {
+    let (major, minor, _) = zmq::version();
+    assert_eq!(
+        (major, minor),
+        (4, 3),
+        "the interop suite targets libzmq 4.3"
+    );
+    assert!(
+        zmq::has("curve").unwrap_or(false),
+        "libzmq must be built with CURVE"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weirmq_push_to_libzmq_pull() {
+    let dir = tempfile::tempdir().unwrap();
+    for transport in Transport::ALL {
+        for weirmq_binds in [true, false] {
+            let ctx = zmq::Context::new();
+            let pull = zmq_socket(&ctx, zmq::PULL);
+            let push = Push::new();
+            let name = format!("pp-{weirmq_binds}.sock");
+            if weirmq_binds {
+                let ep = push
+                    .bind(&transport.bind_endpoint(&dir, &name))
+                    .await
+                    .unwrap();
+                pull.connect(&ep).unwrap();
+            } else {
+                pull.bind(&transport.bind_endpoint(&dir, &name)).unwrap();
+                push.connect(&zmq_last_endpoint(&pull)).await.unwrap();
+            }
+            for m in test_messages() {
+                within(push.send(m)).await.unwrap();
+            }
+            let got = libzmq(move || {
+                test_messages()
+                    .iter()
+                    .map(|_| zmq_recv(&pull))
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            assert_eq!(
+                got,
+                test_messages(),
+                "{transport:?}, weirmq binds: {weirmq_binds}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn libzmq_push_to_weirmq_pull() {
+    let dir = tempfile::tempdir().unwrap();
+    for transport in Transport::ALL {
+        for weirmq_binds in [true, false] {
+            let ctx = zmq::Context::new();
+            let push = zmq_socket(&ctx, zmq::PUSH);
+            let pull = Pull::new();
+            let name = format!("lp-{weirmq_binds}.sock");
+            if weirmq_binds {
+                let ep = pull
+                    .bind(&transport.bind_endpoint(&dir, &name))
+                    .await
+                    .unwrap();
+                push.connect(&ep).unwrap();
+            } else {
+                push.bind(&transport.bind_endpoint(&dir, &name)).unwrap();
+                pull.connect(&zmq_last_endpoint(&push)).await.unwrap();
+            }
+            let sender = libzmq(move || {
+                for m in test_messages() {
+                    zmq_send(&push, &m);
+                }
+                push
+            });
+            let _push = sender.await;
+            for m in test_messages() {
+                assert_eq!(
+                    within(pull.recv()).await.unwrap(),
+                    m,
+                    "{transport:?}, weirmq binds: {weirmq_binds}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weirmq_dealer_with_libzmq_router_sees_our_routing_id() {
+    let ctx = zmq::Context::new();
+    let router = zmq_socket(&ctx, zmq::ROUTER);
+    router.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = zmq_last_endpoint(&router);
+    let dealer = Dealer::with_options(Options::default().with_routing_id("weirmq-1")).unwrap();
+    dealer.connect(&ep).await.unwrap();
+    within(dealer.send(["", "request"].into_iter().collect::<Message>()))
+        .await
+        .unwrap();
+    let router = libzmq(move || {
+        let got = zmq_recv(&router);
+        assert_eq!(got.frames()[0], "weirmq-1", "ROUTER must see our Identity");
+        assert_eq!(got.frames()[2], "request");
+        let reply: Message = [got.frames()[0].clone(), "".into(), "reply".into()]
+            .into_iter()
+            .collect();
+        zmq_send(&router, &reply);
+        router
+    })
+    .await;
+    assert_eq!(
+        within(dealer.recv()).await.unwrap(),
+        ["", "reply"].into_iter().collect::<Message>()
+    );
+    drop(router);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn libzmq_dealer_and_weirmq_dealer() {
+    let dealer = Dealer::new();
+    let ep = dealer.bind("tcp://127.0.0.1:*").await.unwrap();
+    let ctx = zmq::Context::new();
+    let theirs = zmq_socket(&ctx, zmq::DEALER);
+    theirs.connect(&ep).unwrap();
+    let theirs = libzmq(move || {
+        for m in test_messages() {
+            zmq_send(&theirs, &m);
+        }
+        theirs
+    })
+    .await;
+    for m in test_messages() {
+        assert_eq!(within(dealer.recv()).await.unwrap(), m);
+    }
+    for m in test_messages() {
+        within(dealer.send(m)).await.unwrap();
+    }
+    let got = libzmq(move || {
+        test_messages()
+            .iter()
+            .map(|_| zmq_recv(&theirs))
+            .collect::<Vec<_>>()
+    })
+    .await;
+    assert_eq!(got, test_messages());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pair_with_libzmq_pair_over_ipc() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = Pair::new();
+    let ep = ours
+        .bind(&Transport::Ipc.bind_endpoint(&dir, "pair.sock"))
+        .await
+        .unwrap();
+    let ctx = zmq::Context::new();
+    let theirs = zmq_socket(&ctx, zmq::PAIR);
+    theirs.connect(&ep).unwrap();
+    within(ours.send("ping")).await.unwrap();
+    let theirs = libzmq(move || {
+        assert_eq!(zmq_recv(&theirs), Message::from("ping"));
+        zmq_send(&theirs, &Message::from("pong"));
+        theirs
+    })
+    .await;
+    assert_eq!(within(ours.recv()).await.unwrap(), Message::from("pong"));
+    drop(theirs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_with_libzmq_keep_an_idle_connection_up() {
+    // Both sides PING every 100 ms and give up 300 ms after an unanswered
+    // PING. The connection then sits idle for 1.5 s: if either side failed to
+    // answer the other's PINGs, libzmq's monitor would report a disconnect
+    // (and a second handshake after its reconnect).
+    let mut hb = Heartbeat::new(Duration::from_millis(100));
+    hb.timeout = Duration::from_millis(300);
+    hb.ttl = Some(Duration::from_millis(500));
+    let pull = Pull::with_options(Options::default().with_heartbeat(hb)).unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let ctx = zmq::Context::new();
+    let push = zmq_socket(&ctx, zmq::PUSH);
+    push.set_heartbeat_ivl(100).unwrap();
+    push.set_heartbeat_timeout(300).unwrap();
+    push.set_heartbeat_ttl(500).unwrap();
+    let mon = zmq_monitor(&ctx, &push, "heartbeat");
+    push.connect(&ep).unwrap();
+    let (push, events) = libzmq(move || {
+        zmq_send(&push, &Message::from("before"));
+        let events = zmq_events(&mon, Duration::from_millis(1500));
+        zmq_send(&push, &Message::from("after"));
+        (push, events)
+    })
+    .await;
+    assert_eq!(within(pull.recv()).await.unwrap(), Message::from("before"));
+    assert_eq!(within(pull.recv()).await.unwrap(), Message::from("after"));
+    let handshakes = events
+        .iter()
+        .filter(|&&e| e == event::HANDSHAKE_SUCCEEDED)
+        .count();
+    assert_eq!(handshakes, 1, "events: {events:x?}");
+    assert!(
+        !events.contains(&event::DISCONNECTED),
+        "events: {events:x?}"
+    );
+    drop(push);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn libzmq_pings_are_answered_with_pongs() {
+    // A weirmq PULL without heartbeats of its own sends nothing but PONGs, so
+    // only its PONGs keep libzmq's 300 ms heartbeat timeout from firing.
+    // Then weirmq goes away, and the monitor must report the disconnect:
+    // proof that the monitor reading can see one at all.
+    let pull = Pull::new();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let ctx = zmq::Context::new();
+    let push = zmq_socket(&ctx, zmq::PUSH);
+    push.set_heartbeat_ivl(100).unwrap();
+    push.set_heartbeat_timeout(300).unwrap();
+    let mon = zmq_monitor(&ctx, &push, "control");
+    push.connect(&ep).unwrap();
+    let (push, mon, events) = libzmq(move || {
+        zmq_send(&push, &Message::from("x"));
+        let events = zmq_events(&mon, Duration::from_millis(1500));
+        (push, mon, events)
+    })
+    .await;
+    assert_eq!(within(pull.recv()).await.unwrap(), Message::from("x"));
+    assert!(
+        !events.contains(&event::DISCONNECTED),
+        "PONGs keep it up: {events:x?}"
+    );
+    drop(pull);
+    let events = libzmq(move || {
+        let events = zmq_events(&mon, Duration::from_millis(800));
+        drop(push);
+        events
+    })
+    .await;
+    assert!(events.contains(&event::DISCONNECTED), "events: {events:x?}");
+}
