@@ -262,3 +262,85 @@ async fn libzmq_pings_are_answered_with_pongs() {
     .await;
     assert!(events.contains(&event::DISCONNECTED), "events: {events:x?}");
 }
+
+/// Publishes `probe` until the libzmq-side closure reports it arrived.
+async fn publish_until(publisher: &weirmq::Pub, probe: &'static str, arrived: impl Fn() -> bool) {
+    within(async {
+        loop {
+            publisher.send(probe).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if arrived() {
+                return;
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weirmq_pub_to_libzmq_sub_filters_by_subscription() {
+    let dir = tempfile::tempdir().unwrap();
+    for transport in Transport::ALL {
+        let publisher = weirmq::Pub::new();
+        let ep = publisher
+            .bind(&transport.bind_endpoint(&dir, "pub.sock"))
+            .await
+            .unwrap();
+        let ctx = zmq::Context::new();
+        let sub = zmq_socket(&ctx, zmq::SUB);
+        sub.set_subscribe(b"news").unwrap();
+        sub.connect(&ep).unwrap();
+        let sub = std::sync::Arc::new(std::sync::Mutex::new(sub));
+        // libzmq sends SUBSCRIBE as a ZMTP 3.1 command; once a probe gets
+        // through, the subscription has reached our PUB.
+        let s2 = sub.clone();
+        publish_until(&publisher, "news-probe", move || {
+            let s = s2.lock().unwrap();
+            s.recv_bytes(zmq::DONTWAIT).is_ok()
+        })
+        .await;
+        let s3 = sub.clone();
+        libzmq(move || while s3.lock().unwrap().recv_bytes(zmq::DONTWAIT).is_ok() {}).await;
+        publisher.send("weather").await.unwrap();
+        publisher
+            .send(["news", "body"].into_iter().collect::<Message>())
+            .await
+            .unwrap();
+        let got = libzmq(move || zmq_recv(&sub.lock().unwrap())).await;
+        assert_eq!(
+            got,
+            ["news", "body"].into_iter().collect::<Message>(),
+            "{transport:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn libzmq_xpub_sees_weirmq_sub_subscriptions_and_publishes() {
+    let ctx = zmq::Context::new();
+    let xpub = zmq_socket(&ctx, zmq::XPUB);
+    xpub.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = zmq_last_endpoint(&xpub);
+    let sub = weirmq::Sub::new();
+    sub.subscribe("alpha").unwrap();
+    sub.connect(&ep).await.unwrap();
+    // libzmq's XPUB hands each subscription up as %x01 + topic.
+    let xpub = libzmq(move || {
+        assert_eq!(xpub.recv_bytes(0).expect("subscription"), b"\x01alpha");
+        zmq_send(&xpub, &Message::from("beta: no"));
+        zmq_send(&xpub, &Message::from("alpha: yes"));
+        xpub
+    })
+    .await;
+    assert_eq!(
+        within(sub.recv()).await.unwrap(),
+        Message::from("alpha: yes")
+    );
+    sub.unsubscribe("alpha").unwrap();
+    let xpub = libzmq(move || {
+        assert_eq!(xpub.recv_bytes(0).expect("cancel"), b"\x00alpha");
+        xpub
+    })
+    .await;
+    drop(xpub);
+}

@@ -1,24 +1,38 @@
 //! What every socket has: options, its peers' pipes, its incoming queue, its
 //! listeners and connectors, and the signal that closes it all.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::{Notify, watch};
-use weirmq_zmtp::{Message, SocketType};
+use weirmq_zmtp::{Connection, Message, SocketType};
 
 use crate::error::{Error, TrySendError};
-use crate::options::Options;
+use crate::options::{Options, WhenFull};
 use crate::pipe::{Pipe, PushError};
+use crate::subscriptions::Subscriptions;
 
-/// One ready peer: the pipe of messages waiting to go to it.
-struct Peer {
-    out: Pipe,
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section is a single update: a panic cannot leave the
+    // data half-changed, so a poisoned lock is still consistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One ready peer: the pipe of messages waiting to go to it, and (for PUB)
+/// what it subscribed to.
+pub(crate) struct Peer {
+    pub(crate) out: Pipe,
+    pub(crate) subscriptions: Mutex<Subscriptions>,
+    /// Messages dropped for this peer because its queue was full (only under
+    /// [`WhenFull::Drop`]).
+    pub(crate) dropped: AtomicU64,
 }
 
 #[derive(Default)]
 struct Peers {
-    list: Vec<Peer>,
+    list: Vec<Arc<Peer>>,
     /// Round-robin position: the peer to try first.
     next: usize,
 }
@@ -35,6 +49,13 @@ pub(crate) struct Core {
     closed: watch::Sender<bool>,
     /// Bound endpoints, resolved (`tcp://127.0.0.1:40123`).
     pub(crate) endpoints: Mutex<Vec<String>>,
+    /// SUB: our own subscriptions, sent to every peer on connect.
+    pub(crate) topics: Mutex<Subscriptions>,
+    /// Drops of peers that have since gone, plus those of current peers
+    /// are in each [`Peer`].
+    dropped_gone: AtomicU64,
+    /// SUB: messages received that match no subscription.
+    pub(crate) filtered: AtomicU64,
 }
 
 impl Core {
@@ -52,29 +73,128 @@ impl Core {
             inbound,
             closed: watch::channel(false).0,
             endpoints: Mutex::new(Vec::new()),
+            topics: Mutex::new(Subscriptions::default()),
+            dropped_gone: AtomicU64::new(0),
+            filtered: AtomicU64::new(0),
         }))
     }
 
     fn peers(&self) -> MutexGuard<'_, Peers> {
-        self.peers.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.peers)
     }
 
-    /// Registers a ready peer and returns its outgoing pipe.
-    pub(crate) fn add_peer(&self) -> Pipe {
-        let out = Pipe::new(self.options.send_hwm, self.room.clone());
-        self.peers().list.push(Peer { out: out.clone() });
+    /// Registers a ready peer. A SUB sends it all our subscriptions first,
+    /// under the same lock that [`Core::subscribe`] takes, so no subscription
+    /// is sent twice or missed.
+    pub(crate) fn add_peer(&self, conn: &mut Connection) -> Arc<Peer> {
+        let peer = Arc::new(Peer {
+            out: Pipe::new(self.options.send_hwm, self.room.clone()),
+            subscriptions: Mutex::new(Subscriptions::default()),
+            dropped: AtomicU64::new(0),
+        });
+        let topics = lock(&self.topics);
+        for topic in topics.each() {
+            // The connection has just become ready: this cannot fail.
+            let _ = conn.subscribe(topic);
+        }
+        self.peers().list.push(peer.clone());
+        drop(topics);
         self.room.notify_waiters();
-        out
+        peer
     }
 
     /// Forgets a peer; its pipe is closed.
-    pub(crate) fn remove_peer(&self, out: &Pipe) {
-        out.close();
+    pub(crate) fn remove_peer(&self, peer: &Arc<Peer>) {
+        peer.out.close();
+        self.dropped_gone
+            .fetch_add(peer.dropped.load(Ordering::Relaxed), Ordering::Relaxed);
         let mut peers = self.peers();
-        peers.list.retain(|p| !p.out.same(out));
+        peers.list.retain(|p| !Arc::ptr_eq(p, peer));
         if peers.next >= peers.list.len() {
             peers.next = 0;
         }
+    }
+
+    /// Messages dropped under [`WhenFull::Drop`], all peers ever.
+    pub(crate) fn dropped(&self) -> u64 {
+        let live: u64 = self
+            .peers()
+            .list
+            .iter()
+            .map(|p| p.dropped.load(Ordering::Relaxed))
+            .sum();
+        live + self.dropped_gone.load(Ordering::Relaxed)
+    }
+
+    /// SUB: adds (or with `subscribe == false` cancels) a subscription and
+    /// tells every connected peer.
+    pub(crate) fn subscribe(&self, topic: &[u8], subscribe: bool) -> Result<(), Error> {
+        let mut topics = lock(&self.topics);
+        let changed = if subscribe {
+            topics.add(Bytes::copy_from_slice(topic))
+        } else {
+            topics.remove(topic)
+        };
+        if !changed {
+            return Err(Error::InvalidOption(if subscribe {
+                "too many subscriptions".into()
+            } else {
+                "no such subscription".into()
+            }));
+        }
+        let mut control = Vec::with_capacity(1 + topic.len());
+        control.push(u8::from(subscribe));
+        control.extend_from_slice(topic);
+        let control = Message::from(control);
+        for peer in &self.peers().list {
+            // A subscription is a command of ours, not data: it bypasses the
+            // HWM (it costs what the caller chose to subscribe to).
+            peer.out.force_push(control.clone());
+        }
+        Ok(())
+    }
+
+    /// PUB: offers `msg` to every peer subscribed to its first frame.
+    /// Under [`WhenFull::Wait`] either every such peer has room and gets it,
+    /// or nobody does (`Full`); under [`WhenFull::Drop`] a peer without room
+    /// misses it and its drop counter says so.
+    pub(crate) fn try_broadcast(&self, msg: Message) -> Result<(), TrySendError> {
+        if self.is_closed() {
+            return Err(TrySendError::Closed(msg));
+        }
+        let topic = msg.frames().first().cloned().unwrap_or_default();
+        let peers = self.peers();
+        let subscribed = |p: &&Arc<Peer>| lock(&p.subscriptions).matches(&topic);
+        if self.options.when_full == WhenFull::Wait
+            && peers
+                .list
+                .iter()
+                .filter(subscribed)
+                .any(|p| p.out.is_full())
+        {
+            return Err(TrySendError::Full(msg));
+        }
+        for peer in peers.list.iter().filter(subscribed) {
+            match peer.out.try_push(msg.clone()) {
+                Ok(()) => {}
+                Err(PushError::Full(_)) => {
+                    peer.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                // The peer is leaving; its engine has stopped reading.
+                Err(PushError::Closed(_)) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// PUB: [`Core::try_broadcast`], waiting (up to the send timeout) while a
+    /// subscribed peer is full under [`WhenFull::Wait`].
+    pub(crate) async fn broadcast(&self, msg: Message) -> Result<(), Error> {
+        if msg.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        self.wait_for_room(msg, |core, m| core.try_broadcast(m))
+            .await
     }
 
     /// Round-robin over the ready peers: the first with room takes `msg`.
@@ -103,6 +223,17 @@ impl Core {
         if msg.is_empty() {
             return Err(Error::EmptyMessage);
         }
+        self.wait_for_room(msg, |core, m| core.try_send_round_robin(m))
+            .await
+    }
+
+    /// Retries `attempt` whenever a peer pipe frees room, until it succeeds,
+    /// the socket closes or the send timeout passes.
+    async fn wait_for_room(
+        &self,
+        msg: Message,
+        attempt: impl Fn(&Core, Message) -> Result<(), TrySendError>,
+    ) -> Result<(), Error> {
         let wait = async {
             let mut msg = msg;
             let mut closed = self.closed.subscribe();
@@ -110,7 +241,7 @@ impl Core {
                 let notified = self.room.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                match self.try_send_round_robin(msg) {
+                match attempt(self, msg) {
                     Ok(()) => return Ok(()),
                     Err(TrySendError::Closed(_)) => return Err(Error::Closed),
                     Err(TrySendError::Full(m)) => msg = m,
@@ -158,6 +289,17 @@ impl Core {
             let (pm, pb) = p.out.depth();
             (m + pm, b + pb)
         })
+    }
+
+    /// SUB: whether a received message matches one of our subscriptions
+    /// (libzmq's SUB filters on receipt too); counts the ones that do not.
+    pub(crate) fn accepts(&self, msg: &Message) -> bool {
+        let topic = msg.frames().first().map(|f| &f[..]).unwrap_or_default();
+        let ok = lock(&self.topics).matches(topic);
+        if !ok {
+            self.filtered.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
     }
 
     pub(crate) fn peer_count(&self) -> usize {

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use weirmq_zmtp::{Config, Connection, Event, Message};
+use weirmq_zmtp::{Config, Connection, Event, Message, SocketType};
 
-use crate::core::Core;
-use crate::pipe::{Pipe, PushError};
+use crate::core::{Core, Peer};
+use crate::pipe::PushError;
 
 /// Octets of encoded output gathered before writing.
 const WRITE_BATCH: usize = 128 * 1024;
@@ -44,6 +44,8 @@ pub(crate) enum End {
     Protocol(weirmq_zmtp::Error),
     /// The stream failed.
     Io(std::io::Error),
+    /// The peer subscribed to more topics than a peer may.
+    TooManySubscriptions,
 }
 
 fn zmtp_config(core: &Core) -> Config {
@@ -107,10 +109,10 @@ where
         Err(e) => unreachable!("options were validated: {e}"),
     };
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let mut out: Option<Pipe> = None;
+    let mut out: Option<Arc<Peer>> = None;
     let end = drive(&core, &mut conn, &mut rd, &mut wr, &mut out).await;
-    if let Some(pipe) = &out {
-        core.remove_peer(pipe);
+    if let Some(peer) = &out {
+        core.remove_peer(peer);
     }
     // Best effort: flush what the connection still holds (an ERROR command
     // after a protocol failure, say) before the stream is dropped.
@@ -134,7 +136,7 @@ async fn drive<R, W>(
     conn: &mut Connection,
     rd: &mut R,
     wr: &mut W,
-    out: &mut Option<Pipe>,
+    out: &mut Option<Arc<Peer>>,
 ) -> End
 where
     R: AsyncRead + Unpin,
@@ -142,6 +144,7 @@ where
 {
     let sends = sends(core);
     let receives = receives(core);
+    let subscriber = matches!(core.socket_type, SocketType::Sub | SocketType::XSub);
     let mut unsent = Unsent::default();
     let mut held: Option<Message> = None;
     let mut batch = Vec::with_capacity(POP_BATCH);
@@ -162,31 +165,61 @@ where
                 Ok(None) => break,
                 Ok(Some(Event::HandshakeSucceeded(_))) => {
                     if sends {
-                        *out = Some(core.add_peer());
+                        *out = Some(core.add_peer(conn));
                     }
                 }
-                Ok(Some(Event::Message(msg))) if receives => match core.inbound.try_push(msg) {
-                    Ok(()) => {}
-                    Err(PushError::Full(m)) => held = Some(m),
-                    Err(PushError::Closed(_)) => closing = true,
-                },
-                // Messages to a socket that does not receive, and
-                // subscriptions, are not used by the sockets built so far.
+                Ok(Some(Event::Message(msg))) if receives => {
+                    if subscriber && !core.accepts(&msg) {
+                        continue;
+                    }
+                    match core.inbound.try_push(msg) {
+                        Ok(()) => {}
+                        Err(PushError::Full(m)) => held = Some(m),
+                        Err(PushError::Closed(_)) => closing = true,
+                    }
+                }
+                Ok(Some(Event::Subscribe(topic))) => {
+                    if let Some(peer) = out.as_ref() {
+                        if !crate::core::lock(&peer.subscriptions).add(topic) {
+                            return End::TooManySubscriptions;
+                        }
+                    }
+                }
+                Ok(Some(Event::Cancel(topic))) => {
+                    if let Some(peer) = out.as_ref() {
+                        // Cancelling what was never subscribed is ignored, as
+                        // libzmq does.
+                        crate::core::lock(&peer.subscriptions).remove(&topic);
+                    }
+                }
+                // Messages to a socket that does not receive them.
                 Ok(Some(_)) => {}
                 Err(e) => return End::Protocol(e),
             }
         }
         // 2. Encode outgoing messages, a batch at a time.
-        if let Some(pipe) = out.as_ref() {
+        if let Some(peer) = out.as_ref() {
             while conn.pending_transmit() + unsent.len < WRITE_BATCH {
                 batch.clear();
-                if pipe.pop_batch(POP_BATCH, &mut batch) == 0 {
+                if peer.out.pop_batch(POP_BATCH, &mut batch) == 0 {
                     break;
                 }
                 for msg in &batch {
                     // The pipe only holds non-empty messages and the
-                    // connection is ready: this cannot fail.
-                    let _ = conn.send(msg);
+                    // connection is ready: these cannot fail.
+                    if subscriber {
+                        // A SUB's pipe carries its subscriptions: %x01 or
+                        // %x00 and the topic, sent as the peer's revision
+                        // wants them (commands for 3.1, frames for 3.0).
+                        let control = &msg.frames()[0];
+                        match control.first() {
+                            Some(1) => drop(conn.subscribe(&control[1..])),
+                            Some(0) => drop(conn.cancel(&control[1..])),
+                            _ => {}
+                        }
+                    } else {
+                        let _ = conn.send(msg);
+                    }
                 }
             }
         }
@@ -196,7 +229,7 @@ where
             if tokio::time::Instant::now() >= until {
                 return End::Closed;
             }
-            let drained = out.as_ref().is_none_or(|p| p.depth().0 == 0);
+            let drained = out.as_ref().is_none_or(|p| p.out.depth().0 == 0);
             if drained && unsent.len == 0 {
                 return End::Closed;
             }
@@ -221,7 +254,7 @@ where
                 Ok(n) => unsent.advance(n),
                 Err(e) => return End::Io(e),
             },
-            _ = async { out.as_ref().expect("guarded").readable().await }, if want_out && !closing => {}
+            _ = async { out.as_ref().expect("guarded").out.readable().await }, if want_out && !closing => {}
             _ = core.inbound.writable(), if held.is_some() => {}
             _ = sleep_until(deadline), if deadline.is_some() => {
                 if let Err(e) = conn.handle_timeout(Instant::now()) {
@@ -240,11 +273,13 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// Whether the socket keeps a pipe per peer (to send messages, or a SUB's
+/// subscriptions, or to hold a PUB peer's subscriptions).
 fn sends(core: &Core) -> bool {
     use weirmq_zmtp::SocketType::*;
     matches!(
         core.socket_type,
-        Push | Pair | Dealer | Req | Rep | Router | Pub | XPub
+        Push | Pair | Dealer | Req | Rep | Router | Pub | XPub | Sub | XSub
     )
 }
 

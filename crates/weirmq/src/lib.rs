@@ -19,7 +19,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Socket types so far: [`Push`], [`Pull`], [`Pair`], [`Dealer`]; transports
+//! Socket types so far: [`Push`], [`Pull`], [`Pair`], [`Dealer`], [`Pub`],
+//! [`Sub`]; transports
 //! `tcp://` and `ipc://`. The protocol core, [`zmtp`], is sans-IO.
 
 #![forbid(unsafe_code)]
@@ -31,11 +32,12 @@ mod error;
 mod options;
 mod pipe;
 mod socket;
+mod subscriptions;
 mod transport;
 
 pub use endpoint::Endpoint;
 pub use error::{Error, TrySendError};
-pub use options::{Hwm, Options};
-pub use socket::{Dealer, Pair, Pull, Push, Stats};
+pub use options::{Hwm, Options, WhenFull};
+pub use socket::{Dealer, Pair, Pub, Pull, Push, Stats, Sub};
 pub use weirmq_zmtp as zmtp;
 pub use weirmq_zmtp::{Heartbeat, Message, SocketType};

@@ -50,6 +50,20 @@ impl Default for Hwm {
     }
 }
 
+/// What a PUB does when a subscriber's queue is full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WhenFull {
+    /// The sender waits until every subscribed peer has room: nothing is
+    /// lost, and the slowest subscriber paces the publisher. The default.
+    #[default]
+    Wait,
+    /// The full peer misses the message, and its drop counter (in
+    /// [`Stats::dropped`](crate::Stats::dropped)) counts it; other peers are
+    /// not held back. libzmq's PUB always does this, silently.
+    Drop,
+}
+
 /// Options of a socket. Build with [`Options::default`] and the `with_*`
 /// methods; every default is safe and documented.
 #[derive(Debug, Clone)]
@@ -78,6 +92,9 @@ pub struct Options {
     /// Longest reconnect delay; the delay doubles up to it. Default 30 s
     /// (libzmq's default of 0 never backs off, which floods a dead peer).
     pub reconnect_interval_max: Duration,
+    /// PUB: wait for a full subscriber or drop for it (counted). Default
+    /// [`WhenFull::Wait`].
+    pub when_full: WhenFull,
 }
 
 impl Default for Options {
@@ -93,6 +110,7 @@ impl Default for Options {
             heartbeat: None,
             reconnect_interval: Duration::from_millis(100),
             reconnect_interval_max: Duration::from_secs(30),
+            when_full: WhenFull::Wait,
         }
     }
 }
@@ -120,6 +138,12 @@ impl Options {
     /// Sets the routing id.
     pub fn with_routing_id(mut self, id: impl Into<Bytes>) -> Self {
         self.routing_id = id.into();
+        self
+    }
+
+    /// Sets what a PUB does for a full subscriber.
+    pub fn with_when_full(mut self, when_full: WhenFull) -> Self {
+        self.when_full = when_full;
         self
     }
 

@@ -71,10 +71,6 @@ impl Pipe {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn same(&self, other: &Pipe) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
-    }
-
     /// Adds `msg` if there is room.
     pub(crate) fn try_push(&self, msg: Message) -> Result<(), PushError> {
         let mut st = self.lock();
@@ -94,6 +90,20 @@ impl Pipe {
         self.shared.pushed.fetch_add(1, Ordering::Relaxed);
         self.shared.readable.notify_one();
         Ok(())
+    }
+
+    /// Adds `msg` whatever the HWM (for our own control messages, such as a
+    /// SUB's subscriptions, never for data). Refused only when closed.
+    pub(crate) fn force_push(&self, msg: Message) {
+        let mut st = self.lock();
+        if st.closed {
+            return;
+        }
+        st.bytes += msg.byte_len();
+        st.queue.push_back(msg);
+        drop(st);
+        self.shared.pushed.fetch_add(1, Ordering::Relaxed);
+        self.shared.readable.notify_one();
     }
 
     /// Whether a push would be refused for lack of room right now.

@@ -1,4 +1,4 @@
-//! The socket types built so far: PUSH, PULL, PAIR and DEALER.
+//! The socket types built so far: PUSH, PULL, PAIR, DEALER, PUB and SUB.
 //!
 //! Each type has exactly the operations it supports: there is no `recv` on a
 //! [`Push`], and calling one does not compile.
@@ -28,6 +28,11 @@ pub struct Stats {
     pub queued_in_bytes: usize,
     /// Messages taken by `recv` so far.
     pub received: u64,
+    /// Messages dropped for a full peer, chosen with
+    /// [`WhenFull::Drop`](crate::WhenFull::Drop); always 0 otherwise.
+    pub dropped: u64,
+    /// SUB: messages received that matched no subscription.
+    pub filtered: u64,
 }
 
 macro_rules! socket_common {
@@ -85,6 +90,11 @@ macro_rules! socket_common {
                     queued_in_messages: in_m,
                     queued_in_bytes: in_b,
                     received: self.core.inbound.counts().1,
+                    dropped: self.core.dropped(),
+                    filtered: self
+                        .core
+                        .filtered
+                        .load(std::sync::atomic::Ordering::Relaxed),
                 }
             }
         }
@@ -176,3 +186,47 @@ pub struct Dealer {
 socket_common!(Dealer, SocketType::Dealer);
 socket_send!(Dealer);
 socket_recv!(Dealer);
+
+/// PUB: sends each message to every SUB subscribed to a prefix of its first
+/// frame (RFC 29). A full subscriber makes the sender wait, or misses the
+/// message and is counted, as [`Options::when_full`] chooses.
+pub struct Pub {
+    core: Arc<Core>,
+}
+socket_common!(Pub, SocketType::Pub);
+
+impl Pub {
+    /// Publishes a message, waiting (up to the send timeout) while a
+    /// subscribed peer is full under [`WhenFull::Wait`](crate::WhenFull::Wait).
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        self.core.broadcast(msg.into()).await
+    }
+
+    /// Publishes without waiting: under `Wait`, a full subscriber hands the
+    /// message back and nobody gets it; under `Drop`, the full ones miss it.
+    pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError> {
+        self.core.try_broadcast(msg.into())
+    }
+}
+
+/// SUB: receives the messages of PUB peers whose first frame starts with one
+/// of its subscriptions (RFC 29). Subscribes to nothing at first.
+pub struct Sub {
+    core: Arc<Core>,
+}
+socket_common!(Sub, SocketType::Sub);
+socket_recv!(Sub);
+
+impl Sub {
+    /// Subscribes to messages whose first frame starts with `topic` (the
+    /// empty topic matches everything). Counted: subscribing twice needs two
+    /// `unsubscribe`s.
+    pub fn subscribe(&self, topic: impl AsRef<[u8]>) -> Result<(), Error> {
+        self.core.subscribe(topic.as_ref(), true)
+    }
+
+    /// Cancels one subscription to `topic`.
+    pub fn unsubscribe(&self, topic: impl AsRef<[u8]>) -> Result<(), Error> {
+        self.core.subscribe(topic.as_ref(), false)
+    }
+}

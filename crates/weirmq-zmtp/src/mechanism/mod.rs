@@ -3,7 +3,7 @@
 //! Each mechanism is a chain of states; a state consumes one command by value
 //! and returns the next state or the finished handshake, so no code path can
 //! reach traffic without passing every check of the handshake. The connection
-//! drives whichever chain its [`Mechanism`] selects through [`Handshake`].
+//! drives whichever chain its [`Mechanism`] selects.
 
 use bytes::Bytes;
 

@@ -1,0 +1,94 @@
+//! Topic subscriptions: prefix matching with counted, non-idempotent
+//! entries (RFC 29 and 37: subscribing to "A" twice needs two cancels).
+
+use bytes::Bytes;
+
+/// Most distinct topics one peer may subscribe to; a peer that asks for
+/// more is disconnected (memory a peer makes us hold is always bounded).
+pub(crate) const MAX_TOPICS: usize = 65_536;
+/// Most octets of topics one peer may make us hold.
+pub(crate) const MAX_TOPIC_BYTES: usize = 16 << 20;
+
+#[derive(Debug, Default)]
+pub(crate) struct Subscriptions {
+    /// Topic and how many times it is subscribed. Matching walks the list:
+    /// no recursion, whatever the topic length (libzmq CVE-2021-20236).
+    topics: Vec<(Bytes, u32)>,
+    bytes: usize,
+}
+
+impl Subscriptions {
+    /// Adds one subscription; `false` when the limits refuse it.
+    pub(crate) fn add(&mut self, topic: Bytes) -> bool {
+        if let Some((_, n)) = self.topics.iter_mut().find(|(t, _)| *t == topic) {
+            *n = n.saturating_add(1);
+            return true;
+        }
+        if self.topics.len() >= MAX_TOPICS || self.bytes + topic.len() > MAX_TOPIC_BYTES {
+            return false;
+        }
+        self.bytes += topic.len();
+        self.topics.push((topic, 1));
+        true
+    }
+
+    /// Removes one subscription to `topic`; `false` if there was none.
+    pub(crate) fn remove(&mut self, topic: &[u8]) -> bool {
+        let Some(i) = self.topics.iter().position(|(t, _)| t == topic) else {
+            return false;
+        };
+        self.topics[i].1 -= 1;
+        if self.topics[i].1 == 0 {
+            let (t, _) = self.topics.swap_remove(i);
+            self.bytes -= t.len();
+        }
+        true
+    }
+
+    /// Whether some subscription is a prefix of `data`.
+    pub(crate) fn matches(&self, data: &[u8]) -> bool {
+        self.topics.iter().any(|(t, _)| data.starts_with(t))
+    }
+
+    /// Every subscription, repeated as many times as it was made.
+    pub(crate) fn each(&self) -> impl Iterator<Item = &Bytes> {
+        self.topics
+            .iter()
+            .flat_map(|(t, n)| std::iter::repeat_n(t, *n as usize))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_matching_and_counted_removal() {
+        let mut s = Subscriptions::default();
+        assert!(!s.matches(b"news"));
+        s.add(Bytes::from_static(b"ne"));
+        s.add(Bytes::from_static(b"ne"));
+        assert!(s.matches(b"news") && !s.matches(b"n"));
+        assert_eq!(s.each().count(), 2);
+        assert!(s.remove(b"ne"));
+        assert!(s.matches(b"news"), "one subscription left");
+        assert!(s.remove(b"ne"));
+        assert!(!s.matches(b"news"));
+        assert!(!s.remove(b"ne"));
+        s.add(Bytes::new());
+        assert!(s.matches(b"anything"), "the empty topic matches all");
+    }
+
+    #[test]
+    fn refuses_past_the_limits() {
+        let mut s = Subscriptions::default();
+        for i in 0..MAX_TOPICS as u32 {
+            assert!(s.add(Bytes::copy_from_slice(&i.to_be_bytes())));
+        }
+        assert!(!s.add(Bytes::from_static(b"one too many")));
+        assert!(
+            s.add(Bytes::copy_from_slice(&0u32.to_be_bytes())),
+            "recounting an old one is fine"
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! PUB/SUB between weirmq sockets: filtering, subscriptions before and after
+//! connecting, and the two full-queue policies.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use weirmq::{Error, Hwm, Message, Options, Pub, Sub, TrySendError, WhenFull};
+
+const T: Duration = Duration::from_secs(10);
+
+async fn within<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(T, f)
+        .await
+        .expect("test step timed out")
+}
+
+/// Publishes `probe` until the subscriber sees it: subscriptions travel
+/// asynchronously, so the first messages may precede them (the slow joiner).
+async fn until_subscribed(publisher: &Pub, sub: &Sub, probe: &str) {
+    within(async {
+        loop {
+            publisher.send(probe.as_bytes().to_vec()).await.unwrap();
+            if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(20), sub.recv()).await {
+                if m == Message::from(probe.as_bytes().to_vec()) {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    while sub.try_recv().is_some() {}
+}
+
+#[tokio::test]
+async fn prefix_filtering_and_unsubscribe() {
+    let publisher = Pub::new();
+    let ep = publisher.bind("tcp://127.0.0.1:*").await.unwrap();
+    let sub = Sub::new();
+    sub.subscribe("news").unwrap();
+    sub.connect(&ep).await.unwrap();
+    until_subscribed(&publisher, &sub, "news-probe").await;
+
+    publisher.send("weather: rain").await.unwrap();
+    publisher
+        .send(["news", "multipart"].into_iter().collect::<Message>())
+        .await
+        .unwrap();
+    publisher.send("news: more").await.unwrap();
+    assert_eq!(
+        within(sub.recv()).await.unwrap(),
+        ["news", "multipart"].into_iter().collect::<Message>()
+    );
+    assert_eq!(
+        within(sub.recv()).await.unwrap(),
+        Message::from("news: more")
+    );
+
+    // Subscribing after connecting reaches the publisher too.
+    sub.subscribe("weather").unwrap();
+    until_subscribed(&publisher, &sub, "weather-probe").await;
+    sub.unsubscribe("news").unwrap();
+    // Cancelling travels in order after the subscription above: once a
+    // later probe arrives, "news" is no longer delivered.
+    sub.subscribe("z").unwrap();
+    until_subscribed(&publisher, &sub, "z-probe").await;
+    publisher.send("news: gone").await.unwrap();
+    publisher.send("z-last").await.unwrap();
+    assert_eq!(within(sub.recv()).await.unwrap(), Message::from("z-last"));
+    assert!(sub.unsubscribe("never").is_err());
+}
+
+#[tokio::test]
+async fn publisher_with_drop_policy_counts_what_a_stalled_subscriber_misses() {
+    let hwm = Hwm::new(10, 1 << 20).unwrap();
+    let publisher = Pub::with_options(
+        Options::default()
+            .with_hwm(hwm)
+            .with_when_full(WhenFull::Drop),
+    )
+    .unwrap();
+    let ep = publisher.bind("tcp://127.0.0.1:*").await.unwrap();
+    let sub = Sub::with_options(Options::default().with_hwm(hwm)).unwrap();
+    sub.subscribe("").unwrap();
+    sub.connect(&ep).await.unwrap();
+    until_subscribed(&publisher, &sub, "probe").await;
+
+    let body = Bytes::from(vec![1u8; 1024]);
+    let offered = 20_000u64;
+    for _ in 0..offered {
+        publisher.try_send(body.clone()).unwrap();
+        tokio::task::yield_now().await;
+    }
+    // Let everything in flight land, then count: every message offered was
+    // either received or counted as dropped.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let dropped = publisher.stats().dropped;
+    assert!(dropped > 0, "a stalled subscriber must miss messages");
+    let mut received = 0;
+    while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(200), sub.recv()).await {
+        received += 1;
+    }
+    assert_eq!(
+        received + dropped,
+        offered,
+        "received {received}, dropped {dropped}"
+    );
+}
+
+#[tokio::test]
+async fn publisher_with_wait_policy_holds_the_sender_and_loses_nothing() {
+    let hwm = Hwm::new(10, 1 << 20).unwrap();
+    let publisher = Pub::with_options(
+        Options::default()
+            .with_hwm(hwm)
+            .with_send_timeout(Duration::from_millis(100)),
+    )
+    .unwrap();
+    let ep = publisher.bind("tcp://127.0.0.1:*").await.unwrap();
+    let sub = Sub::with_options(Options::default().with_hwm(hwm)).unwrap();
+    sub.subscribe("").unwrap();
+    sub.connect(&ep).await.unwrap();
+    until_subscribed(&publisher, &sub, "probe").await;
+
+    let body = Bytes::from(vec![2u8; 1024]);
+    let mut accepted = 0u64;
+    loop {
+        match publisher.send(body.clone()).await {
+            Ok(()) => accepted += 1,
+            Err(Error::Timeout(_)) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(accepted < 1_000_000, "never held back");
+    }
+    assert!(matches!(
+        publisher.try_send(body.clone()),
+        Err(TrySendError::Full(_))
+    ));
+    assert_eq!(publisher.stats().dropped, 0);
+    for _ in 0..accepted {
+        within(sub.recv()).await.unwrap();
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), sub.recv())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn subscriber_reconnect_resubscribes() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let sub = Sub::new();
+    sub.subscribe("a").unwrap();
+    sub.subscribe("a").unwrap();
+    sub.connect(&ep).await.unwrap();
+    {
+        let publisher = Pub::new();
+        publisher.bind(&ep).await.unwrap();
+        until_subscribed(&publisher, &sub, "a1").await;
+    }
+    // A new publisher on the same endpoint: the SUB reconnects and sends its
+    // subscriptions again, both counts of "a".
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let publisher = Pub::new();
+    publisher.bind(&ep).await.unwrap();
+    until_subscribed(&publisher, &sub, "a2").await;
+    sub.unsubscribe("a").unwrap();
+    sub.subscribe("b").unwrap();
+    until_subscribed(&publisher, &sub, "b-probe").await;
+    publisher.send("a-still").await.unwrap();
+    assert_eq!(
+        within(sub.recv()).await.unwrap(),
+        Message::from("a-still"),
+        "one count of a remains"
+    );
+}
