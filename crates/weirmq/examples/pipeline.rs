@@ -1,194 +1,186 @@
-//! A PUSH -> PULL pipeline over TCP loopback, driven by the sans-IO protocol
-//! core with plain std sockets: the greeting, the NULL handshake with
-//! metadata, heartbeats, multipart messages and a stream of small ones.
+//! The weirmq demo: a ventilator, two workers and a sink over TCP loopback,
+//! then the queue promise at work: a stalled consumer holds the sender back,
+//! and a publisher that chose to drop for a stalled subscriber counts every
+//! drop.
 //!
-//! `cargo run --release -p weirmq --example pipeline [-- COUNT]`
+//! `cargo run --release -p weirmq --example pipeline [-- TASKS]`
 
-use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::thread;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
-use weirmq::zmtp::{Config, Connection, Event, Heartbeat, Message, SocketType};
+use bytes::Bytes;
+use weirmq::{Error, Hwm, Message, Options, Pub, Pull, Push, Sub, TrySendError, WhenFull};
 
-/// One connection on a non-blocking socket.
-struct Driver {
-    stream: TcpStream,
-    conn: Connection,
-    /// The part of a chunk the socket has not taken yet.
-    unsent: Bytes,
-    scratch: Box<[u8; 64 * 1024]>,
+fn number(m: &Message, frame: usize) -> u64 {
+    let f = &m.frames()[frame];
+    u64::from_le_bytes(f[..8].try_into().expect("8-octet number"))
 }
 
-impl Driver {
-    fn new(stream: TcpStream, config: Config) -> io::Result<Driver> {
-        stream.set_nonblocking(true)?;
-        stream.set_nodelay(true)?;
-        let conn = Connection::new(config, Instant::now()).map_err(io::Error::other)?;
-        Ok(Driver {
-            stream,
-            conn,
-            unsent: Bytes::new(),
-            scratch: Box::new([0; 64 * 1024]),
-        })
-    }
-
-    /// Writes what it can, reads what is there, fires timers. Returns whether
-    /// anything moved.
-    fn pump(&mut self) -> io::Result<bool> {
-        let mut moved = false;
-        loop {
-            if self.unsent.is_empty() {
-                match self.conn.poll_transmit() {
-                    Some(chunk) => self.unsent = chunk,
-                    None => break,
-                }
-            }
-            match self.stream.write(&self.unsent) {
-                Ok(n) => {
-                    self.unsent.advance(n);
-                    moved = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            }
+async fn worker(id: u8, tasks: String, results: String) -> Result<(), Error> {
+    let input = Pull::new();
+    input.connect(&tasks).await?;
+    let output = Push::new();
+    output.connect(&results).await?;
+    loop {
+        let task = input.recv().await?;
+        if task.frames()[0] == "END" {
+            output.send(task).await?;
+            return Ok(());
         }
-        match self.stream.read(&mut self.scratch[..]) {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => {
-                self.conn.handle_input(&self.scratch[..n], Instant::now());
-                moved = true;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-        let now = Instant::now();
-        if self.conn.poll_timeout().is_some_and(|t| t <= now) {
-            self.conn.handle_timeout(now).map_err(io::Error::other)?;
-        }
-        Ok(moved)
-    }
-
-    fn next_event(&mut self) -> io::Result<Event> {
-        loop {
-            if let Some(event) = self
-                .conn
-                .poll_event(Instant::now())
-                .map_err(io::Error::other)?
-            {
-                return Ok(event);
-            }
-            if !self.pump()? {
-                thread::sleep(Duration::from_micros(50));
-            }
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        while !self.unsent.is_empty() || self.conn.pending_transmit() > 0 {
-            if !self.pump()? {
-                thread::sleep(Duration::from_micros(50));
-            }
-        }
-        Ok(())
-    }
-}
-
-fn config(socket_type: SocketType) -> Config {
-    let mut c = Config::new(socket_type);
-    c.heartbeat = Some(Heartbeat::new(Duration::from_millis(200)));
-    c.properties
-        .insert("X-Demo", "weirmq pipeline")
-        .expect("valid name");
-    c
-}
-
-fn main() -> io::Result<()> {
-    let count: u64 = std::env::args()
-        .nth(1)
-        .map_or(Ok(200_000), |a| a.parse())
-        .map_err(io::Error::other)?;
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    println!("weirmq demo: PUSH -> PULL over tcp://{addr}, ZMTP 3.1 with the NULL mechanism");
-
-    let puller = thread::spawn(move || -> io::Result<(u64, u64)> {
-        let (stream, _) = listener.accept()?;
-        let mut pull = Driver::new(stream, config(SocketType::Pull))?;
-        let mut received = 0u64;
-        let mut sum = 0u64;
-        loop {
-            match pull.next_event()? {
-                Event::HandshakeSucceeded(peer) => {
-                    let demo = peer
-                        .metadata
-                        .get("X-Demo")
-                        .map(|v| v.escape_ascii().to_string());
-                    println!(
-                        "PULL: handshake done with {:?} over {}, X-Demo = {:?}",
-                        peer.socket_type, peer.revision, demo
-                    );
-                }
-                Event::Message(m) if m.len() == 2 && m.frames()[0] == "END" => {
-                    let claimed: u64 = std::str::from_utf8(&m.frames()[1])
-                        .map_err(io::Error::other)?
-                        .parse()
-                        .map_err(io::Error::other)?;
-                    println!("PULL: end marker says {claimed} messages were sent");
-                    return Ok((received, sum));
-                }
-                Event::Message(m) => {
-                    received += 1;
-                    sum += u64::from_le_bytes(m.frames()[0][..8].try_into().expect("8 octets"));
-                }
-                _ => {}
-            }
-        }
-    });
-
-    let mut push = Driver::new(TcpStream::connect(addr)?, config(SocketType::Push))?;
-    while !push.conn.is_ready() {
-        if let Event::HandshakeSucceeded(peer) = push.next_event()? {
-            println!("PUSH: handshake done with {:?}", peer.socket_type);
-        }
-    }
-    let start = Instant::now();
-    let mut expected = 0u64;
-    for i in 0..count {
-        let mut body = [0u8; 16];
-        body[..8].copy_from_slice(&i.to_le_bytes());
-        push.conn
-            .send(&Message::from(Bytes::copy_from_slice(&body)))
-            .map_err(io::Error::other)?;
-        expected += i;
-        // Keep our own queue short: write whenever 256 KiB are waiting.
-        if push.conn.pending_transmit() > 256 * 1024 {
-            push.flush()?;
-        }
-    }
-    let end: Message = [Bytes::from_static(b"END"), Bytes::from(count.to_string())]
+        let n = number(&task, 0);
+        let reply: Message = [
+            Bytes::copy_from_slice(&[id]),
+            Bytes::copy_from_slice(&(n * n).to_le_bytes()),
+        ]
         .into_iter()
         .collect();
-    push.conn.send(&end).map_err(io::Error::other)?;
-    push.flush()?;
-
-    let (received, sum) = puller
-        .join()
-        .map_err(|_| io::Error::other("PULL thread panicked"))??;
-    let elapsed = start.elapsed();
-    println!(
-        "PULL: received {received} x 16-octet messages in {:.1} ms ({:.0} msg/s), checksum {}",
-        elapsed.as_secs_f64() * 1e3,
-        received as f64 / elapsed.as_secs_f64(),
-        if sum == expected && received == count {
-            "ok"
-        } else {
-            "MISMATCH"
-        }
-    );
-    if sum != expected || received != count {
-        return Err(io::Error::other("messages lost or corrupted"));
+        output.send(reply).await?;
     }
+}
+
+async fn pipeline(tasks: u64) -> Result<(), Error> {
+    println!(
+        "1. pipeline: ventilator PUSH -> 2 workers (PULL -> PUSH) -> sink PULL, ZMTP 3.1 over TCP"
+    );
+    let sink = Pull::new();
+    let results = sink.bind("tcp://127.0.0.1:*").await?;
+    let ventilator = Push::new();
+    let work = ventilator.bind("tcp://127.0.0.1:*").await?;
+    println!("   ventilator on {work}, sink on {results}");
+    let workers: Vec<_> = (0..2u8)
+        .map(|id| tokio::spawn(worker(id, work.clone(), results.clone())))
+        .collect();
+    while ventilator.stats().peers < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let start = Instant::now();
+    let mut expected = 0u64;
+    for n in 0..tasks {
+        ventilator.send(n.to_le_bytes().to_vec()).await?;
+        expected = expected.wrapping_add(n * n);
+    }
+    for _ in 0..2 {
+        ventilator.send("END").await?;
+    }
+    let (mut sum, mut per_worker, mut ends) = (0u64, [0u64; 2], 0);
+    while ends < 2 {
+        let m = sink.recv().await?;
+        if m.frames()[0] == "END" {
+            ends += 1;
+            continue;
+        }
+        per_worker[usize::from(m.frames()[0][0])] += 1;
+        sum = sum.wrapping_add(number(&m, 1));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    for w in workers {
+        w.await.expect("worker panicked")?;
+    }
+    println!(
+        "   {tasks} tasks in {:.0} ms ({:.0} round trips through a worker per second)",
+        secs * 1e3,
+        tasks as f64 / secs
+    );
+    println!(
+        "   worker 0 did {}, worker 1 did {} (round robin over workers with room)",
+        per_worker[0], per_worker[1]
+    );
+    let ok = sum == expected && per_worker.iter().sum::<u64>() == tasks;
+    println!(
+        "   sum of squares {}",
+        if ok { "correct: nothing lost" } else { "WRONG" }
+    );
+    if ok { Ok(()) } else { Err(Error::Closed) }
+}
+
+async fn backpressure() -> Result<(), Error> {
+    println!("2. backpressure: PUSH (HWM 100) to a PULL (HWM 100) that never reads");
+    let hwm = Hwm::new(100, 1 << 20)?;
+    let pull = Pull::with_options(Options::default().with_hwm(hwm))?;
+    let ep = pull.bind("tcp://127.0.0.1:*").await?;
+    let push = Push::with_options(
+        Options::default()
+            .with_hwm(hwm)
+            .with_send_timeout(Duration::from_millis(200)),
+    )?;
+    push.connect(&ep).await?;
+    let body = Bytes::from(vec![0u8; 1024]);
+    let mut accepted = 0u64;
+    loop {
+        match push.send(body.clone()).await {
+            Ok(()) => accepted += 1,
+            Err(Error::Timeout(t)) => {
+                println!("   send timed out after {t:?}: the sender is held back");
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let (s, r) = (push.stats(), pull.stats());
+    println!(
+        "   {accepted} x 1 KiB accepted; queued: {} at the sender, {} at the receiver (the rest \
+         sits in the kernels' TCP buffers); nothing grows without bound",
+        s.queued_out_messages, r.queued_in_messages
+    );
+    match push.try_send(body) {
+        Err(TrySendError::Full(_)) => println!("   try_send hands the message back: Full"),
+        other => println!("   try_send: {other:?}"),
+    }
+    Ok(())
+}
+
+async fn chosen_drops() -> Result<(), Error> {
+    println!("3. a PUB that chose WhenFull::Drop, and a SUB that stalls");
+    let hwm = Hwm::new(100, 1 << 20)?;
+    let publisher = Pub::with_options(
+        Options::default()
+            .with_hwm(hwm)
+            .with_when_full(WhenFull::Drop),
+    )?;
+    let ep = publisher.bind("tcp://127.0.0.1:*").await?;
+    let sub = Sub::with_options(Options::default().with_hwm(hwm))?;
+    sub.subscribe("tick")?;
+    sub.connect(&ep).await?;
+    // Wait until the subscription has reached the publisher.
+    loop {
+        publisher.send("tick-probe").await?;
+        if tokio::time::timeout(Duration::from_millis(20), sub.recv())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+    }
+    while sub.try_recv().is_some() {}
+    let offered = 50_000u64;
+    let body: Message = ["tick", "payload of one tick"].into_iter().collect();
+    for _ in 0..offered {
+        publisher
+            .try_send(body.clone())
+            .map_err(|_| Error::Closed)?;
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let dropped = publisher.stats().dropped;
+    let mut received = 0u64;
+    while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(200), sub.recv()).await {
+        received += 1;
+    }
+    println!(
+        "   offered {offered}: received {received} + dropped (counted) {dropped} = {}",
+        received + dropped
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let tasks = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200_000);
+    pipeline(tasks).await?;
+    backpressure().await?;
+    chosen_drops().await?;
     Ok(())
 }
