@@ -344,3 +344,113 @@ async fn libzmq_xpub_sees_weirmq_sub_subscriptions_and_publishes() {
     .await;
     drop(xpub);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weirmq_req_to_libzmq_rep_and_libzmq_req_to_weirmq_rep() {
+    let dir = tempfile::tempdir().unwrap();
+    for transport in Transport::ALL {
+        // Our REQ binds, libzmq's REP connects.
+        let req = weirmq::Req::new();
+        let ep = req
+            .bind(&transport.bind_endpoint(&dir, "req.sock"))
+            .await
+            .unwrap();
+        let ctx = zmq::Context::new();
+        let rep = zmq_socket(&ctx, zmq::REP);
+        rep.connect(&ep).unwrap();
+        let server = tokio::task::spawn_blocking(move || {
+            for _ in 0..3 {
+                let q = zmq_recv(&rep);
+                let mut a = q.clone();
+                a.push("answer");
+                zmq_send(&rep, &a);
+            }
+            rep
+        });
+        for m in test_messages().into_iter().take(3) {
+            within(req.send(m.clone())).await.unwrap();
+            let mut want = m;
+            want.push("answer");
+            assert_eq!(within(req.recv()).await.unwrap(), want, "{transport:?}");
+        }
+        drop(within(server).await.unwrap());
+
+        // libzmq's REQ connects to our REP.
+        let rep = weirmq::Rep::new();
+        let ep = rep
+            .bind(&transport.bind_endpoint(&dir, "rep.sock"))
+            .await
+            .unwrap();
+        let theirs = zmq_socket(&ctx, zmq::REQ);
+        theirs.connect(&ep).unwrap();
+        let client = tokio::task::spawn_blocking(move || {
+            let mut replies = Vec::new();
+            for m in test_messages() {
+                zmq_send(&theirs, &m);
+                replies.push(zmq_recv(&theirs));
+            }
+            replies
+        });
+        for m in test_messages() {
+            let q = within(rep.recv()).await.unwrap();
+            assert_eq!(q, m);
+            within(rep.send(q)).await.unwrap();
+        }
+        assert_eq!(
+            within(client).await.unwrap(),
+            test_messages(),
+            "{transport:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weirmq_router_with_libzmq_dealers_and_req() {
+    let router = weirmq::Router::new();
+    let ep = router.bind("tcp://127.0.0.1:*").await.unwrap();
+    let ctx = zmq::Context::new();
+    let named = zmq_socket(&ctx, zmq::DEALER);
+    named.set_identity(b"libzmq-dealer").unwrap();
+    named.connect(&ep).unwrap();
+    let req = zmq_socket(&ctx, zmq::REQ);
+    req.connect(&ep).unwrap();
+    let (named, req) = libzmq(move || {
+        zmq_send(&named, &Message::from("hello from dealer"));
+        zmq_send(&req, &Message::from("hello from req"));
+        (named, req)
+    })
+    .await;
+    let mut from_req = None;
+    for _ in 0..2 {
+        let m = within(router.recv()).await.unwrap();
+        if m.frames()[0] == "libzmq-dealer" {
+            assert_eq!(m.frames()[1], "hello from dealer");
+        } else {
+            // libzmq's REQ announces no identity: a generated one, and the
+            // REQ envelope's empty delimiter.
+            assert_eq!(m.frames()[0][0], 0);
+            assert_eq!(
+                &m.frames()[1..],
+                &[bytes::Bytes::new(), "hello from req".into()]
+            );
+            from_req = Some(m.frames()[0].clone());
+        }
+    }
+    let req_id = from_req.expect("the REQ's message");
+    within(
+        router.send(
+            ["libzmq-dealer", "reply to dealer"]
+                .into_iter()
+                .collect::<Message>(),
+        ),
+    )
+    .await
+    .unwrap();
+    let reply: Message = [req_id, bytes::Bytes::new(), "reply to req".into()]
+        .into_iter()
+        .collect();
+    within(router.send(reply)).await.unwrap();
+    let (a, b) = libzmq(move || (zmq_recv(&named), zmq_recv(&req))).await;
+    assert_eq!(a, Message::from("reply to dealer"));
+    assert_eq!(b, Message::from("reply to req"));
+}

@@ -1,6 +1,7 @@
 //! What every socket has: options, its peers' pipes, its incoming queue, its
 //! listeners and connectors, and the signal that closes it all.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -23,6 +24,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// One ready peer: the pipe of messages waiting to go to it, and (for PUB)
 /// what it subscribed to.
 pub(crate) struct Peer {
+    /// The peer's routing id: the Identity it announced to a ROUTER, or one
+    /// we generated (`%x00` + a 4-octet counter, as libzmq does).
+    pub(crate) id: Bytes,
     pub(crate) out: Pipe,
     pub(crate) subscriptions: Mutex<Subscriptions>,
     /// Messages dropped for this peer because its queue was full (only under
@@ -35,7 +39,16 @@ struct Peers {
     list: Vec<Arc<Peer>>,
     /// Round-robin position: the peer to try first.
     next: usize,
+    /// The same peers by routing id.
+    by_id: HashMap<Bytes, Arc<Peer>>,
+    /// Counter for generated routing ids.
+    generated: u32,
 }
+
+/// A ROUTER peer announced a routing id another connected peer already has;
+/// the newcomer is refused (libzmq does the same without ROUTER_HANDOVER).
+#[derive(Debug)]
+pub(crate) struct DuplicateRoutingId;
 
 pub(crate) struct Core {
     pub(crate) socket_type: SocketType,
@@ -86,21 +99,42 @@ impl Core {
     /// Registers a ready peer. A SUB sends it all our subscriptions first,
     /// under the same lock that [`Core::subscribe`] takes, so no subscription
     /// is sent twice or missed.
-    pub(crate) fn add_peer(&self, conn: &mut Connection) -> Arc<Peer> {
+    pub(crate) fn add_peer(&self, conn: &mut Connection) -> Result<Arc<Peer>, DuplicateRoutingId> {
+        let announced = match self.socket_type {
+            SocketType::Router => conn.peer().and_then(|p| p.routing_id.clone()),
+            _ => None,
+        };
+        let topics = lock(&self.topics);
+        let mut peers = self.peers();
+        let id = match announced {
+            Some(id) if peers.by_id.contains_key(&id) => return Err(DuplicateRoutingId),
+            Some(id) => id,
+            None => loop {
+                peers.generated = peers.generated.wrapping_add(1);
+                let mut id = vec![0u8];
+                id.extend_from_slice(&peers.generated.to_be_bytes());
+                let id = Bytes::from(id);
+                if !peers.by_id.contains_key(&id) {
+                    break id;
+                }
+            },
+        };
         let peer = Arc::new(Peer {
+            id: id.clone(),
             out: Pipe::new(self.options.send_hwm, self.room.clone()),
             subscriptions: Mutex::new(Subscriptions::default()),
             dropped: AtomicU64::new(0),
         });
-        let topics = lock(&self.topics);
         for topic in topics.each() {
             // The connection has just become ready: this cannot fail.
             let _ = conn.subscribe(topic);
         }
-        self.peers().list.push(peer.clone());
+        peers.list.push(peer.clone());
+        peers.by_id.insert(id, peer.clone());
+        drop(peers);
         drop(topics);
         self.room.notify_waiters();
-        peer
+        Ok(peer)
     }
 
     /// Forgets a peer; its pipe is closed.
@@ -110,6 +144,13 @@ impl Core {
             .fetch_add(peer.dropped.load(Ordering::Relaxed), Ordering::Relaxed);
         let mut peers = self.peers();
         peers.list.retain(|p| !Arc::ptr_eq(p, peer));
+        if peers
+            .by_id
+            .get(&peer.id)
+            .is_some_and(|p| Arc::ptr_eq(p, peer))
+        {
+            peers.by_id.remove(&peer.id);
+        }
         if peers.next >= peers.list.len() {
             peers.next = 0;
         }
@@ -198,7 +239,12 @@ impl Core {
     }
 
     /// Round-robin over the ready peers: the first with room takes `msg`.
-    pub(crate) fn try_send_round_robin(&self, mut msg: Message) -> Result<(), TrySendError> {
+    pub(crate) fn try_send_round_robin(&self, msg: Message) -> Result<(), TrySendError> {
+        self.try_send_round_robin_to(msg).map(drop)
+    }
+
+    /// [`Core::try_send_round_robin`], telling which peer took the message.
+    pub(crate) fn try_send_round_robin_to(&self, mut msg: Message) -> Result<Bytes, TrySendError> {
         if self.is_closed() {
             return Err(TrySendError::Closed(msg));
         }
@@ -209,7 +255,7 @@ impl Core {
             match peers.list[idx].out.try_push(msg) {
                 Ok(()) => {
                     peers.next = (idx + 1) % n;
-                    return Ok(());
+                    return Ok(peers.list[idx].id.clone());
                 }
                 Err(PushError::Full(m) | PushError::Closed(m)) => msg = m,
             }
@@ -227,13 +273,55 @@ impl Core {
             .await
     }
 
+    /// Round-robin send that waits for room; returns the id of the peer
+    /// that took the message (REQ remembers it to match the reply).
+    pub(crate) async fn send_round_robin_to(&self, msg: Message) -> Result<Bytes, Error> {
+        if msg.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        self.wait_for_room(msg, |core, m| core.try_send_round_robin_to(m))
+            .await
+    }
+
+    /// Sends to the peer with routing id `id`: `Unroutable` if there is
+    /// none; when it is full, `Full` under [`WhenFull::Wait`], or a counted
+    /// drop under [`WhenFull::Drop`].
+    pub(crate) fn try_send_to(&self, id: &[u8], msg: Message) -> Result<(), TrySendError> {
+        if self.is_closed() {
+            return Err(TrySendError::Closed(msg));
+        }
+        let Some(peer) = self.peers().by_id.get(id).cloned() else {
+            return Err(TrySendError::Unroutable(msg));
+        };
+        match peer.out.try_push(msg) {
+            Ok(()) => Ok(()),
+            Err(PushError::Full(m)) => match self.options.when_full {
+                WhenFull::Wait => Err(TrySendError::Full(m)),
+                WhenFull::Drop => {
+                    peer.dropped.fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                }
+            },
+            Err(PushError::Closed(m)) => Err(TrySendError::Unroutable(m)),
+        }
+    }
+
+    /// [`Core::try_send_to`], waiting (up to the send timeout) for room.
+    pub(crate) async fn send_to(&self, id: Bytes, msg: Message) -> Result<(), Error> {
+        if msg.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        self.wait_for_room(msg, |core, m| core.try_send_to(&id, m))
+            .await
+    }
+
     /// Retries `attempt` whenever a peer pipe frees room, until it succeeds,
     /// the socket closes or the send timeout passes.
-    async fn wait_for_room(
+    async fn wait_for_room<T>(
         &self,
         msg: Message,
-        attempt: impl Fn(&Core, Message) -> Result<(), TrySendError>,
-    ) -> Result<(), Error> {
+        attempt: impl Fn(&Core, Message) -> Result<T, TrySendError>,
+    ) -> Result<T, Error> {
         let wait = async {
             let mut msg = msg;
             let mut closed = self.closed.subscribe();
@@ -242,8 +330,9 @@ impl Core {
                 tokio::pin!(notified);
                 notified.as_mut().enable();
                 match attempt(self, msg) {
-                    Ok(()) => return Ok(()),
+                    Ok(t) => return Ok(t),
                     Err(TrySendError::Closed(_)) => return Err(Error::Closed),
+                    Err(TrySendError::Unroutable(_)) => return Err(Error::Unroutable),
                     Err(TrySendError::Full(m)) => msg = m,
                 }
                 tokio::select! {

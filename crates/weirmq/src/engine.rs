@@ -46,6 +46,8 @@ pub(crate) enum End {
     Io(std::io::Error),
     /// The peer subscribed to more topics than a peer may.
     TooManySubscriptions,
+    /// A ROUTER peer announced a routing id that another peer has.
+    DuplicateRoutingId,
 }
 
 fn zmtp_config(core: &Core) -> Config {
@@ -145,6 +147,10 @@ where
     let sends = sends(core);
     let receives = receives(core);
     let subscriber = matches!(core.socket_type, SocketType::Sub | SocketType::XSub);
+    let routing = matches!(
+        core.socket_type,
+        SocketType::Router | SocketType::Req | SocketType::Rep
+    );
     let mut unsent = Unsent::default();
     let mut held: Option<Message> = None;
     let mut batch = Vec::with_capacity(POP_BATCH);
@@ -165,12 +171,22 @@ where
                 Ok(None) => break,
                 Ok(Some(Event::HandshakeSucceeded(_))) => {
                     if sends {
-                        *out = Some(core.add_peer(conn));
+                        match core.add_peer(conn) {
+                            Ok(peer) => *out = Some(peer),
+                            Err(_) => return End::DuplicateRoutingId,
+                        }
                     }
                 }
-                Ok(Some(Event::Message(msg))) if receives => {
+                Ok(Some(Event::Message(mut msg))) if receives => {
                     if subscriber && !core.accepts(&msg) {
                         continue;
+                    }
+                    if routing {
+                        // ROUTER shows the sender's id; REQ and REP use it to
+                        // match replies to the peer they belong to.
+                        if let Some(peer) = out.as_ref() {
+                            msg.push_front(peer.id.clone());
+                        }
                     }
                     match core.inbound.try_push(msg) {
                         Ok(()) => {}

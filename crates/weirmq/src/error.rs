@@ -29,6 +29,17 @@ pub enum Error {
     /// A message with no frames.
     #[error("a message must have at least one frame")]
     EmptyMessage,
+    /// No connected peer has the routing id the message is addressed to
+    /// (the message is not sent; libzmq's ROUTER would drop it silently).
+    #[error("no connected peer has that routing id")]
+    Unroutable,
+    /// The operation is not allowed in the socket's current state, such as a
+    /// REQ sending twice without receiving the reply.
+    #[error("{0}")]
+    InvalidState(&'static str),
+    /// A message without the frames this socket type needs.
+    #[error("{0}")]
+    InvalidMessage(&'static str),
     /// Binding or connecting failed at the operating system.
     #[error("{context}: {source}")]
     Io {
@@ -51,13 +62,16 @@ pub enum TrySendError {
     /// The socket is closed.
     #[error("the socket is closed")]
     Closed(Message),
+    /// No connected peer has the routing id the message is addressed to.
+    #[error("no connected peer has that routing id")]
+    Unroutable(Message),
 }
 
 impl TrySendError {
     /// The message that was not sent.
     pub fn into_message(self) -> Message {
         match self {
-            TrySendError::Full(m) | TrySendError::Closed(m) => m,
+            TrySendError::Full(m) | TrySendError::Closed(m) | TrySendError::Unroutable(m) => m,
         }
     }
 }

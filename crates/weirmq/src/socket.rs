@@ -1,10 +1,12 @@
-//! The socket types built so far: PUSH, PULL, PAIR, DEALER, PUB and SUB.
+//! The socket types built so far: PUSH, PULL, PAIR, DEALER, PUB, SUB,
+//! ROUTER, REQ and REP.
 //!
 //! Each type has exactly the operations it supports: there is no `recv` on a
 //! [`Push`], and calling one does not compile.
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use weirmq_zmtp::{Message, SocketType};
 
 use crate::core::Core;
@@ -228,5 +230,258 @@ impl Sub {
     /// Cancels one subscription to `topic`.
     pub fn unsubscribe(&self, topic: impl AsRef<[u8]>) -> Result<(), Error> {
         self.core.subscribe(topic.as_ref(), false)
+    }
+}
+
+/// ROUTER: receives from all peers with the sender's routing id as the first
+/// frame, and sends to the peer a message's first frame names (RFC 28).
+///
+/// A peer's routing id is the Identity it announced, or a generated 5-octet
+/// id starting with a zero octet. A message to an id nobody has is refused
+/// with [`Error::Unroutable`] (libzmq drops it silently unless
+/// ROUTER_MANDATORY); a full peer makes the sender wait, or drops and counts
+/// under [`WhenFull::Drop`](crate::WhenFull::Drop).
+pub struct Router {
+    core: Arc<Core>,
+}
+socket_common!(Router, SocketType::Router);
+socket_recv!(Router);
+
+fn split_routing_id(mut msg: Message) -> Result<(Bytes, Message), Error> {
+    if msg.len() < 2 {
+        return Err(Error::InvalidMessage(
+            "a ROUTER message needs a routing id frame and at least one more frame",
+        ));
+    }
+    let id = msg.pop_front().expect("two frames or more");
+    Ok((id, msg))
+}
+
+impl Router {
+    /// Sends `msg[1..]` to the peer whose routing id is `msg[0]`.
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        let (id, msg) = split_routing_id(msg.into())?;
+        self.core.send_to(id, msg).await
+    }
+
+    /// Sends without waiting; a full peer hands the message back.
+    pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError> {
+        let msg = msg.into();
+        if msg.len() < 2 {
+            return Err(TrySendError::Unroutable(msg));
+        }
+        let (id, rest) = split_routing_id(msg).expect("checked");
+        self.core.try_send_to(&id, rest).map_err(|e| {
+            // Hand back the whole message, routing id included.
+            let restore = |mut m: Message| {
+                m.push_front(id.clone());
+                m
+            };
+            match e {
+                TrySendError::Full(m) => TrySendError::Full(restore(m)),
+                TrySendError::Closed(m) => TrySendError::Closed(restore(m)),
+                TrySendError::Unroutable(m) => TrySendError::Unroutable(restore(m)),
+            }
+        })
+    }
+}
+
+/// REQ: sends a request to one peer in turn, then receives that peer's reply
+/// (RFC 28). The envelope (an empty delimiter frame) is added and removed for
+/// you; sending twice, or receiving before sending, is an
+/// [`Error::InvalidState`].
+pub struct Req {
+    core: Arc<Core>,
+    /// The peer whose reply we await.
+    awaiting: tokio::sync::Mutex<Option<Bytes>>,
+}
+
+/// REP: receives a request, then sends the reply to the peer that sent it
+/// (RFC 28). The request's envelope is kept and put back on the reply.
+pub struct Rep {
+    core: Arc<Core>,
+    /// Where the reply goes: the peer and the envelope of the request.
+    pending: tokio::sync::Mutex<Option<(Bytes, Vec<Bytes>)>>,
+}
+
+macro_rules! socket_common_stateful {
+    ($name:ident, $ty:expr, $field:ident) => {
+        impl $name {
+            /// A socket with default [`Options`].
+            pub fn new() -> $name {
+                $name::with_options(Options::default()).expect("default options are valid")
+            }
+
+            /// A socket with the given options; refuses options that cannot work.
+            pub fn with_options(options: Options) -> Result<$name, Error> {
+                Ok($name {
+                    core: Core::new($ty, options)?,
+                    $field: Default::default(),
+                })
+            }
+        }
+    };
+}
+
+macro_rules! socket_common_rest {
+    ($name:ident) => {
+        impl $name {
+            /// Binds to an endpoint and accepts peers on it; returns the
+            /// endpoint actually bound.
+            pub async fn bind(&self, endpoint: &str) -> Result<String, Error> {
+                let resolved = transport::bind(&self.core, endpoint).await?;
+                self.core
+                    .endpoints
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(resolved.clone());
+                Ok(resolved)
+            }
+
+            /// Connects to an endpoint in the background, reconnecting with
+            /// backoff whenever the connection is lost.
+            pub async fn connect(&self, endpoint: &str) -> Result<(), Error> {
+                transport::connect(&self.core, endpoint)
+            }
+
+            /// Queue depths and counters now.
+            pub fn stats(&self) -> Stats {
+                let (out_m, out_b) = self.core.queued_out();
+                let (in_m, in_b) = self.core.inbound.depth();
+                Stats {
+                    peers: self.core.peer_count(),
+                    queued_out_messages: out_m,
+                    queued_out_bytes: out_b,
+                    queued_in_messages: in_m,
+                    queued_in_bytes: in_b,
+                    received: self.core.inbound.counts().1,
+                    dropped: self.core.dropped(),
+                    filtered: self
+                        .core
+                        .filtered
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                }
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name::new()
+            }
+        }
+
+        impl Drop for $name {
+            fn drop(&mut self) {
+                self.core.close();
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("stats", &self.stats())
+                    .finish()
+            }
+        }
+    };
+}
+
+socket_common_stateful!(Req, SocketType::Req, awaiting);
+socket_common_rest!(Req);
+socket_common_stateful!(Rep, SocketType::Rep, pending);
+socket_common_rest!(Rep);
+
+impl Req {
+    /// Sends a request (an empty delimiter frame is put in front).
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        let mut msg = msg.into();
+        if msg.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        let mut awaiting = self.awaiting.lock().await;
+        if awaiting.is_some() {
+            return Err(Error::InvalidState(
+                "REQ: receive the reply before sending again",
+            ));
+        }
+        msg.push_front(Bytes::new());
+        *awaiting = Some(self.core.send_round_robin_to(msg).await?);
+        Ok(())
+    }
+
+    /// Receives the reply to the last request. Replies from other peers, or
+    /// without the delimiter, are discarded, as libzmq does.
+    pub async fn recv(&self) -> Result<Message, Error> {
+        let mut awaiting = self.awaiting.lock().await;
+        let Some(peer) = awaiting.clone() else {
+            return Err(Error::InvalidState("REQ: send a request before receiving"));
+        };
+        loop {
+            let mut msg = self.core.recv().await?;
+            let from = msg.pop_front();
+            if from.as_ref() != Some(&peer) {
+                continue;
+            }
+            if msg.pop_front().is_some_and(|d| d.is_empty()) && !msg.is_empty() {
+                *awaiting = None;
+                return Ok(msg);
+            }
+        }
+    }
+}
+
+impl Rep {
+    /// Receives the next request; its envelope is kept for the reply.
+    pub async fn recv(&self) -> Result<Message, Error> {
+        let mut pending = self.pending.lock().await;
+        if pending.is_some() {
+            return Err(Error::InvalidState(
+                "REP: send the reply before receiving again",
+            ));
+        }
+        loop {
+            let mut msg = self.core.recv().await?;
+            let Some(peer) = msg.pop_front() else {
+                continue;
+            };
+            let mut frames = msg.into_frames().into_iter();
+            let mut envelope = Vec::new();
+            let mut delimited = false;
+            for frame in frames.by_ref() {
+                let last = frame.is_empty();
+                envelope.push(frame);
+                if last {
+                    delimited = true;
+                    break;
+                }
+            }
+            let body: Message = frames.collect();
+            // A request without a delimiter, or without a body, is malformed:
+            // libzmq's REP drops it too.
+            if !delimited || body.is_empty() {
+                continue;
+            }
+            *pending = Some((peer, envelope));
+            return Ok(body);
+        }
+    }
+
+    /// Sends the reply to the peer of the last request. If that peer has
+    /// gone, the reply cannot be delivered: [`Error::Unroutable`].
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        let mut msg = msg.into();
+        if msg.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        let mut pending = self.pending.lock().await;
+        let Some((peer, envelope)) = pending.take() else {
+            return Err(Error::InvalidState(
+                "REP: receive a request before replying",
+            ));
+        };
+        for frame in envelope.into_iter().rev() {
+            msg.push_front(frame);
+        }
+        self.core.send_to(peer, msg).await
     }
 }
