@@ -1,58 +1,75 @@
 //! Topic subscriptions: prefix matching with counted, non-idempotent
 //! entries (RFC 29 and 37: subscribing to "A" twice needs two cancels).
 
+use std::collections::{BTreeMap, HashMap};
+
 use bytes::Bytes;
 
 /// Most distinct topics one peer may subscribe to; a peer that asks for
 /// more is disconnected (memory a peer makes us hold is always bounded).
-pub(crate) const MAX_TOPICS: usize = 65_536;
-/// Most octets of topics one peer may make us hold.
-pub(crate) const MAX_TOPIC_BYTES: usize = 16 << 20;
+pub(crate) const MAX_TOPICS: usize = 10_000;
+/// Most octets of distinct topics one peer may make us hold.
+pub(crate) const MAX_TOPIC_BYTES: usize = 1 << 20;
 
+/// Matching looks up each prefix of the message whose length is the length
+/// of some subscribed topic: the cost per message is bounded by the number
+/// of distinct topic lengths (at most about 1,450 under the byte limit), not
+/// by the number of topics, and there is no recursion whatever the topic
+/// length (libzmq CVE-2021-20236).
 #[derive(Debug, Default)]
 pub(crate) struct Subscriptions {
-    /// Topic and how many times it is subscribed. Matching walks the list:
-    /// no recursion, whatever the topic length (libzmq CVE-2021-20236).
-    topics: Vec<(Bytes, u32)>,
+    /// Topic and how many times it is subscribed.
+    counts: HashMap<Bytes, u32>,
+    /// Distinct topic length and how many distinct topics have it.
+    lengths: BTreeMap<usize, usize>,
     bytes: usize,
 }
 
 impl Subscriptions {
     /// Adds one subscription; `false` when the limits refuse it.
     pub(crate) fn add(&mut self, topic: Bytes) -> bool {
-        if let Some((_, n)) = self.topics.iter_mut().find(|(t, _)| *t == topic) {
+        if let Some(n) = self.counts.get_mut(&topic) {
             *n = n.saturating_add(1);
             return true;
         }
-        if self.topics.len() >= MAX_TOPICS || self.bytes + topic.len() > MAX_TOPIC_BYTES {
+        if self.counts.len() >= MAX_TOPICS || self.bytes + topic.len() > MAX_TOPIC_BYTES {
             return false;
         }
         self.bytes += topic.len();
-        self.topics.push((topic, 1));
+        *self.lengths.entry(topic.len()).or_default() += 1;
+        self.counts.insert(topic, 1);
         true
     }
 
     /// Removes one subscription to `topic`; `false` if there was none.
     pub(crate) fn remove(&mut self, topic: &[u8]) -> bool {
-        let Some(i) = self.topics.iter().position(|(t, _)| t == topic) else {
+        let Some(n) = self.counts.get_mut(topic) else {
             return false;
         };
-        self.topics[i].1 -= 1;
-        if self.topics[i].1 == 0 {
-            let (t, _) = self.topics.swap_remove(i);
-            self.bytes -= t.len();
+        *n -= 1;
+        if *n == 0 {
+            self.counts.remove(topic);
+            self.bytes -= topic.len();
+            if let Some(k) = self.lengths.get_mut(&topic.len()) {
+                *k -= 1;
+                if *k == 0 {
+                    self.lengths.remove(&topic.len());
+                }
+            }
         }
         true
     }
 
     /// Whether some subscription is a prefix of `data`.
     pub(crate) fn matches(&self, data: &[u8]) -> bool {
-        self.topics.iter().any(|(t, _)| data.starts_with(t))
+        self.lengths
+            .range(..=data.len())
+            .any(|(&len, _)| self.counts.contains_key(&data[..len]))
     }
 
     /// Every subscription, repeated as many times as it was made.
     pub(crate) fn each(&self) -> impl Iterator<Item = &Bytes> {
-        self.topics
+        self.counts
             .iter()
             .flat_map(|(t, n)| std::iter::repeat_n(t, *n as usize))
     }
