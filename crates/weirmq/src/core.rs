@@ -69,6 +69,8 @@ pub(crate) struct Core {
     dropped_gone: AtomicU64,
     /// SUB: messages received that match no subscription.
     pub(crate) filtered: AtomicU64,
+    /// Messages still queued to a peer when it went away for good.
+    pub(crate) lost: AtomicU64,
 }
 
 impl Core {
@@ -89,6 +91,7 @@ impl Core {
             topics: Mutex::new(Subscriptions::default()),
             dropped_gone: AtomicU64::new(0),
             filtered: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
         }))
     }
 
@@ -99,13 +102,31 @@ impl Core {
     /// Registers a ready peer. A SUB sends it all our subscriptions first,
     /// under the same lock that [`Core::subscribe`] takes, so no subscription
     /// is sent twice or missed.
-    pub(crate) fn add_peer(&self, conn: &mut Connection) -> Result<Arc<Peer>, DuplicateRoutingId> {
+    ///
+    /// `kept` is the peer of an earlier connection to the same endpoint,
+    /// whose pipe still holds the messages it had not sent: they go out on
+    /// this connection.
+    pub(crate) fn add_peer(
+        &self,
+        conn: &mut Connection,
+        kept: Option<Arc<Peer>>,
+    ) -> Result<Arc<Peer>, DuplicateRoutingId> {
         let announced = match self.socket_type {
             SocketType::Router => conn.peer().and_then(|p| p.routing_id.clone()),
             _ => None,
         };
         let topics = lock(&self.topics);
         let mut peers = self.peers();
+        if let Some(peer) = kept.filter(|p| {
+            announced.as_ref().is_none_or(|id| *id == p.id) && !peers.by_id.contains_key(&p.id)
+        }) {
+            peers.list.push(peer.clone());
+            peers.by_id.insert(peer.id.clone(), peer.clone());
+            drop(peers);
+            drop(topics);
+            self.room.notify_waiters();
+            return Ok(peer);
+        }
         let id = match announced {
             Some(id) if peers.by_id.contains_key(&id) => return Err(DuplicateRoutingId),
             Some(id) => id,
@@ -137,11 +158,20 @@ impl Core {
         Ok(peer)
     }
 
-    /// Forgets a peer; its pipe is closed.
+    /// Forgets a peer for good: its pipe is closed, and the messages still
+    /// in it are counted as lost with the connection.
     pub(crate) fn remove_peer(&self, peer: &Arc<Peer>) {
         peer.out.close();
+        self.lost
+            .fetch_add(peer.out.depth().0 as u64, Ordering::Relaxed);
         self.dropped_gone
             .fetch_add(peer.dropped.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.detach_peer(peer);
+    }
+
+    /// Takes a peer out of routing while its connection is down, keeping its
+    /// pipe (and the messages in it) for the reconnect.
+    pub(crate) fn detach_peer(&self, peer: &Arc<Peer>) {
         let mut peers = self.peers();
         peers.list.retain(|p| !Arc::ptr_eq(p, peer));
         if peers
@@ -391,8 +421,25 @@ impl Core {
         ok
     }
 
-    pub(crate) fn peer_count(&self) -> usize {
-        self.peers().list.len()
+    /// Queue depths and counters now.
+    pub(crate) fn stats(&self) -> crate::Stats {
+        let (queued_out_messages, queued_out_bytes) = self.queued_out();
+        let (queued_in_messages, queued_in_bytes) = self.inbound.depth();
+        // Each lock is taken and released on its own line: a guard living to
+        // the end of the struct expression would deadlock `dropped()`.
+        let peers = self.peers().list.len();
+        let dropped = self.dropped();
+        crate::Stats {
+            peers,
+            queued_out_messages,
+            queued_out_bytes,
+            queued_in_messages,
+            queued_in_bytes,
+            received: self.inbound.counts().1,
+            dropped,
+            filtered: self.filtered.load(Ordering::Relaxed),
+            lost: self.lost.load(Ordering::Relaxed),
+        }
     }
 }
 

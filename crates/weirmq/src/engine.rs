@@ -102,7 +102,13 @@ impl Unsent {
 }
 
 /// Runs one connection until it ends.
-pub(crate) async fn run<S>(core: Arc<Core>, stream: S) -> End
+///
+/// `kept` carries a connecting socket's peer from one connection to the next:
+/// when a connection to the endpoint ends, the messages still queued to it
+/// wait in the kept pipe and leave on the next connection (libzmq keeps a
+/// connecting socket's pipe in the same way). Accepted connections pass
+/// `None`: a peer that dialled in and left is gone.
+pub(crate) async fn run<S>(core: Arc<Core>, stream: S, kept: Option<&mut Option<Arc<Peer>>>) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -111,10 +117,21 @@ where
         Err(e) => unreachable!("options were validated: {e}"),
     };
     let (mut rd, mut wr) = tokio::io::split(stream);
+    let keep = kept.is_some() && reconnect_keeps_pipe(core.socket_type);
     let mut out: Option<Arc<Peer>> = None;
-    let end = drive(&core, &mut conn, &mut rd, &mut wr, &mut out).await;
-    if let Some(peer) = &out {
-        core.remove_peer(peer);
+    let reuse = match kept {
+        Some(slot) if keep => Some(slot),
+        _ => None,
+    };
+    let earlier = reuse.as_ref().and_then(|slot| (*slot).clone());
+    let end = drive(&core, &mut conn, &mut rd, &mut wr, &mut out, earlier).await;
+    match (out.take(), reuse) {
+        (Some(peer), Some(slot)) if !matches!(end, End::Closed) => {
+            core.detach_peer(&peer);
+            *slot = Some(peer);
+        }
+        (Some(peer), _) => core.remove_peer(&peer),
+        (None, _) => {}
     }
     // Best effort: flush what the connection still holds (an ERROR command
     // after a protocol failure, say) before the stream is dropped.
@@ -139,6 +156,7 @@ async fn drive<R, W>(
     rd: &mut R,
     wr: &mut W,
     out: &mut Option<Arc<Peer>>,
+    mut earlier: Option<Arc<Peer>>,
 ) -> End
 where
     R: AsyncRead + Unpin,
@@ -171,7 +189,7 @@ where
                 Ok(None) => break,
                 Ok(Some(Event::HandshakeSucceeded(_))) => {
                     if sends {
-                        match core.add_peer(conn) {
+                        match core.add_peer(conn, earlier.take()) {
                             Ok(peer) => *out = Some(peer),
                             Err(_) => return End::DuplicateRoutingId,
                         }
@@ -297,6 +315,14 @@ fn sends(core: &Core) -> bool {
         core.socket_type,
         Push | Pair | Dealer | Req | Rep | Router | Pub | XPub | Sub | XSub
     )
+}
+
+/// Whether a connecting socket keeps a peer's pipe across reconnects. Not
+/// for SUB, whose pipe holds subscription commands that a new connection
+/// sends afresh anyway.
+fn reconnect_keeps_pipe(socket_type: SocketType) -> bool {
+    use weirmq_zmtp::SocketType::*;
+    matches!(socket_type, Push | Pair | Dealer | Req | Rep | Router)
 }
 
 fn receives(core: &Core) -> bool {

@@ -35,69 +35,39 @@ pub struct Stats {
     pub dropped: u64,
     /// SUB: messages received that matched no subscription.
     pub filtered: u64,
+    /// Messages that were queued to a peer when it went away for good (a
+    /// peer that had connected to us and left). A connecting socket keeps
+    /// its queue across reconnects instead.
+    pub lost: u64,
 }
 
-macro_rules! socket_common {
-    ($name:ident, $ty:expr) => {
+macro_rules! socket_common_rest {
+    ($name:ident) => {
         impl $name {
-            /// A socket with default [`Options`].
-            pub fn new() -> $name {
-                $name::with_options(Options::default()).expect("default options are valid")
-            }
-
-            /// A socket with the given options; refuses options that cannot work.
-            pub fn with_options(options: Options) -> Result<$name, Error> {
-                Ok($name {
-                    core: Core::new($ty, options)?,
-                })
-            }
-
             /// Binds to an endpoint (`tcp://127.0.0.1:*`, `ipc:///path`) and
             /// accepts peers on it. Returns the endpoint actually bound, with
             /// a wildcard port resolved.
             pub async fn bind(&self, endpoint: &str) -> Result<String, Error> {
                 let resolved = transport::bind(&self.core, endpoint).await?;
-                self.core
-                    .endpoints
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(resolved.clone());
+                crate::core::lock(&self.core.endpoints).push(resolved.clone());
                 Ok(resolved)
             }
 
             /// Connects to an endpoint in the background, reconnecting with
-            /// backoff whenever the connection is lost.
+            /// backoff whenever the connection is lost; messages queued to
+            /// the peer wait for the reconnect.
             pub async fn connect(&self, endpoint: &str) -> Result<(), Error> {
                 transport::connect(&self.core, endpoint)
             }
 
             /// The endpoint of the most recent successful `bind`.
             pub fn last_endpoint(&self) -> Option<String> {
-                self.core
-                    .endpoints
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .last()
-                    .cloned()
+                crate::core::lock(&self.core.endpoints).last().cloned()
             }
 
             /// Queue depths and counters now.
             pub fn stats(&self) -> Stats {
-                let (out_m, out_b) = self.core.queued_out();
-                let (in_m, in_b) = self.core.inbound.depth();
-                Stats {
-                    peers: self.core.peer_count(),
-                    queued_out_messages: out_m,
-                    queued_out_bytes: out_b,
-                    queued_in_messages: in_m,
-                    queued_in_bytes: in_b,
-                    received: self.core.inbound.counts().1,
-                    dropped: self.core.dropped(),
-                    filtered: self
-                        .core
-                        .filtered
-                        .load(std::sync::atomic::Ordering::Relaxed),
-                }
+                self.core.stats()
             }
         }
 
@@ -122,6 +92,25 @@ macro_rules! socket_common {
                     .finish()
             }
         }
+    };
+}
+
+macro_rules! socket_common {
+    ($name:ident, $ty:expr) => {
+        impl $name {
+            /// A socket with default [`Options`].
+            pub fn new() -> $name {
+                $name::with_options(Options::default()).expect("default options are valid")
+            }
+
+            /// A socket with the given options; refuses options that cannot work.
+            pub fn with_options(options: Options) -> Result<$name, Error> {
+                Ok($name {
+                    core: Core::new($ty, options)?,
+                })
+            }
+        }
+        socket_common_rest!($name);
     };
 }
 
@@ -318,69 +307,6 @@ macro_rules! socket_common_stateful {
                     core: Core::new($ty, options)?,
                     $field: Default::default(),
                 })
-            }
-        }
-    };
-}
-
-macro_rules! socket_common_rest {
-    ($name:ident) => {
-        impl $name {
-            /// Binds to an endpoint and accepts peers on it; returns the
-            /// endpoint actually bound.
-            pub async fn bind(&self, endpoint: &str) -> Result<String, Error> {
-                let resolved = transport::bind(&self.core, endpoint).await?;
-                self.core
-                    .endpoints
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(resolved.clone());
-                Ok(resolved)
-            }
-
-            /// Connects to an endpoint in the background, reconnecting with
-            /// backoff whenever the connection is lost.
-            pub async fn connect(&self, endpoint: &str) -> Result<(), Error> {
-                transport::connect(&self.core, endpoint)
-            }
-
-            /// Queue depths and counters now.
-            pub fn stats(&self) -> Stats {
-                let (out_m, out_b) = self.core.queued_out();
-                let (in_m, in_b) = self.core.inbound.depth();
-                Stats {
-                    peers: self.core.peer_count(),
-                    queued_out_messages: out_m,
-                    queued_out_bytes: out_b,
-                    queued_in_messages: in_m,
-                    queued_in_bytes: in_b,
-                    received: self.core.inbound.counts().1,
-                    dropped: self.core.dropped(),
-                    filtered: self
-                        .core
-                        .filtered
-                        .load(std::sync::atomic::Ordering::Relaxed),
-                }
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                $name::new()
-            }
-        }
-
-        impl Drop for $name {
-            fn drop(&mut self) {
-                self.core.close();
-            }
-        }
-
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($name))
-                    .field("stats", &self.stats())
-                    .finish()
             }
         }
     };

@@ -37,7 +37,7 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
                         r = listener.accept() => match r {
                             Ok((stream, _)) => {
                                 let _ = stream.set_nodelay(true);
-                                tokio::spawn(engine::run(core2.clone(), stream));
+                                tokio::spawn(engine::run(core2.clone(), stream, None));
                             }
                             // Out of file descriptors and the like: back off.
                             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -59,7 +59,7 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
                     tokio::select! {
                         r = listener.accept() => match r {
                             Ok((stream, _)) => {
-                                tokio::spawn(engine::run(core2.clone(), stream));
+                                tokio::spawn(engine::run(core2.clone(), stream, None));
                             }
                             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                         },
@@ -87,6 +87,9 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
         let base = core.options.reconnect_interval;
         let max = core.options.reconnect_interval_max.max(base);
         let mut delay = base;
+        // The peer of this endpoint, kept across reconnects with the
+        // messages still queued to it.
+        let mut kept = None;
         loop {
             // Only the connect races the close signal: a running engine
             // handles closing itself, flushing within its linger time.
@@ -97,7 +100,7 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
                         _ = core.closed() => return,
                     };
                     match stream.and_then(|s| s.set_nodelay(true).map(|()| s)) {
-                        Ok(s) => Some(engine::run(core.clone(), s).await),
+                        Ok(s) => Some(engine::run(core.clone(), s, Some(&mut kept)).await),
                         Err(_) => None,
                     }
                 }
@@ -107,7 +110,7 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
                         _ = core.closed() => return,
                     };
                     match stream {
-                        Ok(s) => Some(engine::run(core.clone(), s).await),
+                        Ok(s) => Some(engine::run(core.clone(), s, Some(&mut kept)).await),
                         Err(_) => None,
                     }
                 }

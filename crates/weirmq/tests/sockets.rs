@@ -238,3 +238,58 @@ async fn flood_into_a_stalled_pull_stays_bounded_and_loses_nothing() {
     assert!(pull.try_recv().is_none());
     assert_eq!(pull.stats().received, accepted);
 }
+
+/// A connecting PUSH keeps what it had queued for a peer that went away and
+/// delivers it to the peer that takes over the endpoint, in order.
+#[tokio::test]
+async fn queued_messages_survive_a_reconnect() {
+    let hwm = Hwm::new(10, 1 << 20).unwrap();
+    let first = Pull::with_options(Options::default().with_hwm(hwm)).unwrap();
+    let ep = first.bind("tcp://127.0.0.1:*").await.unwrap();
+    let push = Push::with_options(Options::default().with_hwm(hwm)).unwrap();
+    push.connect(&ep).await.unwrap();
+    within(async {
+        while push.stats().peers == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    // Fill everything between us and the stalled first PULL.
+    let mut next = 0u64;
+    let mut full_streak = 0;
+    while full_streak < 50 {
+        let mut body = next.to_le_bytes().to_vec();
+        body.resize(16 * 1024, 0);
+        match push.try_send(body) {
+            Ok(()) => {
+                next += 1;
+                full_streak = 0;
+            }
+            Err(_) => {
+                full_streak += 1;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    }
+    let queued = push.stats().queued_out_messages;
+    assert!(queued > 0, "messages must be waiting at the sender");
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = Pull::new();
+    second.bind(&ep).await.unwrap();
+    let mut got = Vec::new();
+    while let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(500), second.recv()).await {
+        got.push(u64::from_le_bytes(m.frames()[0][..8].try_into().unwrap()));
+    }
+    assert!(
+        got.len() >= queued,
+        "at least the {queued} queued messages arrive: {}",
+        got.len()
+    );
+    assert_eq!(got.last(), Some(&(next - 1)), "the newest message arrives");
+    assert!(
+        got.windows(2).all(|w| w[1] == w[0] + 1),
+        "in order, no gaps or duplicates"
+    );
+    assert_eq!(push.stats().lost, 0);
+}
