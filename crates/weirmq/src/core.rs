@@ -1,7 +1,7 @@
 //! What every socket has: options, its peers' pipes, its incoming queue, its
 //! listeners and connectors, and the signal that closes it all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -71,6 +71,33 @@ pub(crate) struct Core {
     pub(crate) filtered: AtomicU64,
     /// Messages still queued to a peer when it went away for good.
     pub(crate) lost: AtomicU64,
+    /// Accepted connections still in their handshake, oldest first.
+    handshaking: Mutex<VecDeque<(u64, Arc<Notify>)>>,
+    next_ticket: AtomicU64,
+    /// Connections closed to make room for newer ones in the handshake.
+    pub(crate) evicted: AtomicU64,
+}
+
+/// An accepted connection's place among those still in their handshake.
+/// Dropping it (or [`Ticket::done`]) gives the place up.
+pub(crate) struct Ticket {
+    core: Arc<Core>,
+    id: u64,
+    /// Signalled when this connection is evicted.
+    pub(crate) evicted: Arc<Notify>,
+}
+
+impl Ticket {
+    /// The handshake finished: the connection no longer counts.
+    pub(crate) fn done(&self) {
+        lock(&self.core.handshaking).retain(|(id, _)| *id != self.id);
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.done();
+    }
 }
 
 impl Core {
@@ -92,6 +119,9 @@ impl Core {
             dropped_gone: AtomicU64::new(0),
             filtered: AtomicU64::new(0),
             lost: AtomicU64::new(0),
+            handshaking: Mutex::new(VecDeque::new()),
+            next_ticket: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
         }))
     }
 
@@ -421,6 +451,29 @@ impl Core {
         ok
     }
 
+    /// Admits an accepted connection to the handshake. When
+    /// [`Options::max_handshaking`] connections are already in it, the oldest
+    /// is evicted: idle or slow unauthenticated connections cannot keep a
+    /// real client out (libzmq CVE-2020-15166), since a real handshake takes
+    /// milliseconds and an attacker would have to outpace every newcomer.
+    pub(crate) fn admit(self: &Arc<Core>) -> Ticket {
+        let id = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        let evicted = Arc::new(Notify::new());
+        let mut waiting = lock(&self.handshaking);
+        while waiting.len() >= self.options.max_handshaking {
+            if let Some((_, oldest)) = waiting.pop_front() {
+                oldest.notify_one();
+                self.evicted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        waiting.push_back((id, evicted.clone()));
+        Ticket {
+            core: self.clone(),
+            id,
+            evicted,
+        }
+    }
+
     /// Queue depths and counters now.
     pub(crate) fn stats(&self) -> crate::Stats {
         let (queued_out_messages, queued_out_bytes) = self.queued_out();
@@ -439,6 +492,7 @@ impl Core {
             dropped,
             filtered: self.filtered.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),
+            evicted: self.evicted.load(Ordering::Relaxed),
         }
     }
 }

@@ -17,7 +17,7 @@ use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use weirmq_zmtp::{Config, Connection, Event, Message, SocketType};
 
-use crate::core::{Core, Peer};
+use crate::core::{Core, Peer, Ticket};
 use crate::pipe::PushError;
 
 /// Octets of encoded output gathered before writing.
@@ -48,6 +48,8 @@ pub(crate) enum End {
     TooManySubscriptions,
     /// A ROUTER peer announced a routing id that another peer has.
     DuplicateRoutingId,
+    /// Closed in its handshake to make room for a newer connection.
+    Evicted,
 }
 
 fn zmtp_config(core: &Core) -> Config {
@@ -108,7 +110,12 @@ impl Unsent {
 /// wait in the kept pipe and leave on the next connection (libzmq keeps a
 /// connecting socket's pipe in the same way). Accepted connections pass
 /// `None`: a peer that dialled in and left is gone.
-pub(crate) async fn run<S>(core: Arc<Core>, stream: S, kept: Option<&mut Option<Arc<Peer>>>) -> End
+pub(crate) async fn run<S>(
+    core: Arc<Core>,
+    stream: S,
+    kept: Option<&mut Option<Arc<Peer>>>,
+    ticket: Option<Ticket>,
+) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -124,7 +131,10 @@ where
         _ => None,
     };
     let earlier = reuse.as_ref().and_then(|slot| (*slot).clone());
-    let end = drive(&core, &mut conn, &mut rd, &mut wr, &mut out, earlier).await;
+    let end = drive(
+        &core, &mut conn, &mut rd, &mut wr, &mut out, earlier, ticket,
+    )
+    .await;
     match (out.take(), reuse) {
         (Some(peer), Some(slot)) if !matches!(end, End::Closed) => {
             core.detach_peer(&peer);
@@ -157,6 +167,7 @@ async fn drive<R, W>(
     wr: &mut W,
     out: &mut Option<Arc<Peer>>,
     mut earlier: Option<Arc<Peer>>,
+    mut ticket: Option<Ticket>,
 ) -> End
 where
     R: AsyncRead + Unpin,
@@ -188,6 +199,9 @@ where
             match conn.poll_event(now) {
                 Ok(None) => break,
                 Ok(Some(Event::HandshakeSucceeded(_))) => {
+                    if let Some(t) = ticket.take() {
+                        t.done();
+                    }
                     if sends {
                         match core.add_peer(conn, earlier.take()) {
                             Ok(peer) => *out = Some(peer),
@@ -296,6 +310,9 @@ where
                 }
             }
             _ = core.closed(), if !closing => closing = true,
+            _ = async { ticket.as_ref().expect("guarded").evicted.notified().await }, if ticket.is_some() => {
+                return End::Evicted;
+            }
             _ = tokio::time::sleep_until(linger_until.unwrap_or_else(tokio::time::Instant::now)), if closing => {}
         }
     }

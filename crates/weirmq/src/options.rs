@@ -95,6 +95,9 @@ pub struct Options {
     /// PUB: wait for a full subscriber or drop for it (counted). Default
     /// [`WhenFull::Wait`].
     pub when_full: WhenFull,
+    /// Most accepted connections still in their handshake; a newcomer past
+    /// it evicts the oldest (counted in `Stats::evicted`). Default 64.
+    pub max_handshaking: usize,
 }
 
 impl Default for Options {
@@ -111,6 +114,7 @@ impl Default for Options {
             reconnect_interval: Duration::from_millis(100),
             reconnect_interval_max: Duration::from_secs(30),
             when_full: WhenFull::Wait,
+            max_handshaking: 64,
         }
     }
 }
@@ -153,7 +157,24 @@ impl Options {
         self
     }
 
+    /// Sets the handshake timeout.
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets the cap on accepted connections still in their handshake.
+    pub fn with_max_handshaking(mut self, max: usize) -> Self {
+        self.max_handshaking = max;
+        self
+    }
+
     pub(crate) fn limits(&self) -> Result<Limits, Error> {
+        if self.max_handshaking == 0 {
+            return Err(Error::InvalidOption(
+                "max_handshaking must be at least 1".into(),
+            ));
+        }
         let defaults = Limits::default();
         Limits::new(
             self.max_message_size,

@@ -39,6 +39,9 @@ pub struct Stats {
     /// peer that had connected to us and left). A connecting socket keeps
     /// its queue across reconnects instead.
     pub lost: u64,
+    /// Accepted connections closed in their handshake to make room for newer
+    /// ones (see [`Options::max_handshaking`]).
+    pub evicted: u64,
 }
 
 macro_rules! socket_common_rest {

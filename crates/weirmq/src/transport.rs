@@ -37,7 +37,8 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
                         r = listener.accept() => match r {
                             Ok((stream, _)) => {
                                 let _ = stream.set_nodelay(true);
-                                tokio::spawn(engine::run(core2.clone(), stream, None));
+                                let ticket = core2.admit();
+                                tokio::spawn(engine::run(core2.clone(), stream, None, Some(ticket)));
                             }
                             // Out of file descriptors and the like: back off.
                             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -59,7 +60,8 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
                     tokio::select! {
                         r = listener.accept() => match r {
                             Ok((stream, _)) => {
-                                tokio::spawn(engine::run(core2.clone(), stream, None));
+                                let ticket = core2.admit();
+                                tokio::spawn(engine::run(core2.clone(), stream, None, Some(ticket)));
                             }
                             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                         },
@@ -100,7 +102,7 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
                         _ = core.closed() => return,
                     };
                     match stream.and_then(|s| s.set_nodelay(true).map(|()| s)) {
-                        Ok(s) => Some(engine::run(core.clone(), s, Some(&mut kept)).await),
+                        Ok(s) => Some(engine::run(core.clone(), s, Some(&mut kept), None).await),
                         Err(_) => None,
                     }
                 }
@@ -110,7 +112,7 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
                         _ = core.closed() => return,
                     };
                     match stream {
-                        Ok(s) => Some(engine::run(core.clone(), s, Some(&mut kept)).await),
+                        Ok(s) => Some(engine::run(core.clone(), s, Some(&mut kept), None).await),
                         Err(_) => None,
                     }
                 }

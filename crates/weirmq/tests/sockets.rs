@@ -293,3 +293,35 @@ async fn queued_messages_survive_a_reconnect() {
     );
     assert_eq!(push.stats().lost, 0);
 }
+
+/// libzmq CVE-2020-15166: idle, unauthenticated connections must not keep a
+/// real client out. Past the cap, the oldest connection still in its
+/// handshake is evicted, so a real peer (whose handshake takes milliseconds)
+/// gets in however many idle connections an attacker holds open.
+#[tokio::test]
+async fn idle_connections_cannot_starve_a_real_client() {
+    use tokio::io::AsyncReadExt;
+    let pull = Pull::with_options(Options::default().with_max_handshaking(4)).unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let addr = ep.trim_start_matches("tcp://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        idle.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let push = Push::new();
+    push.connect(&ep).await.unwrap();
+    within(push.send("real")).await.unwrap();
+    assert_eq!(within(pull.recv()).await.unwrap(), Message::from("real"));
+    assert!(pull.stats().evicted >= 16, "{:?}", pull.stats());
+    // The oldest idle connection was closed by us: after our greeting, EOF.
+    let mut buf = [0u8; 128];
+    let mut got = 0;
+    loop {
+        match within(idle[0].read(&mut buf)).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    assert_eq!(got, 64, "only our greeting was sent before the eviction");
+}
