@@ -76,6 +76,19 @@ pub(crate) struct Core {
     next_ticket: AtomicU64,
     /// Connections closed to make room for newer ones in the handshake.
     pub(crate) evicted: AtomicU64,
+    /// Engines running now, and a signal each time one ends.
+    engines: AtomicU64,
+    engine_ended: Notify,
+}
+
+/// Counts a running engine for as long as it lives.
+pub(crate) struct EngineGuard(Arc<Core>);
+
+impl Drop for EngineGuard {
+    fn drop(&mut self) {
+        self.0.engines.fetch_sub(1, Ordering::AcqRel);
+        self.0.engine_ended.notify_waiters();
+    }
 }
 
 /// An accepted connection's place among those still in their handshake.
@@ -122,6 +135,8 @@ impl Core {
             handshaking: Mutex::new(VecDeque::new()),
             next_ticket: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
+            engines: AtomicU64::new(0),
+            engine_ended: Notify::new(),
         }))
     }
 
@@ -449,6 +464,30 @@ impl Core {
             self.filtered.fetch_add(1, Ordering::Relaxed);
         }
         ok
+    }
+
+    /// Registers a running engine until the guard drops.
+    pub(crate) fn engine_started(self: &Arc<Core>) -> EngineGuard {
+        self.engines.fetch_add(1, Ordering::AcqRel);
+        EngineGuard(self.clone())
+    }
+
+    /// Closes the socket and waits until its connections have flushed what
+    /// was queued to them and ended, or `linger` has passed.
+    pub(crate) async fn close_and_flush(&self, linger: Duration) {
+        self.close();
+        let all_ended = async {
+            loop {
+                let ended = self.engine_ended.notified();
+                tokio::pin!(ended);
+                ended.as_mut().enable();
+                if self.engines.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                ended.await;
+            }
+        };
+        let _ = tokio::time::timeout(linger, all_ended).await;
     }
 
     /// Admits an accepted connection to the handshake. When

@@ -27,7 +27,7 @@ const POP_BATCH: usize = 256;
 /// Room kept free in the input buffer for one read.
 const READ_RESERVE: usize = 64 * 1024;
 /// How long a closing engine tries to flush (an ERROR, queued messages).
-const LINGER: Duration = Duration::from_secs(2);
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
 /// Why an engine stopped.
 #[derive(Debug)]
@@ -119,6 +119,7 @@ pub(crate) async fn run<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let _running = core.engine_started();
     let mut conn = match Connection::new(zmtp_config(&core), Instant::now()) {
         Ok(c) => c,
         Err(e) => unreachable!("options were validated: {e}"),

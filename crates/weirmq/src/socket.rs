@@ -72,6 +72,13 @@ macro_rules! socket_common_rest {
             pub fn stats(&self) -> Stats {
                 self.core.stats()
             }
+
+            /// Closes the socket and waits (up to two seconds) until what is
+            /// queued to its peers has been written and its connections have
+            /// ended. Dropping the socket closes it without waiting.
+            pub async fn close(self) {
+                self.core.close_and_flush(crate::engine::LINGER).await;
+            }
         }
 
         impl Default for $name {

@@ -1,0 +1,287 @@
+//! `weirmq`: send and receive ZeroMQ messages from the shell, with any
+//! socket type weirmq has, binding or connecting, over tcp or ipc.
+
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use weirmq::{Dealer, Error, Hwm, Message, Options, Pair, Pub, Pull, Push, Rep, Req, Router, Sub};
+
+#[derive(Parser)]
+#[command(
+    name = "weirmq",
+    version,
+    about = "ZeroMQ messages from the shell (pure Rust, ZMTP 3.1)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send messages: one per argument, or one per line of standard input.
+    Send(SendArgs),
+    /// Receive messages and print one per line.
+    Recv(RecvArgs),
+}
+
+/// Socket types that can send.
+#[derive(Clone, Copy, ValueEnum, Debug)]
+enum SendType {
+    Push,
+    Pub,
+    Pair,
+    Dealer,
+    /// The first frame of each message is the peer's routing id.
+    Router,
+    /// Each request waits for its reply, which is printed.
+    Req,
+}
+
+/// Socket types that can receive.
+#[derive(Clone, Copy, ValueEnum, Debug)]
+enum RecvType {
+    Pull,
+    Sub,
+    Pair,
+    Dealer,
+    /// Prints the sender's routing id as the first frame.
+    Router,
+    /// Each request is answered with the same message (an echo server).
+    Rep,
+}
+
+#[derive(Args)]
+struct Common {
+    /// Bind to ENDPOINT instead of connecting to it.
+    #[arg(long)]
+    bind: bool,
+    /// tcp://HOST:PORT (a port of * binds any free port) or ipc://PATH.
+    endpoint: String,
+    /// High-water mark: most messages queued per peer.
+    #[arg(long, default_value_t = 1000)]
+    hwm: usize,
+    /// Give up when an operation waits longer than this many seconds.
+    #[arg(long)]
+    timeout: Option<f64>,
+}
+
+#[derive(Args)]
+struct SendArgs {
+    /// Socket type.
+    #[arg(long = "type", short = 't', value_enum, default_value = "push")]
+    socket_type: SendType,
+    #[command(flatten)]
+    common: Common,
+    /// Messages to send; standard input lines when none are given.
+    messages: Vec<String>,
+    /// Split each message into frames at this string (e.g. '|').
+    #[arg(long)]
+    separator: Option<String>,
+    /// Send the messages this many times.
+    #[arg(long, default_value_t = 1)]
+    count: u64,
+}
+
+#[derive(Args)]
+struct RecvArgs {
+    /// Socket type.
+    #[arg(long = "type", short = 't', value_enum, default_value = "pull")]
+    socket_type: RecvType,
+    #[command(flatten)]
+    common: Common,
+    /// Stop after this many messages.
+    #[arg(long)]
+    count: Option<u64>,
+    /// SUB: a topic prefix to subscribe to (repeatable; none means all).
+    #[arg(long)]
+    subscribe: Vec<String>,
+}
+
+fn options(c: &Common) -> Result<Options, Error> {
+    let mut o = Options::default().with_hwm(Hwm::new(c.hwm, Hwm::default().bytes())?);
+    if let Some(secs) = c.timeout {
+        let t = Duration::try_from_secs_f64(secs)
+            .map_err(|_| Error::InvalidOption(format!("--timeout {secs}: not a duration")))?;
+        o = o.with_send_timeout(t).with_recv_timeout(t);
+    }
+    Ok(o)
+}
+
+/// One line per message: a single frame as its text, a multipart message as
+/// its frames in brackets. Octets that are not printable ASCII are escaped,
+/// so the output is always one line per message.
+fn show(msg: &Message) -> String {
+    let esc = |f: &Bytes| f.escape_ascii().to_string();
+    match msg.frames() {
+        [one] => esc(one),
+        frames => frames
+            .iter()
+            .map(|f| format!("[{}]", esc(f)))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+fn parse(text: &str, separator: Option<&str>) -> Message {
+    match separator {
+        Some(sep) if !sep.is_empty() => text
+            .split(sep)
+            .map(|f| Bytes::copy_from_slice(f.as_bytes()))
+            .collect(),
+        _ => Message::from(Bytes::copy_from_slice(text.as_bytes())),
+    }
+}
+
+macro_rules! attach {
+    ($socket:expr, $common:expr) => {{
+        let s = $socket;
+        if $common.bind {
+            let at = s.bind(&$common.endpoint).await?;
+            eprintln!("bound {at}");
+        } else {
+            s.connect(&$common.endpoint).await?;
+        }
+        s
+    }};
+}
+
+enum Sender {
+    Push(Push),
+    Pub(Pub),
+    Pair(Pair),
+    Dealer(Dealer),
+    Router(Router),
+    Req(Req),
+}
+
+impl Sender {
+    async fn send(&self, msg: Message) -> Result<(), Error> {
+        match self {
+            Sender::Push(s) => s.send(msg).await,
+            Sender::Pub(s) => s.send(msg).await,
+            Sender::Pair(s) => s.send(msg).await,
+            Sender::Dealer(s) => s.send(msg).await,
+            Sender::Router(s) => s.send(msg).await,
+            Sender::Req(s) => {
+                s.send(msg).await?;
+                println!("{}", show(&s.recv().await?));
+                Ok(())
+            }
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            Sender::Push(s) => s.close().await,
+            Sender::Pub(s) => s.close().await,
+            Sender::Pair(s) => s.close().await,
+            Sender::Dealer(s) => s.close().await,
+            Sender::Router(s) => s.close().await,
+            Sender::Req(s) => s.close().await,
+        }
+    }
+}
+
+async fn send(args: SendArgs) -> Result<(), Error> {
+    let o = options(&args.common)?;
+    let c = &args.common;
+    let sender = match args.socket_type {
+        SendType::Push => Sender::Push(attach!(Push::with_options(o)?, c)),
+        SendType::Pub => Sender::Pub(attach!(Pub::with_options(o)?, c)),
+        SendType::Pair => Sender::Pair(attach!(Pair::with_options(o)?, c)),
+        SendType::Dealer => Sender::Dealer(attach!(Dealer::with_options(o)?, c)),
+        SendType::Router => Sender::Router(attach!(Router::with_options(o)?, c)),
+        SendType::Req => Sender::Req(attach!(Req::with_options(o)?, c)),
+    };
+    let sep = args.separator.as_deref();
+    let mut messages: Vec<Message> = args.messages.iter().map(|m| parse(m, sep)).collect();
+    if messages.is_empty() {
+        let mut lines = BufReader::new(tokio::io::stdin()).lines();
+        loop {
+            match lines.next_line().await {
+                Ok(Some(line)) => messages.push(parse(&line, sep)),
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(Error::Io {
+                        context: "reading standard input".into(),
+                        source: e,
+                    });
+                }
+            }
+        }
+    }
+    for _ in 0..args.count {
+        for m in &messages {
+            sender.send(m.clone()).await?;
+        }
+    }
+    sender.close().await;
+    Ok(())
+}
+
+async fn recv(args: RecvArgs) -> Result<(), Error> {
+    let o = options(&args.common)?;
+    let c = &args.common;
+    let limit = args.count.unwrap_or(u64::MAX);
+    macro_rules! print_loop {
+        ($s:expr) => {{
+            let s = $s;
+            let mut n = 0;
+            while n < limit {
+                println!("{}", show(&s.recv().await?));
+                n += 1;
+            }
+            s.close().await;
+        }};
+    }
+    match args.socket_type {
+        RecvType::Pull => print_loop!(attach!(Pull::with_options(o)?, c)),
+        RecvType::Pair => print_loop!(attach!(Pair::with_options(o)?, c)),
+        RecvType::Dealer => print_loop!(attach!(Dealer::with_options(o)?, c)),
+        RecvType::Router => print_loop!(attach!(Router::with_options(o)?, c)),
+        RecvType::Sub => {
+            let s = Sub::with_options(o)?;
+            if args.subscribe.is_empty() {
+                s.subscribe("")?;
+            }
+            for topic in &args.subscribe {
+                s.subscribe(topic)?;
+            }
+            print_loop!(attach!(s, c))
+        }
+        RecvType::Rep => {
+            let s = attach!(Rep::with_options(o)?, c);
+            let mut n = 0;
+            while n < limit {
+                let m = s.recv().await?;
+                println!("{}", show(&m));
+                s.send(m).await?;
+                n += 1;
+            }
+            s.close().await;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Send(a) => send(a).await,
+        Command::Recv(a) => recv(a).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("weirmq: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The `weirmq` binary, end to end: a receiver and a sender process.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn weirmq() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_weirmq"))
+}
+
+fn ipc(dir: &tempfile::TempDir) -> String {
+    format!("ipc://{}", dir.path().join("cli.sock").display())
+}
+
+#[test]
+fn push_to_pull_with_multipart_and_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let ep = ipc(&dir);
+    let recv = weirmq()
+        .args([
+            "recv",
+            "-t",
+            "pull",
+            "--bind",
+            &ep,
+            "--count",
+            "4",
+            "--timeout",
+            "20",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let status = weirmq()
+        .args([
+            "send",
+            "-t",
+            "push",
+            &ep,
+            "hello",
+            "a|b|",
+            "--separator",
+            "|",
+            "--timeout",
+            "20",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut from_stdin = weirmq()
+        .args(["send", &ep, "--timeout", "20"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    from_stdin
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"line one\nbin\x01ary\n")
+        .unwrap();
+    assert!(from_stdin.wait().unwrap().success());
+    let out = recv.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text, "hello\n[a] [b] []\nline one\nbin\\x01ary\n");
+}
+
+#[test]
+fn pub_to_sub_with_a_subscription_and_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let ep = ipc(&dir);
+    let mut recv = weirmq()
+        .args([
+            "recv",
+            "-t",
+            "sub",
+            "--bind",
+            &ep,
+            "--subscribe",
+            "news",
+            "--count",
+            "2",
+        ])
+        .args(["--timeout", "20"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A publisher does not wait for subscribers (the slow joiner): publish
+    // in rounds until the subscriber has had its two messages.
+    for _ in 0..100 {
+        if recv.try_wait().unwrap().is_some() {
+            break;
+        }
+        let status = weirmq()
+            .args([
+                "send", "-t", "pub", &ep, "weather", "news: up", "--count", "50",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let out = recv.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "news: up\nnews: up\n"
+    );
+}
+
+#[test]
+fn errors_are_reported_and_help_exists() {
+    let out = weirmq().args(["send", "udp://x:1", "m"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("invalid endpoint"), "{err}");
+    for sub in ["send", "recv"] {
+        let out = weirmq().args([sub, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        assert!(String::from_utf8(out.stdout).unwrap().contains("--count"));
+    }
+    let out = weirmq()
+        .args([
+            "recv",
+            "-t",
+            "pull",
+            "tcp://127.0.0.1:1",
+            "--timeout",
+            "0.2",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8(out.stderr).unwrap().contains("timed out"));
+}
