@@ -76,6 +76,8 @@ pub(crate) struct Core {
     next_ticket: AtomicU64,
     /// Connections closed to make room for newer ones in the handshake.
     pub(crate) evicted: AtomicU64,
+    /// Where monitor events go, if anyone asked.
+    monitor: Mutex<crate::monitor::MonitorTx>,
     /// Engines running now, and a signal each time one ends.
     engines: AtomicU64,
     engine_ended: Notify,
@@ -135,6 +137,7 @@ impl Core {
             handshaking: Mutex::new(VecDeque::new()),
             next_ticket: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
+            monitor: Mutex::new(crate::monitor::MonitorTx::default()),
             engines: AtomicU64::new(0),
             engine_ended: Notify::new(),
         }))
@@ -464,6 +467,16 @@ impl Core {
             self.filtered.fetch_add(1, Ordering::Relaxed);
         }
         ok
+    }
+
+    /// Starts (or restarts) the monitor.
+    pub(crate) fn monitor(&self) -> crate::monitor::Monitor {
+        lock(&self.monitor).start()
+    }
+
+    /// Reports an event to the monitor, if there is one.
+    pub(crate) fn emit(&self, event: crate::monitor::MonitorEvent) {
+        lock(&self.monitor).emit(event);
     }
 
     /// Registers a running engine until the guard drops.

@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use weirmq_zmtp::{Config, Connection, Event, Message, SocketType};
 
 use crate::core::{Core, Peer, Ticket};
+use crate::monitor::MonitorEvent;
 use crate::pipe::PushError;
 
 /// Octets of encoded output gathered before writing.
@@ -31,10 +32,6 @@ pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
 /// Why an engine stopped.
 #[derive(Debug)]
-#[expect(
-    dead_code,
-    reason = "the reasons feed the monitor events of the next step"
-)]
 pub(crate) enum End {
     /// The socket was closed.
     Closed,
@@ -112,6 +109,7 @@ impl Unsent {
 /// `None`: a peer that dialled in and left is gone.
 pub(crate) async fn run<S>(
     core: Arc<Core>,
+    peer_name: String,
     stream: S,
     kept: Option<&mut Option<Arc<Peer>>>,
     ticket: Option<Ticket>,
@@ -133,9 +131,26 @@ where
     };
     let earlier = reuse.as_ref().and_then(|slot| (*slot).clone());
     let end = drive(
-        &core, &mut conn, &mut rd, &mut wr, &mut out, earlier, ticket,
+        &core, &peer_name, &mut conn, &mut rd, &mut wr, &mut out, earlier, ticket,
     )
     .await;
+    let reason = match &end {
+        End::Closed => None,
+        End::Eof => Some("closed by the peer".to_owned()),
+        End::Protocol(e) => Some(e.to_string()),
+        End::Io(e) => Some(e.to_string()),
+        End::TooManySubscriptions => Some("too many subscriptions".to_owned()),
+        End::DuplicateRoutingId => Some("routing id already in use".to_owned()),
+        End::Evicted => Some("evicted while in the handshake".to_owned()),
+    };
+    if let Some(reason) = reason {
+        let peer = peer_name.clone();
+        core.emit(if conn.peer().is_some() {
+            MonitorEvent::Disconnected { peer, reason }
+        } else {
+            MonitorEvent::HandshakeFailed { peer, reason }
+        });
+    }
     match (out.take(), reuse) {
         (Some(peer), Some(slot)) if !matches!(end, End::Closed) => {
             core.detach_peer(&peer);
@@ -161,8 +176,13 @@ where
     end
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; a struct would only rename them"
+)]
 async fn drive<R, W>(
     core: &Core,
+    peer_name: &str,
     conn: &mut Connection,
     rd: &mut R,
     wr: &mut W,
@@ -199,7 +219,11 @@ where
         while held.is_none() && !closing {
             match conn.poll_event(now) {
                 Ok(None) => break,
-                Ok(Some(Event::HandshakeSucceeded(_))) => {
+                Ok(Some(Event::HandshakeSucceeded(info))) => {
+                    core.emit(MonitorEvent::HandshakeSucceeded {
+                        peer: peer_name.to_owned(),
+                        socket_type: info.socket_type,
+                    });
                     if let Some(t) = ticket.take() {
                         t.done();
                     }

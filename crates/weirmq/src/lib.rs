@@ -29,6 +29,7 @@ mod core;
 mod endpoint;
 mod engine;
 mod error;
+mod monitor;
 mod options;
 mod pipe;
 mod socket;
@@ -37,6 +38,7 @@ mod transport;
 
 pub use endpoint::Endpoint;
 pub use error::{Error, TrySendError};
+pub use monitor::{MONITOR_CAPACITY, Monitor, MonitorEvent};
 pub use options::{Hwm, Options, WhenFull};
 pub use socket::{Dealer, Pair, Pub, Pull, Push, Rep, Req, Router, Stats, Sub};
 pub use weirmq_zmtp as zmtp;

@@ -73,6 +73,13 @@ macro_rules! socket_common_rest {
                 self.core.stats()
             }
 
+            /// Starts delivering this socket's [`MonitorEvent`](crate::MonitorEvent)s
+            /// (a second call replaces the first monitor). Events a slow
+            /// reader has no room for are counted, not queued.
+            pub fn monitor(&self) -> crate::Monitor {
+                self.core.monitor()
+            }
+
             /// Closes the socket and waits (up to two seconds) until what is
             /// queued to its peers has been written and its connections have
             /// ended. Dropping the socket closes it without waiting.

@@ -10,6 +10,7 @@ use crate::core::Core;
 use crate::endpoint::Endpoint;
 use crate::engine;
 use crate::error::Error;
+use crate::monitor::MonitorEvent;
 
 fn io_error(context: String) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Io { context, source }
@@ -35,10 +36,12 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
                 loop {
                     tokio::select! {
                         r = listener.accept() => match r {
-                            Ok((stream, _)) => {
+                            Ok((stream, addr)) => {
                                 let _ = stream.set_nodelay(true);
+                                let peer = format!("tcp://{addr}");
+                                core2.emit(MonitorEvent::Accepted { peer: peer.clone() });
                                 let ticket = core2.admit();
-                                tokio::spawn(engine::run(core2.clone(), stream, None, Some(ticket)));
+                                tokio::spawn(engine::run(core2.clone(), peer, stream, None, Some(ticket)));
                             }
                             // Out of file descriptors and the like: back off.
                             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -46,6 +49,9 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
                         _ = core2.closed() => return,
                     }
                 }
+            });
+            core.emit(MonitorEvent::Listening {
+                endpoint: resolved.to_string(),
             });
             Ok(resolved.to_string())
         }
@@ -55,13 +61,15 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
             let listener =
                 UnixListener::bind(&path).map_err(io_error(format!("bind {endpoint}")))?;
             let core2 = core.clone();
+            let name = Endpoint::Ipc(path.clone()).to_string();
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
                         r = listener.accept() => match r {
                             Ok((stream, _)) => {
+                                core2.emit(MonitorEvent::Accepted { peer: name.clone() });
                                 let ticket = core2.admit();
-                                tokio::spawn(engine::run(core2.clone(), stream, None, Some(ticket)));
+                                tokio::spawn(engine::run(core2.clone(), name.clone(), stream, None, Some(ticket)));
                             }
                             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                         },
@@ -69,7 +77,11 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
                     }
                 }
             });
-            Ok(Endpoint::Ipc(path).to_string())
+            let resolved = Endpoint::Ipc(path).to_string();
+            core.emit(MonitorEvent::Listening {
+                endpoint: resolved.clone(),
+            });
+            Ok(resolved)
         }
     }
 }
@@ -89,6 +101,7 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
         let base = core.options.reconnect_interval;
         let max = core.options.reconnect_interval_max.max(base);
         let mut delay = base;
+        let name = target.to_string();
         // The peer of this endpoint, kept across reconnects with the
         // messages still queued to it.
         let mut kept = None;
@@ -102,7 +115,15 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
                         _ = core.closed() => return,
                     };
                     match stream.and_then(|s| s.set_nodelay(true).map(|()| s)) {
-                        Ok(s) => Some(engine::run(core.clone(), s, Some(&mut kept), None).await),
+                        Ok(s) => {
+                            core.emit(MonitorEvent::Connected {
+                                endpoint: name.clone(),
+                            });
+                            Some(
+                                engine::run(core.clone(), name.clone(), s, Some(&mut kept), None)
+                                    .await,
+                            )
+                        }
                         Err(_) => None,
                     }
                 }
@@ -112,7 +133,15 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
                         _ = core.closed() => return,
                     };
                     match stream {
-                        Ok(s) => Some(engine::run(core.clone(), s, Some(&mut kept), None).await),
+                        Ok(s) => {
+                            core.emit(MonitorEvent::Connected {
+                                endpoint: name.clone(),
+                            });
+                            Some(
+                                engine::run(core.clone(), name.clone(), s, Some(&mut kept), None)
+                                    .await,
+                            )
+                        }
                         Err(_) => None,
                     }
                 }
@@ -121,7 +150,10 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
                 Some(engine::End::Closed) => return,
                 // A connection that got going resets the backoff.
                 Some(_) => delay = base,
-                None => {}
+                None => core.emit(MonitorEvent::ConnectRetried {
+                    endpoint: name.clone(),
+                    delay,
+                }),
             }
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}

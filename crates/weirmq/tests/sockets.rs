@@ -325,3 +325,89 @@ async fn idle_connections_cannot_starve_a_real_client() {
     }
     assert_eq!(got, 64, "only our greeting was sent before the eviction");
 }
+
+#[tokio::test]
+async fn monitor_reports_the_life_of_a_connection() {
+    use weirmq::MonitorEvent;
+    let pull = Pull::new();
+    let mut pull_events = pull.monitor();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let push = Push::new();
+    let mut push_events = push.monitor();
+    push.connect(&ep).await.unwrap();
+    within(push.send("x")).await.unwrap();
+    within(pull.recv()).await.unwrap();
+
+    assert_eq!(
+        within(pull_events.recv()).await,
+        Some(MonitorEvent::Listening {
+            endpoint: ep.clone()
+        })
+    );
+    assert!(matches!(
+        within(pull_events.recv()).await,
+        Some(MonitorEvent::Accepted { .. })
+    ));
+    assert!(matches!(
+        within(pull_events.recv()).await,
+        Some(MonitorEvent::HandshakeSucceeded {
+            socket_type: Some(weirmq::SocketType::Push),
+            ..
+        })
+    ));
+    assert_eq!(
+        within(push_events.recv()).await,
+        Some(MonitorEvent::Connected {
+            endpoint: ep.clone()
+        })
+    );
+    assert!(matches!(
+        within(push_events.recv()).await,
+        Some(MonitorEvent::HandshakeSucceeded { .. })
+    ));
+
+    drop(push);
+    let Some(MonitorEvent::Disconnected { reason, .. }) = within(pull_events.recv()).await else {
+        panic!("expected a disconnect");
+    };
+    assert_eq!(reason, "closed by the peer");
+    assert_eq!(pull_events.missed(), 0);
+}
+
+#[tokio::test]
+async fn monitor_reports_why_a_handshake_failed_and_retries() {
+    use weirmq::MonitorEvent;
+    // A PUSH cannot talk to a PUSH: both sides refuse the handshake.
+    let a = Push::new();
+    let mut events = a.monitor();
+    let ep = a.bind("tcp://127.0.0.1:*").await.unwrap();
+    let b = Push::new();
+    b.connect(&ep).await.unwrap();
+    let reason = within(async {
+        loop {
+            if let Some(MonitorEvent::HandshakeFailed { reason, .. }) = events.recv().await {
+                return reason;
+            }
+        }
+    })
+    .await;
+    assert!(reason.contains("incompatible socket types"), "{reason}");
+
+    // Connecting where nobody listens: retries, with backoff, reported.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = Push::new();
+    let mut events = c.monitor();
+    c.connect(&format!("tcp://127.0.0.1:{port}")).await.unwrap();
+    let Some(MonitorEvent::ConnectRetried { delay, .. }) = within(events.recv()).await else {
+        panic!()
+    };
+    assert_eq!(delay, Duration::from_millis(100));
+    let Some(MonitorEvent::ConnectRetried { delay, .. }) = within(events.recv()).await else {
+        panic!()
+    };
+    assert_eq!(delay, Duration::from_millis(200), "the delay doubles");
+}

@@ -1,0 +1,112 @@
+//! Monitor events: what happens to a socket's connections, delivered over a
+//! bounded channel. When the reader falls behind, events are not queued
+//! without bound: they are counted as missed ([`Monitor::missed`]).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::mpsc;
+use weirmq_zmtp::SocketType;
+
+/// Events a monitor can hold before new ones are counted as missed.
+pub const MONITOR_CAPACITY: usize = 1024;
+
+/// Something that happened to one of a socket's connections (libzmq's
+/// monitor events, with the reasons spelled out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MonitorEvent {
+    /// `bind` succeeded (ZMQ_EVENT_LISTENING).
+    Listening {
+        /// The endpoint bound, wildcard port resolved.
+        endpoint: String,
+    },
+    /// A peer connected to a bound endpoint (ZMQ_EVENT_ACCEPTED).
+    Accepted {
+        /// The peer's address.
+        peer: String,
+    },
+    /// A connection from `connect` was made (ZMQ_EVENT_CONNECTED).
+    Connected {
+        /// The endpoint connected to.
+        endpoint: String,
+    },
+    /// A `connect` attempt failed; another follows after `delay`
+    /// (ZMQ_EVENT_CONNECT_RETRIED).
+    ConnectRetried {
+        /// The endpoint.
+        endpoint: String,
+        /// The wait before the next attempt.
+        delay: std::time::Duration,
+    },
+    /// The ZMTP handshake finished (ZMQ_EVENT_HANDSHAKE_SUCCEEDED).
+    HandshakeSucceeded {
+        /// The peer's address or endpoint.
+        peer: String,
+        /// The socket type the peer announced.
+        socket_type: Option<SocketType>,
+    },
+    /// The handshake failed, and why (ZMQ_EVENT_HANDSHAKE_FAILED_*).
+    HandshakeFailed {
+        /// The peer's address or endpoint.
+        peer: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// An established connection ended, and why (ZMQ_EVENT_DISCONNECTED).
+    Disconnected {
+        /// The peer's address or endpoint.
+        peer: String,
+        /// What ended it.
+        reason: String,
+    },
+}
+
+/// The receiving end of a socket's monitor.
+#[derive(Debug)]
+pub struct Monitor {
+    rx: mpsc::Receiver<MonitorEvent>,
+    missed: Arc<AtomicU64>,
+}
+
+impl Monitor {
+    /// The next event; `None` once the socket is gone.
+    pub async fn recv(&mut self) -> Option<MonitorEvent> {
+        self.rx.recv().await
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<MonitorEvent> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Events that found the channel full and were counted instead of queued.
+    pub fn missed(&self) -> u64 {
+        self.missed.load(Ordering::Relaxed)
+    }
+}
+
+/// The sending side, kept by the socket.
+#[derive(Debug, Default)]
+pub(crate) struct MonitorTx {
+    tx: Option<mpsc::Sender<MonitorEvent>>,
+    missed: Arc<AtomicU64>,
+}
+
+impl MonitorTx {
+    pub(crate) fn start(&mut self) -> Monitor {
+        let (tx, rx) = mpsc::channel(MONITOR_CAPACITY);
+        let missed = Arc::new(AtomicU64::new(0));
+        self.tx = Some(tx);
+        self.missed = missed.clone();
+        Monitor { rx, missed }
+    }
+
+    pub(crate) fn emit(&self, event: MonitorEvent) {
+        if let Some(tx) = &self.tx {
+            if tx.try_send(event).is_err() {
+                self.missed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
