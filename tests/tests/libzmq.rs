@@ -454,3 +454,47 @@ async fn weirmq_router_with_libzmq_dealers_and_req() {
     assert_eq!(a, Message::from("reply to dealer"));
     assert_eq!(b, Message::from("reply to req"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weirmq_xpub_and_xsub_with_libzmq() {
+    // libzmq SUB -> our XPUB: the subscription arrives as a message.
+    let xpub = weirmq::XPub::new();
+    let ep = xpub.bind("tcp://127.0.0.1:*").await.unwrap();
+    let ctx = zmq::Context::new();
+    let sub = zmq_socket(&ctx, zmq::SUB);
+    sub.set_subscribe(b"t").unwrap();
+    sub.connect(&ep).unwrap();
+    assert_eq!(within(xpub.recv()).await.unwrap(), Message::from("\x01t"));
+    within(xpub.send("t: down")).await.unwrap();
+    let sub = libzmq(move || {
+        assert_eq!(zmq_recv(&sub), Message::from("t: down"));
+        sub
+    })
+    .await;
+    drop(sub);
+
+    // Our XSUB -> libzmq PUB: a subscription message makes data flow.
+    let ctx2 = zmq::Context::new();
+    let publisher = zmq_socket(&ctx2, zmq::PUB);
+    publisher.bind("tcp://127.0.0.1:*").unwrap();
+    let xsub = weirmq::XSub::new();
+    xsub.connect(&zmq_last_endpoint(&publisher)).await.unwrap();
+    within(xsub.send("\x01u")).await.unwrap();
+    let publisher = std::sync::Arc::new(std::sync::Mutex::new(publisher));
+    let got = within(async {
+        loop {
+            let p = publisher.clone();
+            libzmq(move || {
+                let p = p.lock().unwrap();
+                zmq_send(&p, &Message::from("v: filtered"));
+                zmq_send(&p, &Message::from("u: up"));
+            })
+            .await;
+            if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(50), xsub.recv()).await {
+                return m;
+            }
+        }
+    })
+    .await;
+    assert_eq!(got, Message::from("u: up"));
+}

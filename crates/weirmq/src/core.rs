@@ -64,6 +64,9 @@ pub(crate) struct Core {
     pub(crate) endpoints: Mutex<Vec<String>>,
     /// SUB: our own subscriptions, sent to every peer on connect.
     pub(crate) topics: Mutex<Subscriptions>,
+    /// XPUB: every peer's subscriptions together, to tell the application
+    /// when a topic gains its first subscriber or loses its last.
+    upstream: Mutex<Subscriptions>,
     /// Drops of peers that have since gone, plus those of current peers
     /// are in each [`Peer`].
     dropped_gone: AtomicU64,
@@ -131,6 +134,7 @@ impl Core {
             closed: watch::channel(false).0,
             endpoints: Mutex::new(Vec::new()),
             topics: Mutex::new(Subscriptions::default()),
+            upstream: Mutex::new(Subscriptions::default()),
             dropped_gone: AtomicU64::new(0),
             filtered: AtomicU64::new(0),
             lost: AtomicU64::new(0),
@@ -206,9 +210,45 @@ impl Core {
         Ok(peer)
     }
 
+    /// XPUB: records one subscription (or cancel) of some peer and returns
+    /// the `%x01`/`%x00` + topic message for the application when the topic
+    /// just gained its first subscriber or lost its last (libzmq's XPUB
+    /// without XPUB_VERBOSE).
+    pub(crate) fn upstream_note(&self, subscribe: bool, topic: &Bytes) -> Option<Message> {
+        if self.socket_type != SocketType::XPub {
+            return None;
+        }
+        let mut all = lock(&self.upstream);
+        let news = if subscribe {
+            // Per-peer limits bound this set: it cannot refuse what a peer
+            // was allowed.
+            let first = all.count(topic) == 0;
+            all.add(topic.clone());
+            first
+        } else {
+            all.remove(topic) && all.count(topic) == 0
+        };
+        news.then(|| {
+            let mut note = Vec::with_capacity(1 + topic.len());
+            note.push(u8::from(subscribe));
+            note.extend_from_slice(topic);
+            Message::from(note)
+        })
+    }
+
     /// Forgets a peer for good: its pipe is closed, and the messages still
     /// in it are counted as lost with the connection.
     pub(crate) fn remove_peer(&self, peer: &Arc<Peer>) {
+        if self.socket_type == SocketType::XPub {
+            // Its subscriptions go with it; topics left with no subscriber
+            // are cancelled upstream. (Bounded by the per-peer topic limit.)
+            let topics: Vec<Bytes> = lock(&peer.subscriptions).each().cloned().collect();
+            for topic in topics {
+                if let Some(note) = self.upstream_note(false, &topic) {
+                    self.inbound.force_push(note);
+                }
+            }
+        }
         peer.out.close();
         self.lost
             .fetch_add(peer.out.depth().0 as u64, Ordering::Relaxed);

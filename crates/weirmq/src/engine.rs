@@ -253,8 +253,12 @@ where
                 }
                 Ok(Some(Event::Subscribe(topic))) => {
                     if let Some(peer) = out.as_ref() {
-                        if !crate::core::lock(&peer.subscriptions).add(topic) {
+                        if !crate::core::lock(&peer.subscriptions).add(topic.clone()) {
                             return End::TooManySubscriptions;
+                        }
+                        // XPUB: a topic's first subscriber is news upstream.
+                        if let Some(note) = core.upstream_note(true, &topic) {
+                            held = Some(note);
                         }
                     }
                 }
@@ -262,7 +266,12 @@ where
                     if let Some(peer) = out.as_ref() {
                         // Cancelling what was never subscribed is ignored, as
                         // libzmq does.
-                        crate::core::lock(&peer.subscriptions).remove(&topic);
+                        if crate::core::lock(&peer.subscriptions).remove(&topic) {
+                            // XPUB: so is a topic's last subscriber leaving.
+                            if let Some(note) = core.upstream_note(false, &topic) {
+                                held = Some(note);
+                            }
+                        }
                     }
                 }
                 // Messages to a socket that does not receive them.

@@ -20,7 +20,7 @@
 //! ```
 //!
 //! Socket types so far: [`Push`], [`Pull`], [`Pair`], [`Dealer`], [`Pub`],
-//! [`Sub`], [`Router`], [`Req`], [`Rep`]; transports
+//! [`Sub`], [`XPub`], [`XSub`], [`Router`], [`Req`], [`Rep`]; transports
 //! `tcp://` and `ipc://`. The protocol core, [`zmtp`], is sans-IO.
 
 #![forbid(unsafe_code)]
@@ -40,6 +40,6 @@ pub use endpoint::Endpoint;
 pub use error::{Error, TrySendError};
 pub use monitor::{MONITOR_CAPACITY, Monitor, MonitorEvent};
 pub use options::{Hwm, Options, WhenFull};
-pub use socket::{Dealer, Pair, Pub, Pull, Push, Rep, Req, Router, Stats, Sub};
+pub use socket::{Dealer, Pair, Pub, Pull, Push, Rep, Req, Router, Stats, Sub, XPub, XSub};
 pub use weirmq_zmtp as zmtp;
 pub use weirmq_zmtp::{Heartbeat, Message, SocketType};

@@ -428,3 +428,47 @@ impl Rep {
         self.core.send_to(peer, msg).await
     }
 }
+
+/// XPUB: a PUB that also hands the application its peers' subscriptions as
+/// messages: `%x01` + topic when a topic gains its first subscriber, `%x00`
+/// + topic when it loses its last (RFC 29; libzmq's XPUB). For proxies.
+pub struct XPub {
+    core: Arc<Core>,
+}
+socket_common!(XPub, SocketType::XPub);
+socket_recv!(XPub);
+
+impl XPub {
+    /// Publishes a message, as [`Pub::send`] does.
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        self.core.broadcast(msg.into()).await
+    }
+
+    /// Publishes without waiting, as [`Pub::try_send`] does.
+    pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError> {
+        self.core.try_broadcast(msg.into())
+    }
+}
+
+/// XSUB: a SUB whose subscriptions are messages the application sends:
+/// `%x01` + topic subscribes, `%x00` + topic cancels (RFC 29). For proxies.
+pub struct XSub {
+    core: Arc<Core>,
+}
+socket_common!(XSub, SocketType::XSub);
+socket_recv!(XSub);
+
+impl XSub {
+    /// Sends a subscription message (`%x01` + topic) or a cancel (`%x00` +
+    /// topic) to every publisher.
+    pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        let msg = msg.into();
+        match msg.frames() {
+            [frame] if frame.first() == Some(&1) => self.core.subscribe(&frame[1..], true),
+            [frame] if frame.first() == Some(&0) => self.core.subscribe(&frame[1..], false),
+            _ => Err(Error::InvalidMessage(
+                "an XSUB sends one-frame subscriptions: %x01 + topic, or %x00 + topic",
+            )),
+        }
+    }
+}

@@ -60,6 +60,11 @@ impl Subscriptions {
         true
     }
 
+    /// How many times `topic` is subscribed.
+    pub(crate) fn count(&self, topic: &[u8]) -> u32 {
+        self.counts.get(topic).copied().unwrap_or(0)
+    }
+
     /// Whether some subscription is a prefix of `data`.
     pub(crate) fn matches(&self, data: &[u8]) -> bool {
         self.lengths

@@ -179,3 +179,65 @@ async fn subscriber_reconnect_resubscribes() {
         "one count of a remains"
     );
 }
+
+/// PUB -> XSUB [proxy] XPUB -> SUB: subscriptions travel up through the
+/// proxy as messages, data travels down.
+#[tokio::test]
+async fn xpub_xsub_proxy_forwards_subscriptions_and_data() {
+    use weirmq::{XPub, XSub};
+    let publisher = Pub::new();
+    let upstream = publisher.bind("tcp://127.0.0.1:*").await.unwrap();
+    let xsub = XSub::new();
+    xsub.connect(&upstream).await.unwrap();
+    let xpub = XPub::new();
+    let downstream = xpub.bind("tcp://127.0.0.1:*").await.unwrap();
+
+    let a = Sub::new();
+    a.subscribe("news").unwrap();
+    a.connect(&downstream).await.unwrap();
+    let b = Sub::new();
+    b.subscribe("news").unwrap();
+    b.connect(&downstream).await.unwrap();
+
+    // The first subscriber to "news" is news upstream; the second is not.
+    let note = within(xpub.recv()).await.unwrap();
+    assert_eq!(note, Message::from("\x01news"));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), xpub.recv())
+            .await
+            .is_err()
+    );
+    within(xsub.send(note)).await.unwrap();
+    assert!(matches!(
+        xsub.send("not a subscription").await,
+        Err(Error::InvalidMessage(_))
+    ));
+
+    // Data flows down once the subscription has reached the publisher.
+    within(async {
+        loop {
+            publisher.send("news: flood").await.unwrap();
+            if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(20), xsub.recv()).await {
+                xpub.send(m).await.unwrap();
+                break;
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        within(a.recv()).await.unwrap(),
+        Message::from("news: flood")
+    );
+    assert_eq!(
+        within(b.recv()).await.unwrap(),
+        Message::from("news: flood")
+    );
+
+    // When the last subscriber leaves, the cancel goes upstream.
+    drop(a);
+    b.unsubscribe("news").unwrap();
+    assert_eq!(
+        within(xpub.recv()).await.unwrap(),
+        Message::from("\x00news")
+    );
+}
