@@ -1,4 +1,4 @@
-//! Endpoints: `tcp://host:port`, `ipc://path`.
+//! Endpoints: `tcp://host:port`, `ipc://path`, `inproc://name`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -20,6 +20,8 @@ pub enum Endpoint {
     },
     /// `ipc://path`: a Unix domain socket.
     Ipc(PathBuf),
+    /// `inproc://name`: within this process.
+    Inproc(String),
 }
 
 impl Endpoint {
@@ -63,7 +65,15 @@ impl Endpoint {
                 }
                 Ok(Endpoint::Ipc(PathBuf::from(rest)))
             }
-            _ => Err(bad("unsupported transport (tcp and ipc are supported)")),
+            "inproc" => {
+                if rest.is_empty() {
+                    return Err(bad("empty inproc name"));
+                }
+                Ok(Endpoint::Inproc(rest.to_owned()))
+            }
+            _ => Err(bad(
+                "unsupported transport (tcp, ipc and inproc are supported)",
+            )),
         }
     }
 
@@ -85,6 +95,7 @@ impl fmt::Display for Endpoint {
             }
             Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
             Endpoint::Ipc(path) => write!(f, "ipc://{}", path.display()),
+            Endpoint::Inproc(name) => write!(f, "inproc://{name}"),
         }
     }
 }

@@ -1,24 +1,51 @@
-//! Listeners and connectors for tcp:// and ipc://; each connection gets an
-//! engine task.
+//! Listeners and connectors for `tcp://`, `ipc://` and `inproc://`; each
+//! connection gets an engine task.
+//!
+//! `inproc://` runs the same ZMTP over an in-memory byte stream
+//! ([`tokio::io::duplex`]), so it has the same handshake, limits and
+//! backpressure as the other transports. Names live in a process-wide
+//! registry; connecting before binding retries until the name is bound.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::sync::mpsc;
 
-use crate::core::Core;
+use crate::core::{Core, lock};
 use crate::endpoint::Endpoint;
 use crate::engine;
 use crate::error::Error;
 use crate::monitor::MonitorEvent;
 
+/// Octets an inproc stream buffers in each direction.
+const INPROC_BUFFER: usize = 256 * 1024;
+/// Inproc connections waiting to be accepted.
+const INPROC_BACKLOG: usize = 64;
+
+/// Bound inproc names: where to hand a new connection's server end.
+static INPROC: LazyLock<Mutex<HashMap<String, mpsc::Sender<DuplexStream>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
 fn io_error(context: String) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Io { context, source }
 }
 
+/// Starts the engine of an accepted connection.
+fn accepted<S>(core: &Arc<Core>, peer: String, stream: S)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    core.emit(MonitorEvent::Accepted { peer: peer.clone() });
+    let ticket = core.admit();
+    tokio::spawn(engine::run(core.clone(), peer, stream, None, Some(ticket)));
+}
+
 /// Binds and starts accepting; returns the resolved endpoint.
 pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Error> {
-    match Endpoint::parse(endpoint)? {
+    let resolved = match Endpoint::parse(endpoint)? {
         Endpoint::Tcp { host, port } => {
             let addr = Endpoint::bind_addr(&host, port);
             let listener = TcpListener::bind(&addr)
@@ -27,10 +54,6 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
             let local = listener
                 .local_addr()
                 .map_err(io_error(format!("bind {endpoint}")))?;
-            let resolved = Endpoint::Tcp {
-                host: local.ip().to_string(),
-                port: local.port(),
-            };
             let core2 = core.clone();
             tokio::spawn(async move {
                 loop {
@@ -38,10 +61,7 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
                         r = listener.accept() => match r {
                             Ok((stream, addr)) => {
                                 let _ = stream.set_nodelay(true);
-                                let peer = format!("tcp://{addr}");
-                                core2.emit(MonitorEvent::Accepted { peer: peer.clone() });
-                                let ticket = core2.admit();
-                                tokio::spawn(engine::run(core2.clone(), peer, stream, None, Some(ticket)));
+                                accepted(&core2, format!("tcp://{addr}"), stream);
                             }
                             // Out of file descriptors and the like: back off.
                             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -50,40 +70,99 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
                     }
                 }
             });
-            core.emit(MonitorEvent::Listening {
-                endpoint: resolved.to_string(),
-            });
-            Ok(resolved.to_string())
+            Endpoint::Tcp {
+                host: local.ip().to_string(),
+                port: local.port(),
+            }
+            .to_string()
         }
         Endpoint::Ipc(path) => {
             // As libzmq does: a stale socket file from an earlier run is replaced.
             let _ = std::fs::remove_file(&path);
             let listener =
                 UnixListener::bind(&path).map_err(io_error(format!("bind {endpoint}")))?;
+            let name = Endpoint::Ipc(path).to_string();
             let core2 = core.clone();
-            let name = Endpoint::Ipc(path.clone()).to_string();
+            let peer = name.clone();
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
                         r = listener.accept() => match r {
-                            Ok((stream, _)) => {
-                                core2.emit(MonitorEvent::Accepted { peer: name.clone() });
-                                let ticket = core2.admit();
-                                tokio::spawn(engine::run(core2.clone(), name.clone(), stream, None, Some(ticket)));
-                            }
+                            Ok((stream, _)) => accepted(&core2, peer.clone(), stream),
                             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                         },
                         _ = core2.closed() => return,
                     }
                 }
             });
-            let resolved = Endpoint::Ipc(path).to_string();
-            core.emit(MonitorEvent::Listening {
-                endpoint: resolved.clone(),
+            name
+        }
+        Endpoint::Inproc(name) => {
+            let (tx, mut rx) = mpsc::channel(INPROC_BACKLOG);
+            {
+                let mut names = lock(&INPROC);
+                if names.get(&name).is_some_and(|t| !t.is_closed()) {
+                    return Err(Error::Io {
+                        context: format!("bind {endpoint}"),
+                        source: std::io::ErrorKind::AddrInUse.into(),
+                    });
+                }
+                names.insert(name.clone(), tx.clone());
+            }
+            let resolved = Endpoint::Inproc(name.clone()).to_string();
+            let core2 = core.clone();
+            let peer = resolved.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        r = rx.recv() => match r {
+                            Some(stream) => accepted(&core2, peer.clone(), stream),
+                            None => break,
+                        },
+                        _ = core2.closed() => break,
+                    }
+                }
+                // Unregister the name, unless someone has bound it since.
+                let mut names = lock(&INPROC);
+                if names.get(&name).is_some_and(|t| t.same_channel(&tx)) {
+                    names.remove(&name);
+                }
             });
-            Ok(resolved)
+            resolved
+        }
+    };
+    core.emit(MonitorEvent::Listening {
+        endpoint: resolved.clone(),
+    });
+    Ok(resolved)
+}
+
+/// Opens one connection to `target`.
+async fn dial(target: &Endpoint) -> std::io::Result<Stream> {
+    match target {
+        Endpoint::Tcp { host, port } => {
+            let s = TcpStream::connect((host.as_str(), *port)).await?;
+            s.set_nodelay(true)?;
+            Ok(Stream::Tcp(s))
+        }
+        Endpoint::Ipc(path) => Ok(Stream::Ipc(UnixStream::connect(path).await?)),
+        Endpoint::Inproc(name) => {
+            let tx = lock(&INPROC).get(name).cloned();
+            let tx = tx.ok_or(std::io::ErrorKind::ConnectionRefused)?;
+            let (ours, theirs) = tokio::io::duplex(INPROC_BUFFER);
+            tx.send(theirs)
+                .await
+                .map_err(|_| std::io::ErrorKind::ConnectionRefused)?;
+            Ok(Stream::Inproc(ours))
         }
     }
+}
+
+/// A connected stream of any transport.
+enum Stream {
+    Tcp(TcpStream),
+    Ipc(UnixStream),
+    Inproc(DuplexStream),
 }
 
 /// Starts connecting in the background, reconnecting with backoff whenever
@@ -106,45 +185,25 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
         // messages still queued to it.
         let mut kept = None;
         loop {
-            // Only the connect races the close signal: a running engine
+            // Only the dial races the close signal: a running engine
             // handles closing itself, flushing within its linger time.
-            let end = match &target {
-                Endpoint::Tcp { host, port } => {
-                    let stream = tokio::select! {
-                        r = TcpStream::connect((host.as_str(), *port)) => r,
-                        _ = core.closed() => return,
-                    };
-                    match stream.and_then(|s| s.set_nodelay(true).map(|()| s)) {
-                        Ok(s) => {
-                            core.emit(MonitorEvent::Connected {
-                                endpoint: name.clone(),
-                            });
-                            Some(
-                                engine::run(core.clone(), name.clone(), s, Some(&mut kept), None)
-                                    .await,
-                            )
-                        }
-                        Err(_) => None,
-                    }
+            let stream = tokio::select! {
+                r = dial(&target) => r,
+                _ = core.closed() => return,
+            };
+            let end = match stream {
+                Ok(stream) => {
+                    core.emit(MonitorEvent::Connected {
+                        endpoint: name.clone(),
+                    });
+                    let (c, n, k) = (core.clone(), name.clone(), Some(&mut kept));
+                    Some(match stream {
+                        Stream::Tcp(s) => engine::run(c, n, s, k, None).await,
+                        Stream::Ipc(s) => engine::run(c, n, s, k, None).await,
+                        Stream::Inproc(s) => engine::run(c, n, s, k, None).await,
+                    })
                 }
-                Endpoint::Ipc(path) => {
-                    let stream = tokio::select! {
-                        r = UnixStream::connect(path) => r,
-                        _ = core.closed() => return,
-                    };
-                    match stream {
-                        Ok(s) => {
-                            core.emit(MonitorEvent::Connected {
-                                endpoint: name.clone(),
-                            });
-                            Some(
-                                engine::run(core.clone(), name.clone(), s, Some(&mut kept), None)
-                                    .await,
-                            )
-                        }
-                        Err(_) => None,
-                    }
-                }
+                Err(_) => None,
             };
             match end {
                 Some(engine::End::Closed) => return,

@@ -411,3 +411,38 @@ async fn monitor_reports_why_a_handshake_failed_and_retries() {
     };
     assert_eq!(delay, Duration::from_millis(200), "the delay doubles");
 }
+
+#[tokio::test]
+async fn inproc_in_both_orders_and_names_are_exclusive() {
+    let pull = Pull::new();
+    let ep = pull.bind("inproc://sockets-test-a").await.unwrap();
+    assert_eq!(ep, "inproc://sockets-test-a");
+    let push = Push::new();
+    push.connect(&ep).await.unwrap();
+    push_pull_round(&push, &pull).await;
+
+    let taken = Pull::new();
+    let err = taken.bind("inproc://sockets-test-a").await.unwrap_err();
+    assert!(
+        err.to_string().contains("bind inproc://sockets-test-a"),
+        "{err}"
+    );
+
+    // Connect first: the connector retries until the name is bound.
+    let push = Push::new();
+    push.connect("inproc://sockets-test-b").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let pull = Pull::new();
+    pull.bind("inproc://sockets-test-b").await.unwrap();
+    push_pull_round(&push, &pull).await;
+
+    // Once the binder is gone, the name is free again.
+    drop(pull);
+    let again = Pull::new();
+    within(async {
+        while again.bind("inproc://sockets-test-b").await.is_err() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
