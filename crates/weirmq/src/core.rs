@@ -79,6 +79,8 @@ pub(crate) struct Core {
     next_ticket: AtomicU64,
     /// Connections closed to make room for newer ones in the handshake.
     pub(crate) evicted: AtomicU64,
+    /// A stop signal per bound or connected endpoint, for unbind/disconnect.
+    links: Mutex<HashMap<String, watch::Sender<bool>>>,
     /// Where monitor events go, if anyone asked.
     monitor: Mutex<crate::monitor::MonitorTx>,
     /// Engines running now, and a signal each time one ends.
@@ -141,6 +143,7 @@ impl Core {
             handshaking: Mutex::new(VecDeque::new()),
             next_ticket: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
+            links: Mutex::new(HashMap::new()),
             monitor: Mutex::new(crate::monitor::MonitorTx::default()),
             engines: AtomicU64::new(0),
             engine_ended: Notify::new(),
@@ -507,6 +510,27 @@ impl Core {
             self.filtered.fetch_add(1, Ordering::Relaxed);
         }
         ok
+    }
+
+    /// Registers a bound or connected endpoint; the receiver turns true when
+    /// it is unbound or disconnected.
+    pub(crate) fn link(&self, endpoint: String) -> watch::Receiver<bool> {
+        let (tx, rx) = watch::channel(false);
+        if let Some(old) = lock(&self.links).insert(endpoint, tx) {
+            old.send_replace(true);
+        }
+        rx
+    }
+
+    /// Stops a bound or connected endpoint; `false` if there is none.
+    pub(crate) fn unlink(&self, endpoint: &str) -> bool {
+        match lock(&self.links).remove(endpoint) {
+            Some(tx) => {
+                tx.send_replace(true);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Starts (or restarts) the monitor.

@@ -20,6 +20,7 @@ use weirmq_zmtp::{Config, Connection, Event, Message, SocketType};
 use crate::core::{Core, Peer, Ticket};
 use crate::monitor::MonitorEvent;
 use crate::pipe::PushError;
+use tokio::sync::watch;
 
 /// Octets of encoded output gathered before writing.
 const WRITE_BATCH: usize = 128 * 1024;
@@ -113,6 +114,7 @@ pub(crate) async fn run<S>(
     stream: S,
     kept: Option<&mut Option<Arc<Peer>>>,
     ticket: Option<Ticket>,
+    stop: watch::Receiver<bool>,
 ) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -131,7 +133,7 @@ where
     };
     let earlier = reuse.as_ref().and_then(|slot| (*slot).clone());
     let end = drive(
-        &core, &peer_name, &mut conn, &mut rd, &mut wr, &mut out, earlier, ticket,
+        &core, &peer_name, &mut conn, &mut rd, &mut wr, &mut out, earlier, ticket, stop,
     )
     .await;
     let reason = match &end {
@@ -189,6 +191,7 @@ async fn drive<R, W>(
     out: &mut Option<Arc<Peer>>,
     mut earlier: Option<Arc<Peer>>,
     mut ticket: Option<Ticket>,
+    mut stop: watch::Receiver<bool>,
 ) -> End
 where
     R: AsyncRead + Unpin,
@@ -344,6 +347,8 @@ where
                 }
             }
             _ = core.closed(), if !closing => closing = true,
+            // unbind/disconnect: end like a close, flushing within the linger.
+            _ = stop.wait_for(|s| *s), if !closing => closing = true,
             _ = async { ticket.as_ref().expect("guarded").evicted.notified().await }, if ticket.is_some() => {
                 return End::Evicted;
             }

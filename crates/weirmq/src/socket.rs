@@ -63,6 +63,32 @@ macro_rules! socket_common_rest {
                 transport::connect(&self.core, endpoint)
             }
 
+            /// Stops accepting on an endpoint `bind` returned, and ends the
+            /// connections accepted there (each flushes within the linger).
+            pub fn unbind(&self, endpoint: &str) -> Result<(), Error> {
+                let key = crate::Endpoint::parse(endpoint)?.to_string();
+                if !self.core.unlink(&key) {
+                    return Err(Error::InvalidEndpoint {
+                        endpoint: endpoint.to_owned(),
+                        reason: "not bound (use the endpoint bind returned)",
+                    });
+                }
+                crate::core::lock(&self.core.endpoints).retain(|e| *e != key);
+                Ok(())
+            }
+
+            /// Stops connecting to an endpoint and ends its connection.
+            pub fn disconnect(&self, endpoint: &str) -> Result<(), Error> {
+                let key = crate::Endpoint::parse(endpoint)?.to_string();
+                if !self.core.unlink(&key) {
+                    return Err(Error::InvalidEndpoint {
+                        endpoint: endpoint.to_owned(),
+                        reason: "not connected",
+                    });
+                }
+                Ok(())
+            }
+
             /// The endpoint of the most recent successful `bind`.
             pub fn last_endpoint(&self) -> Option<String> {
                 crate::core::lock(&self.core.endpoints).last().cloned()

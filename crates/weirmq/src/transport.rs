@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::core::{Core, lock};
 use crate::endpoint::Endpoint;
@@ -34,13 +34,28 @@ fn io_error(context: String) -> impl FnOnce(std::io::Error) -> Error {
 }
 
 /// Starts the engine of an accepted connection.
-fn accepted<S>(core: &Arc<Core>, peer: String, stream: S)
+fn accepted<S>(core: &Arc<Core>, peer: String, stream: S, stop: &watch::Receiver<bool>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     core.emit(MonitorEvent::Accepted { peer: peer.clone() });
     let ticket = core.admit();
-    tokio::spawn(engine::run(core.clone(), peer, stream, None, Some(ticket)));
+    tokio::spawn(engine::run(
+        core.clone(),
+        peer,
+        stream,
+        None,
+        Some(ticket),
+        stop.clone(),
+    ));
+}
+
+/// Resolves when the socket closes or the endpoint is unbound/disconnected.
+async fn stopped(core: &Core, stop: &mut watch::Receiver<bool>) {
+    tokio::select! {
+        _ = core.closed() => {}
+        _ = stop.wait_for(|s| *s) => {}
+    }
 }
 
 /// Binds and starts accepting; returns the resolved endpoint.
@@ -54,44 +69,50 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
             let local = listener
                 .local_addr()
                 .map_err(io_error(format!("bind {endpoint}")))?;
+            let resolved = Endpoint::Tcp {
+                host: local.ip().to_string(),
+                port: local.port(),
+            };
+            let resolved = resolved.to_string();
             let core2 = core.clone();
+            let mut stop = core.link(resolved.clone());
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
                         r = listener.accept() => match r {
                             Ok((stream, addr)) => {
                                 let _ = stream.set_nodelay(true);
-                                accepted(&core2, format!("tcp://{addr}"), stream);
+                                accepted(&core2, format!("tcp://{addr}"), stream, &stop);
                             }
                             // Out of file descriptors and the like: back off.
                             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                         },
-                        _ = core2.closed() => return,
+                        _ = stopped(&core2, &mut stop) => return,
                     }
                 }
             });
-            Endpoint::Tcp {
-                host: local.ip().to_string(),
-                port: local.port(),
-            }
-            .to_string()
+            resolved
         }
         Endpoint::Ipc(path) => {
             // As libzmq does: a stale socket file from an earlier run is replaced.
             let _ = std::fs::remove_file(&path);
             let listener =
                 UnixListener::bind(&path).map_err(io_error(format!("bind {endpoint}")))?;
-            let name = Endpoint::Ipc(path).to_string();
+            let name = Endpoint::Ipc(path.clone()).to_string();
             let core2 = core.clone();
             let peer = name.clone();
+            let mut stop = core.link(name.clone());
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
                         r = listener.accept() => match r {
-                            Ok((stream, _)) => accepted(&core2, peer.clone(), stream),
+                            Ok((stream, _)) => accepted(&core2, peer.clone(), stream, &stop),
                             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                         },
-                        _ = core2.closed() => return,
+                        _ = stopped(&core2, &mut stop) => {
+                            let _ = std::fs::remove_file(&path);
+                            return;
+                        }
                     }
                 }
             });
@@ -112,14 +133,15 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
             let resolved = Endpoint::Inproc(name.clone()).to_string();
             let core2 = core.clone();
             let peer = resolved.clone();
+            let mut stop = core.link(resolved.clone());
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
                         r = rx.recv() => match r {
-                            Some(stream) => accepted(&core2, peer.clone(), stream),
+                            Some(stream) => accepted(&core2, peer.clone(), stream, &stop),
                             None => break,
                         },
-                        _ = core2.closed() => break,
+                        _ = stopped(&core2, &mut stop) => break,
                     }
                 }
                 // Unregister the name, unless someone has bound it since.
@@ -176,6 +198,7 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
         });
     }
     let core = core.clone();
+    let mut stop = core.link(target.to_string());
     tokio::spawn(async move {
         let base = core.options.reconnect_interval;
         let max = core.options.reconnect_interval_max.max(base);
@@ -189,18 +212,18 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
             // handles closing itself, flushing within its linger time.
             let stream = tokio::select! {
                 r = dial(&target) => r,
-                _ = core.closed() => return,
+                _ = stopped(&core, &mut stop) => return,
             };
             let end = match stream {
                 Ok(stream) => {
                     core.emit(MonitorEvent::Connected {
                         endpoint: name.clone(),
                     });
-                    let (c, n, k) = (core.clone(), name.clone(), Some(&mut kept));
+                    let (c, n, k, st) = (core.clone(), name.clone(), Some(&mut kept), stop.clone());
                     Some(match stream {
-                        Stream::Tcp(s) => engine::run(c, n, s, k, None).await,
-                        Stream::Ipc(s) => engine::run(c, n, s, k, None).await,
-                        Stream::Inproc(s) => engine::run(c, n, s, k, None).await,
+                        Stream::Tcp(s) => engine::run(c, n, s, k, None, st).await,
+                        Stream::Ipc(s) => engine::run(c, n, s, k, None, st).await,
+                        Stream::Inproc(s) => engine::run(c, n, s, k, None, st).await,
                     })
                 }
                 Err(_) => None,
@@ -216,7 +239,7 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
             }
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = core.closed() => return,
+                _ = stopped(&core, &mut stop) => return,
             }
             delay = (delay * 2).min(max);
         }

@@ -446,3 +446,41 @@ async fn inproc_in_both_orders_and_names_are_exclusive() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn disconnect_and_unbind_end_their_connections() {
+    let pull = Pull::new();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let push = Push::with_options(Options::default().with_send_timeout(Duration::from_millis(100)))
+        .unwrap();
+    push.connect(&ep).await.unwrap();
+    within(push.send("one")).await.unwrap();
+    assert_eq!(within(pull.recv()).await.unwrap(), Message::from("one"));
+
+    push.disconnect(&ep).unwrap();
+    within(async {
+        while push.stats().peers > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(matches!(push.send("nobody").await, Err(Error::Timeout(_))));
+    assert!(push.disconnect(&ep).is_err(), "already disconnected");
+
+    // Reconnect, then unbind on the other side: the connection ends and no
+    // new one is accepted.
+    push.connect(&ep).await.unwrap();
+    within(push.send("two")).await.unwrap();
+    assert_eq!(within(pull.recv()).await.unwrap(), Message::from("two"));
+    pull.unbind(&ep).unwrap();
+    within(async {
+        while pull.stats().peers > 0 || push.stats().peers > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(push.stats().peers, 0, "the unbound endpoint accepts no one");
+    assert!(pull.unbind(&ep).is_err());
+    assert_eq!(pull.last_endpoint(), None);
+}
