@@ -32,6 +32,9 @@ pub(crate) struct Peer {
     /// Messages dropped for this peer because its queue was full (only under
     /// [`WhenFull::Drop`]).
     pub(crate) dropped: AtomicU64,
+    /// Signalled when a newer connection took this peer's routing id over
+    /// (ROUTER handover): its engine ends.
+    pub(crate) replaced: Notify,
 }
 
 #[derive(Default)]
@@ -126,7 +129,8 @@ impl Core {
         // for a reason the caller could have been told at construction.
         options.limits()?;
         let room = Arc::new(Notify::new());
-        let inbound = Pipe::new(options.recv_hwm, Arc::new(Notify::new()));
+        let inbound =
+            Pipe::with_conflate(options.recv_hwm, Arc::new(Notify::new()), options.conflate);
         Ok(Arc::new(Core {
             socket_type,
             options,
@@ -136,7 +140,7 @@ impl Core {
             closed: watch::channel(false).0,
             endpoints: Mutex::new(Vec::new()),
             topics: Mutex::new(Subscriptions::default()),
-            upstream: Mutex::new(Subscriptions::default()),
+            upstream: Mutex::new(Subscriptions::aggregate()),
             dropped_gone: AtomicU64::new(0),
             filtered: AtomicU64::new(0),
             lost: AtomicU64::new(0),
@@ -183,7 +187,20 @@ impl Core {
             return Ok(peer);
         }
         let id = match announced {
-            Some(id) if peers.by_id.contains_key(&id) => return Err(DuplicateRoutingId),
+            Some(id) if peers.by_id.contains_key(&id) => {
+                if !self.options.router_handover {
+                    return Err(DuplicateRoutingId);
+                }
+                // Handover: the old connection gives the id up and ends.
+                if let Some(old) = peers.by_id.remove(&id) {
+                    peers.list.retain(|p| !Arc::ptr_eq(p, &old));
+                    if peers.next >= peers.list.len() {
+                        peers.next = 0;
+                    }
+                    old.replaced.notify_one();
+                }
+                id
+            }
             Some(id) => id,
             None => loop {
                 peers.generated = peers.generated.wrapping_add(1);
@@ -197,9 +214,14 @@ impl Core {
         };
         let peer = Arc::new(Peer {
             id: id.clone(),
-            out: Pipe::new(self.options.send_hwm, self.room.clone()),
+            out: Pipe::with_conflate(
+                self.options.send_hwm,
+                self.room.clone(),
+                self.options.conflate,
+            ),
             subscriptions: Mutex::new(Subscriptions::default()),
             dropped: AtomicU64::new(0),
+            replaced: Notify::new(),
         });
         for topic in topics.each() {
             // The connection has just become ready: this cannot fail.
@@ -223,11 +245,9 @@ impl Core {
         }
         let mut all = lock(&self.upstream);
         let news = if subscribe {
-            // Per-peer limits bound this set: it cannot refuse what a peer
-            // was allowed.
             let first = all.count(topic) == 0;
             all.add(topic.clone());
-            first
+            first || self.options.xpub_verbose
         } else {
             all.remove(topic) && all.count(topic) == 0
         };
@@ -255,8 +275,10 @@ impl Core {
         peer.out.close();
         self.lost
             .fetch_add(peer.out.depth().0 as u64, Ordering::Relaxed);
-        self.dropped_gone
-            .fetch_add(peer.dropped.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.dropped_gone.fetch_add(
+            peer.dropped.load(Ordering::Relaxed) + peer.out.replaced(),
+            Ordering::Relaxed,
+        );
         self.detach_peer(peer);
     }
 
@@ -277,15 +299,16 @@ impl Core {
         }
     }
 
-    /// Messages dropped under [`WhenFull::Drop`], all peers ever.
+    /// Messages dropped under [`WhenFull::Drop`] or replaced under
+    /// conflate, all peers ever.
     pub(crate) fn dropped(&self) -> u64 {
         let live: u64 = self
             .peers()
             .list
             .iter()
-            .map(|p| p.dropped.load(Ordering::Relaxed))
+            .map(|p| p.dropped.load(Ordering::Relaxed) + p.out.replaced())
             .sum();
-        live + self.dropped_gone.load(Ordering::Relaxed)
+        live + self.dropped_gone.load(Ordering::Relaxed) + self.inbound.replaced()
     }
 
     /// SUB: adds (or with `subscribe == false` cancels) a subscription and

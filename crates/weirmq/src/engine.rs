@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -28,8 +28,6 @@ const WRITE_BATCH: usize = 128 * 1024;
 const POP_BATCH: usize = 256;
 /// Room kept free in the input buffer for one read.
 const READ_RESERVE: usize = 64 * 1024;
-/// How long a closing engine tries to flush (an ERROR, queued messages).
-pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
 /// Why an engine stopped.
 #[derive(Debug)]
@@ -48,6 +46,8 @@ pub(crate) enum End {
     DuplicateRoutingId,
     /// Closed in its handshake to make room for a newer connection.
     Evicted,
+    /// A newer connection took over this peer's routing id (ROUTER handover).
+    HandedOver,
 }
 
 fn zmtp_config(core: &Core) -> Config {
@@ -144,6 +144,7 @@ where
         End::TooManySubscriptions => Some("too many subscriptions".to_owned()),
         End::DuplicateRoutingId => Some("routing id already in use".to_owned()),
         End::Evicted => Some("evicted while in the handshake".to_owned()),
+        End::HandedOver => Some("routing id taken over by a newer connection".to_owned()),
     };
     if let Some(reason) = reason {
         let peer = peer_name.clone();
@@ -174,7 +175,7 @@ where
         }
         let _ = wr.shutdown().await;
     };
-    let _ = tokio::time::timeout(LINGER, flush).await;
+    let _ = tokio::time::timeout(core.options.linger, flush).await;
     end
 }
 
@@ -310,7 +311,8 @@ where
         }
         unsent.fill(conn);
         if closing {
-            let until = *linger_until.get_or_insert_with(|| tokio::time::Instant::now() + LINGER);
+            let until = *linger_until
+                .get_or_insert_with(|| tokio::time::Instant::now() + core.options.linger);
             if tokio::time::Instant::now() >= until {
                 return End::Closed;
             }
@@ -347,6 +349,9 @@ where
                 }
             }
             _ = core.closed(), if !closing => closing = true,
+            _ = async { out.as_ref().expect("guarded").replaced.notified().await }, if out.is_some() => {
+                return End::HandedOver;
+            }
             // unbind/disconnect: end like a close, flushing within the linger.
             _ = stop.wait_for(|s| *s), if !closing => closing = true,
             _ = async { ticket.as_ref().expect("guarded").evicted.notified().await }, if ticket.is_some() => {

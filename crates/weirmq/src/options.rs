@@ -98,6 +98,24 @@ pub struct Options {
     /// Most accepted connections still in their handshake; a newcomer past
     /// it evicts the oldest (counted in `Stats::evicted`). Default 64.
     pub max_handshaking: usize,
+    /// How long a closing connection keeps trying to write what is queued
+    /// to it (on close, unbind, disconnect). Default 2 s; libzmq's default
+    /// of "forever" can hang a program on exit.
+    pub linger: Duration,
+    /// Keep only the newest message in each queue (libzmq's CONFLATE): for
+    /// "latest value" feeds. Replaced messages are counted in
+    /// `Stats::dropped`. Single-frame messages only make sense here.
+    pub conflate: bool,
+    /// ROUTER: a new peer announcing a routing id already in use takes it
+    /// over, and the old connection is closed (libzmq's ROUTER_HANDOVER).
+    /// Default false: the newcomer is refused.
+    pub router_handover: bool,
+    /// XPUB: hand every subscription to the application, not only a topic's
+    /// first (libzmq's XPUB_VERBOSE). Default false.
+    pub xpub_verbose: bool,
+    /// TCP keepalive idle time, or `None` for the system default. Default
+    /// `None`.
+    pub tcp_keepalive: Option<Duration>,
 }
 
 impl Default for Options {
@@ -115,6 +133,11 @@ impl Default for Options {
             reconnect_interval_max: Duration::from_secs(30),
             when_full: WhenFull::Wait,
             max_handshaking: 64,
+            linger: Duration::from_secs(2),
+            conflate: false,
+            router_handover: false,
+            xpub_verbose: false,
+            tcp_keepalive: None,
         }
     }
 }
@@ -160,6 +183,36 @@ impl Options {
     /// Sets the handshake timeout.
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets the linger time.
+    pub fn with_linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
+        self
+    }
+
+    /// Keeps only the newest message in each queue.
+    pub fn with_conflate(mut self, conflate: bool) -> Self {
+        self.conflate = conflate;
+        self
+    }
+
+    /// ROUTER: lets a newcomer take over a routing id in use.
+    pub fn with_router_handover(mut self, handover: bool) -> Self {
+        self.router_handover = handover;
+        self
+    }
+
+    /// XPUB: hands every subscription to the application.
+    pub fn with_xpub_verbose(mut self, verbose: bool) -> Self {
+        self.xpub_verbose = verbose;
+        self
+    }
+
+    /// Sets the TCP keepalive idle time.
+    pub fn with_tcp_keepalive(mut self, idle: Duration) -> Self {
+        self.tcp_keepalive = Some(idle);
         self
     }
 

@@ -30,6 +30,10 @@ struct State {
 
 struct Shared {
     hwm: Hwm,
+    /// Keep only the newest message.
+    conflate: bool,
+    /// Messages replaced under `conflate`.
+    replaced: AtomicU64,
     state: Mutex<State>,
     /// Signalled when a message arrives or the pipe closes.
     readable: Notify,
@@ -47,10 +51,18 @@ pub(crate) struct Pipe {
 }
 
 impl Pipe {
+    #[cfg(test)]
     pub(crate) fn new(hwm: Hwm, writable: Arc<Notify>) -> Pipe {
+        Pipe::with_conflate(hwm, writable, false)
+    }
+
+    /// A pipe that, with `conflate`, keeps only the newest message.
+    pub(crate) fn with_conflate(hwm: Hwm, writable: Arc<Notify>, conflate: bool) -> Pipe {
         Pipe {
             shared: Arc::new(Shared {
                 hwm,
+                conflate,
+                replaced: AtomicU64::new(0),
                 state: Mutex::new(State {
                     // Grows on demand, never past the HWM.
                     queue: VecDeque::new(),
@@ -79,6 +91,17 @@ impl Pipe {
         }
         let hwm = &self.shared.hwm;
         let len = msg.byte_len();
+        if self.shared.conflate {
+            let replaced = st.queue.len() as u64;
+            st.queue.clear();
+            st.bytes = len;
+            st.queue.push_back(msg);
+            drop(st);
+            self.shared.replaced.fetch_add(replaced, Ordering::Relaxed);
+            self.shared.pushed.fetch_add(1, Ordering::Relaxed);
+            self.shared.readable.notify_one();
+            return Ok(());
+        }
         let fits = st.queue.is_empty()
             || (st.queue.len() < hwm.messages() && st.bytes + len <= hwm.bytes());
         if !fits {
@@ -206,6 +229,11 @@ impl Pipe {
         (st.queue.len(), st.bytes)
     }
 
+    /// Messages replaced by newer ones under conflate.
+    pub(crate) fn replaced(&self) -> u64 {
+        self.shared.replaced.load(Ordering::Relaxed)
+    }
+
     /// Messages that ever went in and came out.
     pub(crate) fn counts(&self) -> (u64, u64) {
         (
@@ -254,6 +282,17 @@ mod tests {
             p.try_push(Message::from("x")),
             Err(PushError::Full(_))
         ));
+    }
+
+    #[test]
+    fn conflate_keeps_only_the_newest() {
+        let p = Pipe::with_conflate(Hwm::new(5, 100).unwrap(), Arc::new(Notify::new()), true);
+        for m in ["a", "b", "c"] {
+            p.try_push(Message::from(m)).unwrap();
+        }
+        assert_eq!(p.depth(), (1, 1));
+        assert_eq!(p.replaced(), 2);
+        assert_eq!(p.try_pop(), Some(Message::from("c")));
     }
 
     #[test]

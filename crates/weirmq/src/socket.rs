@@ -106,11 +106,11 @@ macro_rules! socket_common_rest {
                 self.core.monitor()
             }
 
-            /// Closes the socket and waits (up to two seconds) until what is
+            /// Closes the socket and waits (up to the linger time) until what is
             /// queued to its peers has been written and its connections have
             /// ended. Dropping the socket closes it without waiting.
             pub async fn close(self) {
-                self.core.close_and_flush(crate::engine::LINGER).await;
+                self.core.close_and_flush(self.core.options.linger).await;
             }
         }
 
@@ -122,7 +122,7 @@ macro_rules! socket_common_rest {
 
         impl Drop for $name {
             /// Closes the socket: connections flush what is queued for up to
-            /// two seconds, then end.
+            /// the linger time, then end.
             fn drop(&mut self) {
                 self.core.close();
             }

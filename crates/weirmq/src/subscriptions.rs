@@ -16,8 +16,11 @@ pub(crate) const MAX_TOPIC_BYTES: usize = 1 << 20;
 /// of distinct topic lengths (at most about 1,450 under the byte limit), not
 /// by the number of topics, and there is no recursion whatever the topic
 /// length (libzmq CVE-2021-20236).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Subscriptions {
+    /// Most distinct topics and octets this set accepts.
+    max_topics: usize,
+    max_bytes: usize,
     /// Topic and how many times it is subscribed.
     counts: HashMap<Bytes, u32>,
     /// Distinct topic length and how many distinct topics have it.
@@ -25,14 +28,38 @@ pub(crate) struct Subscriptions {
     bytes: usize,
 }
 
+impl Default for Subscriptions {
+    /// The limits for one peer.
+    fn default() -> Self {
+        Subscriptions {
+            max_topics: MAX_TOPICS,
+            max_bytes: MAX_TOPIC_BYTES,
+            counts: HashMap::new(),
+            lengths: BTreeMap::new(),
+            bytes: 0,
+        }
+    }
+}
+
 impl Subscriptions {
+    /// A set holding the union of every peer's subscriptions (XPUB). Each
+    /// peer's part is limited, so its size is bounded by the peers' limits;
+    /// it must never refuse what a peer was allowed.
+    pub(crate) fn aggregate() -> Subscriptions {
+        Subscriptions {
+            max_topics: usize::MAX,
+            max_bytes: usize::MAX,
+            ..Default::default()
+        }
+    }
+
     /// Adds one subscription; `false` when the limits refuse it.
     pub(crate) fn add(&mut self, topic: Bytes) -> bool {
         if let Some(n) = self.counts.get_mut(&topic) {
             *n = n.saturating_add(1);
             return true;
         }
-        if self.counts.len() >= MAX_TOPICS || self.bytes + topic.len() > MAX_TOPIC_BYTES {
+        if self.counts.len() >= self.max_topics || self.bytes + topic.len() > self.max_bytes {
             return false;
         }
         self.bytes += topic.len();

@@ -29,6 +29,17 @@ const INPROC_BACKLOG: usize = 64;
 static INPROC: LazyLock<Mutex<HashMap<String, mpsc::Sender<DuplexStream>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
+/// Per-connection TCP settings: no Nagle delay (ZMTP batches its own
+/// writes), and the keepalive the options ask for.
+fn tune(stream: &TcpStream, core: &Core) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    if let Some(idle) = core.options.tcp_keepalive {
+        let keepalive = socket2::TcpKeepalive::new().with_time(idle);
+        socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)?;
+    }
+    Ok(())
+}
+
 fn io_error(context: String) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Io { context, source }
 }
@@ -81,7 +92,7 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
                     tokio::select! {
                         r = listener.accept() => match r {
                             Ok((stream, addr)) => {
-                                let _ = stream.set_nodelay(true);
+                                let _ = tune(&stream, &core2);
                                 accepted(&core2, format!("tcp://{addr}"), stream, &stop);
                             }
                             // Out of file descriptors and the like: back off.
@@ -160,11 +171,11 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
 }
 
 /// Opens one connection to `target`.
-async fn dial(target: &Endpoint) -> std::io::Result<Stream> {
+async fn dial(target: &Endpoint, core: &Core) -> std::io::Result<Stream> {
     match target {
         Endpoint::Tcp { host, port } => {
             let s = TcpStream::connect((host.as_str(), *port)).await?;
-            s.set_nodelay(true)?;
+            tune(&s, core)?;
             Ok(Stream::Tcp(s))
         }
         Endpoint::Ipc(path) => Ok(Stream::Ipc(UnixStream::connect(path).await?)),
@@ -211,7 +222,7 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
             // Only the dial races the close signal: a running engine
             // handles closing itself, flushing within its linger time.
             let stream = tokio::select! {
-                r = dial(&target) => r,
+                r = dial(&target, &core) => r,
                 _ = stopped(&core, &mut stop) => return,
             };
             let end = match stream {

@@ -241,3 +241,17 @@ async fn xpub_xsub_proxy_forwards_subscriptions_and_data() {
         Message::from("\x00news")
     );
 }
+
+#[tokio::test]
+async fn xpub_verbose_hands_up_every_subscription() {
+    use weirmq::XPub;
+    let xpub = XPub::with_options(Options::default().with_xpub_verbose(true)).unwrap();
+    let ep = xpub.bind("tcp://127.0.0.1:*").await.unwrap();
+    let (a, b) = (Sub::new(), Sub::new());
+    for s in [&a, &b] {
+        s.subscribe("t").unwrap();
+        s.connect(&ep).await.unwrap();
+    }
+    assert_eq!(within(xpub.recv()).await.unwrap(), Message::from("\x01t"));
+    assert_eq!(within(xpub.recv()).await.unwrap(), Message::from("\x01t"));
+}

@@ -484,3 +484,72 @@ async fn disconnect_and_unbind_end_their_connections() {
     assert!(pull.unbind(&ep).is_err());
     assert_eq!(pull.last_endpoint(), None);
 }
+
+#[tokio::test]
+async fn conflate_keeps_the_latest_value() {
+    let pull = Pull::with_options(Options::default().with_conflate(true)).unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let push = Push::new();
+    push.connect(&ep).await.unwrap();
+    for i in 0..100u8 {
+        within(push.send(vec![i])).await.unwrap();
+    }
+    // Wait until every value has landed: each was replaced or is the one
+    // left in the queue.
+    within(async {
+        loop {
+            let st = pull.stats();
+            if st.dropped + st.queued_in_messages as u64 == 100 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        within(pull.recv()).await.unwrap(),
+        Message::from(vec![99u8])
+    );
+    assert!(pull.try_recv().is_none());
+    assert_eq!(pull.stats().dropped, 99, "replaced values are counted");
+}
+
+#[tokio::test]
+async fn router_handover_gives_the_id_to_the_newcomer() {
+    use weirmq::{Dealer, Router};
+    let router = Router::with_options(Options::default().with_router_handover(true)).unwrap();
+    let ep = router.bind("tcp://127.0.0.1:*").await.unwrap();
+    let old = Dealer::with_options(Options::default().with_routing_id("id")).unwrap();
+    old.connect(&ep).await.unwrap();
+    within(old.send("from old")).await.unwrap();
+    within(router.recv()).await.unwrap();
+    let new = Dealer::with_options(Options::default().with_routing_id("id")).unwrap();
+    new.connect(&ep).await.unwrap();
+    within(new.send("from new")).await.unwrap();
+    assert_eq!(within(router.recv()).await.unwrap().frames()[1], "from new");
+    within(router.send(["id", "to whoever has id"].into_iter().collect::<Message>()))
+        .await
+        .unwrap();
+    assert_eq!(
+        within(new.recv()).await.unwrap(),
+        Message::from("to whoever has id")
+    );
+}
+
+#[tokio::test]
+async fn close_waits_for_queued_messages_to_be_written() {
+    let pull = Pull::new();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let push = Push::new();
+    push.connect(&ep).await.unwrap();
+    for i in 0..500u32 {
+        within(push.send(i.to_be_bytes().to_vec())).await.unwrap();
+    }
+    within(push.close()).await;
+    for i in 0..500u32 {
+        assert_eq!(
+            within(pull.recv()).await.unwrap(),
+            Message::from(i.to_be_bytes().to_vec())
+        );
+    }
+}
