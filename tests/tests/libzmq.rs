@@ -498,3 +498,30 @@ async fn weirmq_xpub_and_xsub_with_libzmq() {
     .await;
     assert_eq!(got, Message::from("u: up"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counted_subscriptions_survive_one_unsubscribe_against_libzmq_pub() {
+    // libzmq's PUB keeps a set per peer: one CANCEL removes a topic however
+    // often it was subscribed. Our SUB counts locally and sends CANCEL only
+    // when the count returns to zero.
+    let ctx = zmq::Context::new();
+    let publisher = zmq_socket(&ctx, zmq::PUB);
+    publisher.bind("tcp://127.0.0.1:*").unwrap();
+    let sub = weirmq::Sub::new();
+    sub.subscribe("A").unwrap();
+    sub.subscribe("A").unwrap();
+    sub.connect(&zmq_last_endpoint(&publisher)).await.unwrap();
+    sub.unsubscribe("A").unwrap();
+    let publisher = std::sync::Arc::new(std::sync::Mutex::new(publisher));
+    let got = within(async {
+        loop {
+            let p = publisher.clone();
+            libzmq(move || zmq_send(&p.lock().unwrap(), &Message::from("A: still here"))).await;
+            if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(50), sub.recv()).await {
+                return m;
+            }
+        }
+    })
+    .await;
+    assert_eq!(got, Message::from("A: still here"));
+}

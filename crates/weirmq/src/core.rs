@@ -223,7 +223,7 @@ impl Core {
             dropped: AtomicU64::new(0),
             replaced: Notify::new(),
         });
-        for topic in topics.each() {
+        for topic in topics.distinct() {
             // The connection has just become ready: this cannot fail.
             let _ = conn.subscribe(topic);
         }
@@ -315,17 +315,24 @@ impl Core {
     /// tells every connected peer.
     pub(crate) fn subscribe(&self, topic: &[u8], subscribe: bool) -> Result<(), Error> {
         let mut topics = lock(&self.topics);
+        // Our count is kept here; the wire carries a set. libzmq's PUB drops
+        // a topic at the first CANCEL however often it was subscribed, so a
+        // SUBSCRIBE goes out when a topic's count leaves 0 and a CANCEL when
+        // it returns to 0 (as libzmq's own XSUB does).
         let changed = if subscribe {
-            topics.add(Bytes::copy_from_slice(topic))
+            let first = topics.count(topic) == 0;
+            if !topics.add(Bytes::copy_from_slice(topic)) {
+                return Err(Error::InvalidOption("too many subscriptions".into()));
+            }
+            first
         } else {
-            topics.remove(topic)
+            if !topics.remove(topic) {
+                return Err(Error::InvalidOption("no such subscription".into()));
+            }
+            topics.count(topic) == 0
         };
         if !changed {
-            return Err(Error::InvalidOption(if subscribe {
-                "too many subscriptions".into()
-            } else {
-                "no such subscription".into()
-            }));
+            return Ok(());
         }
         let mut control = Vec::with_capacity(1 + topic.len());
         control.push(u8::from(subscribe));
@@ -355,7 +362,7 @@ impl Core {
                 .list
                 .iter()
                 .filter(subscribed)
-                .any(|p| p.out.is_full())
+                .any(|p| !p.out.has_room(msg.byte_len()))
         {
             return Err(TrySendError::Full(msg));
         }

@@ -257,9 +257,16 @@ where
                 }
                 Ok(Some(Event::Subscribe(topic))) => {
                     if let Some(peer) = out.as_ref() {
-                        if !crate::core::lock(&peer.subscriptions).add(topic.clone()) {
+                        // A peer's subscriptions are a set, as in libzmq: a
+                        // repeated SUBSCRIBE changes nothing, one CANCEL ends it.
+                        let mut subs = crate::core::lock(&peer.subscriptions);
+                        if subs.count(&topic) > 0 {
+                            continue;
+                        }
+                        if !subs.add(topic.clone()) {
                             return End::TooManySubscriptions;
                         }
+                        drop(subs);
                         // XPUB: a topic's first subscriber is news upstream.
                         if let Some(note) = core.upstream_note(true, &topic) {
                             held = Some(note);
@@ -325,6 +332,7 @@ where
         // 3. Wait for whatever can move next.
         let deadline = conn.poll_timeout();
         let want_read = held.is_none() && !closing;
+        let held_len = held.as_ref().map_or(0, Message::byte_len);
         let want_out = out.is_some() && conn.pending_transmit() + unsent.len < WRITE_BATCH;
         let input = conn.input_buffer();
         if input.capacity() - input.len() < READ_RESERVE / 2 {
@@ -342,7 +350,7 @@ where
                 Err(e) => return End::Io(e),
             },
             _ = async { out.as_ref().expect("guarded").out.readable().await }, if want_out && !closing => {}
-            _ = core.inbound.writable(), if held.is_some() => {}
+            _ = core.inbound.writable(held_len), if held.is_some() => {}
             _ = sleep_until(deadline), if deadline.is_some() => {
                 if let Err(e) = conn.handle_timeout(Instant::now()) {
                     return End::Protocol(e);

@@ -102,9 +102,7 @@ impl Pipe {
             self.shared.readable.notify_one();
             return Ok(());
         }
-        let fits = st.queue.is_empty()
-            || (st.queue.len() < hwm.messages() && st.bytes + len <= hwm.bytes());
-        if !fits {
+        if !Self::fits(&st, hwm, len) {
             return Err(PushError::Full(msg));
         }
         st.bytes += len;
@@ -129,21 +127,28 @@ impl Pipe {
         self.shared.readable.notify_one();
     }
 
-    /// Whether a push would be refused for lack of room right now.
-    pub(crate) fn is_full(&self) -> bool {
-        let st = self.lock();
-        let hwm = &self.shared.hwm;
-        !st.queue.is_empty() && (st.queue.len() >= hwm.messages() || st.bytes >= hwm.bytes())
+    /// The one rule for room, shared by [`Pipe::try_push`] and
+    /// [`Pipe::has_room`]: an empty queue takes anything (or a message over
+    /// the byte limit could never be sent); otherwise both limits must hold
+    /// after the push.
+    fn fits(st: &State, hwm: &Hwm, len: usize) -> bool {
+        st.queue.is_empty() || (st.queue.len() < hwm.messages() && st.bytes + len <= hwm.bytes())
     }
 
-    /// Waits until a push of a small message would succeed (or the pipe
-    /// closed), without holding a message hostage.
-    pub(crate) async fn writable(&self) {
+    /// Whether a message of `len` payload octets would be accepted now.
+    pub(crate) fn has_room(&self, len: usize) -> bool {
+        let st = self.lock();
+        self.shared.conflate || Self::fits(&st, &self.shared.hwm, len)
+    }
+
+    /// Waits until a message of `len` payload octets would be accepted (or
+    /// the pipe closed), without holding the message hostage.
+    pub(crate) async fn writable(&self, len: usize) {
         loop {
             let notified = self.shared.writable.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if !self.is_full() || self.is_closed() {
+            if self.has_room(len) || self.is_closed() {
                 return;
             }
             notified.await;
@@ -284,6 +289,19 @@ mod tests {
         ));
     }
 
+    /// `has_room` (what waiters and the PUB pre-check ask) must agree with
+    /// `try_push` for every size, or a waiter spins (it was told there is
+    /// room, the push fails, repeat) and a PUB under Wait drops.
+    #[test]
+    fn has_room_agrees_with_try_push() {
+        let p = pipe(100, 10);
+        for (len, fits) in [(6, true), (5, false), (4, true), (1, false), (0, true)] {
+            assert_eq!(p.has_room(len), fits, "len {len}");
+            let pushed = p.try_push(Message::from(vec![0u8; len])).is_ok();
+            assert_eq!(pushed, fits, "len {len}");
+        }
+    }
+
     #[test]
     fn conflate_keeps_only_the_newest() {
         let p = Pipe::with_conflate(Hwm::new(5, 100).unwrap(), Arc::new(Notify::new()), true);
@@ -314,7 +332,7 @@ mod tests {
         p.try_push(Message::from("first")).unwrap();
         let q = p.clone();
         let waiter = tokio::spawn(async move {
-            q.writable().await;
+            q.writable(6).await;
             q.try_push(Message::from("second")).is_ok()
         });
         tokio::time::sleep(Duration::from_millis(20)).await;

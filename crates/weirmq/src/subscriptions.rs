@@ -99,6 +99,11 @@ impl Subscriptions {
             .any(|(&len, _)| self.counts.contains_key(&data[..len]))
     }
 
+    /// Every distinct topic, once.
+    pub(crate) fn distinct(&self) -> impl Iterator<Item = &Bytes> {
+        self.counts.keys()
+    }
+
     /// Every subscription, repeated as many times as it was made.
     pub(crate) fn each(&self) -> impl Iterator<Item = &Bytes> {
         self.counts
