@@ -94,7 +94,7 @@ fn pub_to_sub_with_a_subscription_and_count() {
         }
         let status = weirmq()
             .args([
-                "send", "-t", "pub", &ep, "weather", "news: up", "--count", "50",
+                "send", "-t", "pub", &ep, "weather", "news: up", "--count", "5000",
             ])
             .status()
             .unwrap();

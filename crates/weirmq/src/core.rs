@@ -83,7 +83,7 @@ pub(crate) struct Core {
     /// Connections closed to make room for newer ones in the handshake.
     pub(crate) evicted: AtomicU64,
     /// A stop signal per bound or connected endpoint, for unbind/disconnect.
-    links: Mutex<HashMap<String, watch::Sender<bool>>>,
+    links: Mutex<HashMap<String, Vec<watch::Sender<bool>>>>,
     /// Where monitor events go, if anyone asked.
     monitor: Mutex<crate::monitor::MonitorTx>,
     /// Engines running now, and a signal each time one ends.
@@ -176,15 +176,26 @@ impl Core {
         };
         let topics = lock(&self.topics);
         let mut peers = self.peers();
-        if let Some(peer) = kept.filter(|p| {
-            announced.as_ref().is_none_or(|id| *id == p.id) && !peers.by_id.contains_key(&p.id)
-        }) {
-            peers.list.push(peer.clone());
-            peers.by_id.insert(peer.id.clone(), peer.clone());
-            drop(peers);
-            drop(topics);
-            self.room.notify_waiters();
-            return Ok(peer);
+        match kept {
+            Some(peer)
+                if announced.as_ref().is_none_or(|id| *id == peer.id)
+                    && !peers.by_id.contains_key(&peer.id) =>
+            {
+                peers.list.push(peer.clone());
+                peers.by_id.insert(peer.id.clone(), peer.clone());
+                drop(peers);
+                drop(topics);
+                self.room.notify_waiters();
+                return Ok(peer);
+            }
+            // The peer came back under another routing id: what was queued
+            // for the old id cannot be delivered, and is counted.
+            Some(peer) => {
+                peer.out.close();
+                self.lost
+                    .fetch_add(peer.out.depth().0 as u64, Ordering::Relaxed);
+            }
+            None => {}
         }
         let id = match announced {
             Some(id) if peers.by_id.contains_key(&id) => {
@@ -546,17 +557,19 @@ impl Core {
     /// it is unbound or disconnected.
     pub(crate) fn link(&self, endpoint: String) -> watch::Receiver<bool> {
         let (tx, rx) = watch::channel(false);
-        if let Some(old) = lock(&self.links).insert(endpoint, tx) {
-            old.send_replace(true);
-        }
+        // Connecting twice to one endpoint makes two connections, as in
+        // libzmq; disconnect ends both.
+        lock(&self.links).entry(endpoint).or_default().push(tx);
         rx
     }
 
     /// Stops a bound or connected endpoint; `false` if there is none.
     pub(crate) fn unlink(&self, endpoint: &str) -> bool {
         match lock(&self.links).remove(endpoint) {
-            Some(tx) => {
-                tx.send_replace(true);
+            Some(links) => {
+                for tx in links {
+                    tx.send_replace(true);
+                }
                 true
             }
             None => false,

@@ -132,10 +132,21 @@ where
         _ => None,
     };
     let earlier = reuse.as_ref().and_then(|slot| (*slot).clone());
+    let mut held: Option<Message> = None;
     let end = drive(
-        &core, &peer_name, &mut conn, &mut rd, &mut wr, &mut out, earlier, ticket, stop,
+        &core, &peer_name, &mut conn, &mut rd, &mut wr, &mut out, &mut held, earlier, ticket, stop,
     )
     .await;
+    // A message decoded but not yet delivered when the connection ended:
+    // an XPUB subscription note must still reach the application (or a
+    // proxy would keep a topic subscribed upstream forever); data is counted.
+    if let Some(msg) = held.take() {
+        if core.socket_type == SocketType::XPub {
+            core.inbound.force_push(msg);
+        } else {
+            core.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
     let reason = match &end {
         End::Closed => None,
         End::Eof => Some("closed by the peer".to_owned()),
@@ -159,7 +170,13 @@ where
             core.detach_peer(&peer);
             *slot = Some(peer);
         }
-        (Some(peer), _) => core.remove_peer(&peer),
+        (Some(peer), slot) => {
+            core.remove_peer(&peer);
+            // Counted once, here: the connector must not count it again.
+            if let Some(slot) = slot {
+                *slot = None;
+            }
+        }
         (None, _) => {}
     }
     // Best effort: flush what the connection still holds (an ERROR command
@@ -190,6 +207,7 @@ async fn drive<R, W>(
     rd: &mut R,
     wr: &mut W,
     out: &mut Option<Arc<Peer>>,
+    held: &mut Option<Message>,
     mut earlier: Option<Arc<Peer>>,
     mut ticket: Option<Ticket>,
     mut stop: watch::Receiver<bool>,
@@ -206,7 +224,6 @@ where
         SocketType::Router | SocketType::Req | SocketType::Rep
     );
     let mut unsent = Unsent::default();
-    let mut held: Option<Message> = None;
     let mut batch = Vec::with_capacity(POP_BATCH);
     let mut closing = false;
     let mut linger_until = None;
@@ -215,8 +232,10 @@ where
         // 1. Deliver what was decoded, as far as the incoming pipe has room.
         if let Some(msg) = held.take() {
             match core.inbound.try_push(msg) {
-                Ok(()) => {}
-                Err(PushError::Full(m)) => held = Some(m),
+                // Reading resumes: the pause was ours, not the peer's
+                // silence, so it must not count towards its heartbeat.
+                Ok(()) => conn.input_received(Instant::now()),
+                Err(PushError::Full(m)) => *held = Some(m),
                 Err(PushError::Closed(_)) => closing = true,
             }
         }
@@ -251,7 +270,7 @@ where
                     }
                     match core.inbound.try_push(msg) {
                         Ok(()) => {}
-                        Err(PushError::Full(m)) => held = Some(m),
+                        Err(PushError::Full(m)) => *held = Some(m),
                         Err(PushError::Closed(_)) => closing = true,
                     }
                 }
@@ -269,7 +288,7 @@ where
                         drop(subs);
                         // XPUB: a topic's first subscriber is news upstream.
                         if let Some(note) = core.upstream_note(true, &topic) {
-                            held = Some(note);
+                            *held = Some(note);
                         }
                     }
                 }
@@ -280,7 +299,7 @@ where
                         if crate::core::lock(&peer.subscriptions).remove(&topic) {
                             // XPUB: so is a topic's last subscriber leaving.
                             if let Some(note) = core.upstream_note(false, &topic) {
-                                held = Some(note);
+                                *held = Some(note);
                             }
                         }
                     }
@@ -351,7 +370,10 @@ where
             },
             _ = async { out.as_ref().expect("guarded").out.readable().await }, if want_out && !closing => {}
             _ = core.inbound.writable(held_len), if held.is_some() => {}
-            _ = sleep_until(deadline), if deadline.is_some() => {
+            // While reading is paused for backpressure the peer's traffic
+            // waits unread, so its silence proves nothing: no expiry then
+            // (libzmq arms no heartbeat timer while its input is stopped).
+            _ = sleep_until(deadline), if deadline.is_some() && held.is_none() => {
                 if let Err(e) = conn.handle_timeout(Instant::now()) {
                     return End::Protocol(e);
                 }

@@ -218,41 +218,49 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
         // The peer of this endpoint, kept across reconnects with the
         // messages still queued to it.
         let mut kept = None;
-        loop {
-            // Only the dial races the close signal: a running engine
-            // handles closing itself, flushing within its linger time.
-            let stream = tokio::select! {
-                r = dial(&target, &core) => r,
-                _ = stopped(&core, &mut stop) => return,
-            };
-            let end = match stream {
-                Ok(stream) => {
-                    core.emit(MonitorEvent::Connected {
+        let reconnecting = async {
+            loop {
+                // Only the dial races the close signal: a running engine
+                // handles closing itself, flushing within its linger time.
+                let stream = tokio::select! {
+                    r = dial(&target, &core) => r,
+                    _ = stopped(&core, &mut stop) => return,
+                };
+                let end = match stream {
+                    Ok(stream) => {
+                        core.emit(MonitorEvent::Connected {
+                            endpoint: name.clone(),
+                        });
+                        let (c, n, k, st) =
+                            (core.clone(), name.clone(), Some(&mut kept), stop.clone());
+                        Some(match stream {
+                            Stream::Tcp(s) => engine::run(c, n, s, k, None, st).await,
+                            Stream::Ipc(s) => engine::run(c, n, s, k, None, st).await,
+                            Stream::Inproc(s) => engine::run(c, n, s, k, None, st).await,
+                        })
+                    }
+                    Err(_) => None,
+                };
+                match end {
+                    Some(engine::End::Closed) => return,
+                    // A connection that got going resets the backoff.
+                    Some(_) => delay = base,
+                    None => core.emit(MonitorEvent::ConnectRetried {
                         endpoint: name.clone(),
-                    });
-                    let (c, n, k, st) = (core.clone(), name.clone(), Some(&mut kept), stop.clone());
-                    Some(match stream {
-                        Stream::Tcp(s) => engine::run(c, n, s, k, None, st).await,
-                        Stream::Ipc(s) => engine::run(c, n, s, k, None, st).await,
-                        Stream::Inproc(s) => engine::run(c, n, s, k, None, st).await,
-                    })
+                        delay,
+                    }),
                 }
-                Err(_) => None,
-            };
-            match end {
-                Some(engine::End::Closed) => return,
-                // A connection that got going resets the backoff.
-                Some(_) => delay = base,
-                None => core.emit(MonitorEvent::ConnectRetried {
-                    endpoint: name.clone(),
-                    delay,
-                }),
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stopped(&core, &mut stop) => return,
+                }
+                delay = (delay * 2).min(max);
             }
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = stopped(&core, &mut stop) => return,
-            }
-            delay = (delay * 2).min(max);
+        };
+        reconnecting.await;
+        // Whatever still waits in the kept pipe will never be sent now.
+        if let Some(peer) = kept.take() {
+            core.remove_peer(&peer);
         }
     });
     Ok(())
