@@ -192,7 +192,12 @@ where
         }
         let _ = wr.shutdown().await;
     };
-    let _ = tokio::time::timeout(core.options.linger, flush).await;
+    // A close already spent its linger in `drive`; other endings get one.
+    let budget = match end {
+        End::Closed => std::time::Duration::from_millis(100).min(core.options.linger),
+        _ => core.options.linger,
+    };
+    let _ = tokio::time::timeout(budget, flush).await;
     end
 }
 

@@ -443,7 +443,7 @@ impl Rep {
             return Err(Error::EmptyMessage);
         }
         let mut pending = self.pending.lock().await;
-        let Some((peer, envelope)) = pending.take() else {
+        let Some((peer, envelope)) = pending.clone() else {
             return Err(Error::InvalidState(
                 "REP: receive a request before replying",
             ));
@@ -451,7 +451,14 @@ impl Rep {
         for frame in envelope.into_iter().rev() {
             msg.push_front(frame);
         }
-        self.core.send_to(peer, msg).await
+        match self.core.send_to(peer, msg).await {
+            // As libzmq after EAGAIN: a reply that timed out may be sent again.
+            Err(Error::Timeout(t)) => Err(Error::Timeout(t)),
+            result => {
+                *pending = None;
+                result
+            }
+        }
     }
 }
 
