@@ -24,6 +24,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// One ready peer: the pipe of messages waiting to go to it, and (for PUB)
 /// what it subscribed to.
 pub(crate) struct Peer {
+    /// The peer's address or endpoint, for stats and monitor events.
+    pub(crate) name: String,
     /// The peer's routing id: the Identity it announced to a ROUTER, or one
     /// we generated (`%x00` + a 4-octet counter, as libzmq does).
     pub(crate) id: Bytes,
@@ -168,6 +170,7 @@ impl Core {
     pub(crate) fn add_peer(
         &self,
         conn: &mut Connection,
+        name: &str,
         kept: Option<Arc<Peer>>,
     ) -> Result<Arc<Peer>, DuplicateRoutingId> {
         let announced = match self.socket_type {
@@ -224,6 +227,7 @@ impl Core {
             },
         };
         let peer = Arc::new(Peer {
+            name: name.to_owned(),
             id: id.clone(),
             out: Pipe::with_conflate(
                 self.options.send_hwm,
@@ -310,6 +314,32 @@ impl Core {
         }
     }
 
+    /// Counts a message dropped for a full peer, and reports it.
+    fn count_drop(&self, peer: &Peer) {
+        peer.dropped.fetch_add(1, Ordering::Relaxed);
+        self.emit(crate::monitor::MonitorEvent::MessageDropped {
+            peer: peer.name.clone(),
+        });
+    }
+
+    /// One line per ready peer: what is queued to it and what it missed.
+    pub(crate) fn peer_stats(&self) -> Vec<crate::PeerStats> {
+        self.peers()
+            .list
+            .iter()
+            .map(|p| {
+                let (queued_messages, queued_bytes) = p.out.depth();
+                crate::PeerStats {
+                    peer: p.name.clone(),
+                    routing_id: p.id.clone(),
+                    queued_messages,
+                    queued_bytes,
+                    dropped: p.dropped.load(Ordering::Relaxed) + p.out.replaced(),
+                }
+            })
+            .collect()
+    }
+
     /// Messages dropped under [`WhenFull::Drop`] or replaced under
     /// conflate, all peers ever.
     pub(crate) fn dropped(&self) -> u64 {
@@ -381,7 +411,7 @@ impl Core {
             match peer.out.try_push(msg.clone()) {
                 Ok(()) => {}
                 Err(PushError::Full(_)) => {
-                    peer.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.count_drop(peer);
                 }
                 // The peer is leaving; its engine has stopped reading.
                 Err(PushError::Closed(_)) => {}
@@ -460,7 +490,7 @@ impl Core {
             Err(PushError::Full(m)) => match self.options.when_full {
                 WhenFull::Wait => Err(TrySendError::Full(m)),
                 WhenFull::Drop => {
-                    peer.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.count_drop(&peer);
                     Ok(())
                 }
             },

@@ -256,7 +256,7 @@ where
                         t.done();
                     }
                     if sends {
-                        match core.add_peer(conn, earlier.take()) {
+                        match core.add_peer(conn, peer_name, earlier.take()) {
                             Ok(peer) => *out = Some(peer),
                             Err(_) => return End::DuplicateRoutingId,
                         }

@@ -40,6 +40,8 @@ pub use endpoint::Endpoint;
 pub use error::{Error, TrySendError};
 pub use monitor::{MONITOR_CAPACITY, Monitor, MonitorEvent};
 pub use options::{Hwm, Options, WhenFull};
-pub use socket::{Dealer, Pair, Pub, Pull, Push, Rep, Req, Router, Stats, Sub, XPub, XSub};
+pub use socket::{
+    Dealer, Pair, PeerStats, Pub, Pull, Push, Rep, Req, Router, Stats, Sub, XPub, XSub,
+};
 pub use weirmq_zmtp as zmtp;
 pub use weirmq_zmtp::{Heartbeat, Message, SocketType};

@@ -53,6 +53,14 @@ pub enum MonitorEvent {
         /// What went wrong.
         reason: String,
     },
+    /// A message was dropped for a full peer, as [`WhenFull::Drop`]
+    /// chose (libzmq drops without telling anyone).
+    ///
+    /// [`WhenFull::Drop`]: crate::WhenFull::Drop
+    MessageDropped {
+        /// The peer that missed the message.
+        peer: String,
+    },
     /// An established connection ended, and why (ZMQ_EVENT_DISCONNECTED).
     Disconnected {
         /// The peer's address or endpoint.

@@ -44,6 +44,23 @@ pub struct Stats {
     pub evicted: u64,
 }
 
+/// What is queued to one ready peer, and what it missed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerStats {
+    /// The peer's address or the endpoint connected to.
+    pub peer: String,
+    /// The peer's routing id (announced, or generated: `%x00` + 4 octets).
+    pub routing_id: Bytes,
+    /// Messages waiting to be handed to its connection.
+    pub queued_messages: usize,
+    /// Payload octets of those.
+    pub queued_bytes: usize,
+    /// Messages it missed: dropped under `WhenFull::Drop`, or replaced under
+    /// conflate.
+    pub dropped: u64,
+}
+
 macro_rules! socket_common_rest {
     ($name:ident) => {
         impl $name {
@@ -97,6 +114,11 @@ macro_rules! socket_common_rest {
             /// Queue depths and counters now.
             pub fn stats(&self) -> Stats {
                 self.core.stats()
+            }
+
+            /// Per ready peer: queue depth and what it missed.
+            pub fn peer_stats(&self) -> Vec<PeerStats> {
+                self.core.peer_stats()
             }
 
             /// Starts delivering this socket's [`MonitorEvent`](crate::MonitorEvent)s

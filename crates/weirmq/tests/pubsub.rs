@@ -78,6 +78,7 @@ async fn publisher_with_drop_policy_counts_what_a_stalled_subscriber_misses() {
             .with_when_full(WhenFull::Drop),
     )
     .unwrap();
+    let mut events = publisher.monitor();
     let ep = publisher.bind("tcp://127.0.0.1:*").await.unwrap();
     let sub = Sub::with_options(Options::default().with_hwm(hwm)).unwrap();
     sub.subscribe("").unwrap();
@@ -95,6 +96,18 @@ async fn publisher_with_drop_policy_counts_what_a_stalled_subscriber_misses() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let dropped = publisher.stats().dropped;
     assert!(dropped > 0, "a stalled subscriber must miss messages");
+    // Per peer, and as monitor events (the channel holds 1024; the rest of
+    // the events are counted as missed, not queued).
+    let per_peer = publisher.peer_stats();
+    assert_eq!(per_peer.len(), 1);
+    assert_eq!(per_peer[0].dropped, dropped);
+    let mut drop_events = 0u64;
+    while let Some(e) = events.try_recv() {
+        if matches!(e, weirmq::MonitorEvent::MessageDropped { .. }) {
+            drop_events += 1;
+        }
+    }
+    assert_eq!(drop_events + events.missed(), dropped);
     let mut received = 0;
     while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(200), sub.recv()).await {
         received += 1;
