@@ -392,12 +392,25 @@ impl Core {
     /// or nobody does (`Full`); under [`WhenFull::Drop`] a peer without room
     /// misses it and its drop counter says so.
     pub(crate) fn try_broadcast(&self, msg: Message) -> Result<(), TrySendError> {
+        self.try_fan_out(msg, true)
+    }
+
+    /// XSUB: a message that is not a subscription goes to every publisher
+    /// (upstream), as libzmq's XSUB sends it.
+    pub(crate) async fn send_upstream(&self, msg: Message) -> Result<(), Error> {
+        self.wait_for_room(msg, |core, m| core.try_fan_out(m, false))
+            .await
+    }
+
+    /// Offers `msg` to every peer (only the subscribed ones if `filter`),
+    /// all-or-nothing under [`WhenFull::Wait`].
+    fn try_fan_out(&self, msg: Message, filter: bool) -> Result<(), TrySendError> {
         if self.is_closed() {
             return Err(TrySendError::Closed(msg));
         }
         let topic = msg.frames().first().cloned().unwrap_or_default();
         let peers = self.peers();
-        let subscribed = |p: &&Arc<Peer>| lock(&p.subscriptions).matches(&topic);
+        let subscribed = |p: &&Arc<Peer>| !filter || lock(&p.subscriptions).matches(&topic);
         if self.options.when_full == WhenFull::Wait
             && peers
                 .list

@@ -328,11 +328,15 @@ where
                         // A SUB's pipe carries its subscriptions: %x01 or
                         // %x00 and the topic, sent as the peer's revision
                         // wants them (commands for 3.1, frames for 3.0).
-                        let control = &msg.frames()[0];
-                        match control.first() {
-                            Some(1) => drop(conn.subscribe(&control[1..])),
-                            Some(0) => drop(conn.cancel(&control[1..])),
-                            _ => {}
+                        match msg.frames() {
+                            [control] if control.first() == Some(&1) => {
+                                drop(conn.subscribe(&control[1..]))
+                            }
+                            [control] if control.first() == Some(&0) => {
+                                drop(conn.cancel(&control[1..]))
+                            }
+                            // XSUB: other messages go upstream as data.
+                            _ => drop(conn.send(msg)),
                         }
                     } else {
                         let _ = conn.send(msg);
@@ -425,6 +429,6 @@ fn receives(core: &Core) -> bool {
     use weirmq_zmtp::SocketType::*;
     matches!(
         core.socket_type,
-        Pull | Pair | Dealer | Req | Rep | Router | Sub | XSub
+        Pull | Pair | Dealer | Req | Rep | Router | Sub | XSub | XPub
     )
 }

@@ -486,7 +486,8 @@ impl Rep {
 
 /// XPUB: a PUB that also hands the application its peers' subscriptions as
 /// messages: `%x01` + topic when a topic gains its first subscriber, `%x00`
-/// + topic when it loses its last (RFC 29; libzmq's XPUB). For proxies.
+/// + topic when it loses its last (RFC 29; libzmq's XPUB), and the other
+/// messages subscribers send upstream. For proxies.
 pub struct XPub {
     core: Arc<Core>,
 }
@@ -515,15 +516,16 @@ socket_recv!(XSub);
 
 impl XSub {
     /// Sends a subscription message (`%x01` + topic) or a cancel (`%x00` +
-    /// topic) to every publisher.
+    /// topic) to every publisher; any other message goes to every publisher
+    /// as data (libzmq's XSUB does the same).
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         let msg = msg.into();
         match msg.frames() {
             [frame] if frame.first() == Some(&1) => self.core.subscribe(&frame[1..], true),
             [frame] if frame.first() == Some(&0) => self.core.subscribe(&frame[1..], false),
-            _ => Err(Error::InvalidMessage(
-                "an XSUB sends one-frame subscriptions: %x01 + topic, or %x00 + topic",
-            )),
+            // Anything else goes upstream to every publisher, as in libzmq.
+            _ if msg.is_empty() => Err(Error::EmptyMessage),
+            _ => self.core.send_upstream(msg).await,
         }
     }
 }
