@@ -485,9 +485,9 @@ impl Rep {
 }
 
 /// XPUB: a PUB that also hands the application its peers' subscriptions as
-/// messages: `%x01` + topic when a topic gains its first subscriber, `%x00`
-/// + topic when it loses its last (RFC 29; libzmq's XPUB), and the other
-/// messages subscribers send upstream. For proxies.
+/// messages (`%x01` and the topic when a topic gains its first subscriber,
+/// `%x00` and the topic when it loses its last; RFC 29, libzmq's XPUB), and
+/// the other messages subscribers send upstream. For proxies.
 pub struct XPub {
     core: Arc<Core>,
 }
