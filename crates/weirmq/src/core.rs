@@ -180,6 +180,17 @@ impl Core {
         let topics = lock(&self.topics);
         let mut peers = self.peers();
         match kept {
+            // Attached since connect() (immediate = false): already routed.
+            Some(peer)
+                if peers
+                    .by_id
+                    .get(&peer.id)
+                    .is_some_and(|p| Arc::ptr_eq(p, &peer)) =>
+            {
+                drop(peers);
+                drop(topics);
+                return Ok(peer);
+            }
             Some(peer)
                 if announced.as_ref().is_none_or(|id| *id == peer.id)
                     && !peers.by_id.contains_key(&peer.id) =>
@@ -272,6 +283,39 @@ impl Core {
             note.extend_from_slice(topic);
             Message::from(note)
         })
+    }
+
+    /// With `immediate = false`: a peer for an endpoint `connect` has not
+    /// reached yet, routed at once so messages queue for it (up to its HWM)
+    /// as libzmq does by default.
+    pub(crate) fn preattach_peer(&self, name: &str) -> Arc<Peer> {
+        let mut peers = self.peers();
+        let id = loop {
+            peers.generated = peers.generated.wrapping_add(1);
+            let mut id = vec![0u8];
+            id.extend_from_slice(&peers.generated.to_be_bytes());
+            let id = Bytes::from(id);
+            if !peers.by_id.contains_key(&id) {
+                break id;
+            }
+        };
+        let peer = Arc::new(Peer {
+            name: name.to_owned(),
+            id: id.clone(),
+            out: Pipe::with_conflate(
+                self.options.send_hwm,
+                self.room.clone(),
+                self.options.conflate,
+            ),
+            subscriptions: Mutex::new(Subscriptions::default()),
+            dropped: AtomicU64::new(0),
+            replaced: Notify::new(),
+        });
+        peers.list.push(peer.clone());
+        peers.by_id.insert(id, peer.clone());
+        drop(peers);
+        self.room.notify_waiters();
+        peer
     }
 
     /// Forgets a peer for good: its pipe is closed, and the messages still

@@ -167,7 +167,11 @@ where
     }
     match (out.take(), reuse) {
         (Some(peer), Some(slot)) if !matches!(end, End::Closed) => {
-            core.detach_peer(&peer);
+            // With immediate (the default) a peer that is down takes no new
+            // messages; without it, it stays routed, as libzmq does.
+            if core.options.immediate {
+                core.detach_peer(&peer);
+            }
             *slot = Some(peer);
         }
         (Some(peer), slot) => {

@@ -116,6 +116,12 @@ pub struct Options {
     /// TCP keepalive idle time, or `None` for the system default. Default
     /// `None`.
     pub tcp_keepalive: Option<Duration>,
+    /// Route messages only to peers whose connection is up (libzmq's
+    /// IMMEDIATE=1). Default true: a message queued for a peer that is down
+    /// can wait forever. With false (libzmq's default), PUSH, PAIR, DEALER
+    /// and REQ queue messages for a `connect`ed endpoint from the start and
+    /// while it reconnects, up to its HWM.
+    pub immediate: bool,
 }
 
 impl Default for Options {
@@ -138,6 +144,7 @@ impl Default for Options {
             router_handover: false,
             xpub_verbose: false,
             tcp_keepalive: None,
+            immediate: true,
         }
     }
 }
@@ -207,6 +214,12 @@ impl Options {
     /// XPUB: hands every subscription to the application.
     pub fn with_xpub_verbose(mut self, verbose: bool) -> Self {
         self.xpub_verbose = verbose;
+        self
+    }
+
+    /// Sets whether only connected peers get messages.
+    pub fn with_immediate(mut self, immediate: bool) -> Self {
+        self.immediate = immediate;
         self
     }
 

@@ -198,6 +198,13 @@ enum Stream {
     Inproc(DuplexStream),
 }
 
+/// Socket types that route to a connecting peer by its place in the
+/// round-robin, so a peer can be routed before it connects.
+fn preattaches(socket_type: weirmq_zmtp::SocketType) -> bool {
+    use weirmq_zmtp::SocketType::*;
+    matches!(socket_type, Push | Pair | Dealer | Req)
+}
+
 /// Starts connecting in the background, reconnecting with backoff whenever
 /// the connection fails or ends, until the socket closes.
 pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
@@ -217,7 +224,8 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
         let name = target.to_string();
         // The peer of this endpoint, kept across reconnects with the
         // messages still queued to it.
-        let mut kept = None;
+        let mut kept = (!core.options.immediate && preattaches(core.socket_type))
+            .then(|| core.preattach_peer(&name));
         let reconnecting = async {
             loop {
                 // Only the dial races the close signal: a running engine

@@ -553,3 +553,39 @@ async fn close_waits_for_queued_messages_to_be_written() {
         );
     }
 }
+
+#[tokio::test]
+async fn immediate_false_queues_for_an_endpoint_not_reached_yet() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let push = Push::with_options(
+        Options::default()
+            .with_immediate(false)
+            .with_send_timeout(Duration::from_millis(100)),
+    )
+    .unwrap();
+    push.connect(&ep).await.unwrap();
+    // Nobody listens yet, and the message is queued anyway.
+    within(push.send("early")).await.unwrap();
+    assert_eq!(push.stats().queued_out_messages, 1);
+    let pull = Pull::new();
+    pull.bind(&ep).await.unwrap();
+    assert_eq!(within(pull.recv()).await.unwrap(), Message::from("early"));
+
+    // With immediate (the default) the same send waits for a connection.
+    let push = Push::with_options(Options::default().with_send_timeout(Duration::from_millis(100)))
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    push.connect(&format!("tcp://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    assert!(matches!(push.send("early").await, Err(Error::Timeout(_))));
+}
