@@ -50,6 +50,21 @@ struct Peers {
     generated: u32,
 }
 
+impl Peers {
+    /// A fresh routing id, as libzmq makes them: `%x00` + a 4-octet counter.
+    fn generate_id(&mut self) -> Bytes {
+        loop {
+            self.generated = self.generated.wrapping_add(1);
+            let mut id = vec![0u8];
+            id.extend_from_slice(&self.generated.to_be_bytes());
+            let id = Bytes::from(id);
+            if !self.by_id.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+}
+
 /// A ROUTER peer announced a routing id another connected peer already has;
 /// the newcomer is refused (libzmq does the same without ROUTER_HANDOVER).
 #[derive(Debug)]
@@ -227,28 +242,9 @@ impl Core {
                 id
             }
             Some(id) => id,
-            None => loop {
-                peers.generated = peers.generated.wrapping_add(1);
-                let mut id = vec![0u8];
-                id.extend_from_slice(&peers.generated.to_be_bytes());
-                let id = Bytes::from(id);
-                if !peers.by_id.contains_key(&id) {
-                    break id;
-                }
-            },
+            None => peers.generate_id(),
         };
-        let peer = Arc::new(Peer {
-            name: name.to_owned(),
-            id: id.clone(),
-            out: Pipe::with_conflate(
-                self.options.send_hwm,
-                self.room.clone(),
-                self.options.conflate,
-            ),
-            subscriptions: Mutex::new(Subscriptions::default()),
-            dropped: AtomicU64::new(0),
-            replaced: Notify::new(),
-        });
+        let peer = self.new_peer(name, id.clone());
         for topic in topics.distinct() {
             // The connection has just become ready: this cannot fail.
             let _ = conn.subscribe(topic);
@@ -285,23 +281,10 @@ impl Core {
         })
     }
 
-    /// With `immediate = false`: a peer for an endpoint `connect` has not
-    /// reached yet, routed at once so messages queue for it (up to its HWM)
-    /// as libzmq does by default.
-    pub(crate) fn preattach_peer(&self, name: &str) -> Arc<Peer> {
-        let mut peers = self.peers();
-        let id = loop {
-            peers.generated = peers.generated.wrapping_add(1);
-            let mut id = vec![0u8];
-            id.extend_from_slice(&peers.generated.to_be_bytes());
-            let id = Bytes::from(id);
-            if !peers.by_id.contains_key(&id) {
-                break id;
-            }
-        };
-        let peer = Arc::new(Peer {
+    fn new_peer(&self, name: &str, id: Bytes) -> Arc<Peer> {
+        Arc::new(Peer {
             name: name.to_owned(),
-            id: id.clone(),
+            id,
             out: Pipe::with_conflate(
                 self.options.send_hwm,
                 self.room.clone(),
@@ -310,7 +293,16 @@ impl Core {
             subscriptions: Mutex::new(Subscriptions::default()),
             dropped: AtomicU64::new(0),
             replaced: Notify::new(),
-        });
+        })
+    }
+
+    /// With `immediate = false`: a peer for an endpoint `connect` has not
+    /// reached yet, routed at once so messages queue for it (up to its HWM)
+    /// as libzmq does by default.
+    pub(crate) fn preattach_peer(&self, name: &str) -> Arc<Peer> {
+        let mut peers = self.peers();
+        let id = peers.generate_id();
+        let peer = self.new_peer(name, id.clone());
         peers.list.push(peer.clone());
         peers.by_id.insert(id, peer.clone());
         drop(peers);
