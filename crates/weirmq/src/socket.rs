@@ -197,6 +197,26 @@ macro_rules! socket_send {
     };
 }
 
+macro_rules! socket_publish {
+    ($name:ident) => {
+        impl $name {
+            /// Publishes a message to every peer subscribed to a prefix of
+            /// its first frame, waiting (up to the send timeout) while such a
+            /// peer is full under [`WhenFull::Wait`](crate::WhenFull::Wait).
+            pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+                self.core.broadcast(msg.into()).await
+            }
+
+            /// Publishes without waiting: under `Wait`, a full subscriber
+            /// hands the message back and nobody gets it; under `Drop`, the
+            /// full ones miss it (counted).
+            pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError> {
+                self.core.try_broadcast(msg.into())
+            }
+        }
+    };
+}
+
 macro_rules! socket_recv {
     ($name:ident) => {
         impl $name {
@@ -251,19 +271,7 @@ pub struct Pub {
 }
 socket_common!(Pub, SocketType::Pub);
 
-impl Pub {
-    /// Publishes a message, waiting (up to the send timeout) while a
-    /// subscribed peer is full under [`WhenFull::Wait`](crate::WhenFull::Wait).
-    pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
-        self.core.broadcast(msg.into()).await
-    }
-
-    /// Publishes without waiting: under `Wait`, a full subscriber hands the
-    /// message back and nobody gets it; under `Drop`, the full ones miss it.
-    pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError> {
-        self.core.try_broadcast(msg.into())
-    }
-}
+socket_publish!(Pub);
 
 /// SUB: receives the messages of PUB peers whose first frame starts with one
 /// of its subscriptions (RFC 29). Subscribes to nothing at first.
@@ -494,17 +502,7 @@ pub struct XPub {
 socket_common!(XPub, SocketType::XPub);
 socket_recv!(XPub);
 
-impl XPub {
-    /// Publishes a message, as [`Pub::send`] does.
-    pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
-        self.core.broadcast(msg.into()).await
-    }
-
-    /// Publishes without waiting, as [`Pub::try_send`] does.
-    pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError> {
-        self.core.try_broadcast(msg.into())
-    }
-}
+socket_publish!(XPub);
 
 /// XSUB: a SUB whose subscriptions are messages the application sends:
 /// `%x01` + topic subscribes, `%x00` + topic cancels (RFC 29). For proxies.
