@@ -60,6 +60,12 @@ SEEDS = {
         "cancel": cmd(b"CANCEL", b"topic"),
         "hello": cmd(b"HELLO", b"\x01\x00" + b"\0" * 72),
     },
+    "z85": {
+        "rfc32": b"HelloWorld",
+        "key": b"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+        "overflow": b"#####",
+        "bad_char": b"Hel o",
+    },
     # Octet 0: socket type index (SocketType::ALL: 2 = DEALER, 3 = ROUTER,
     # 4 = PUB, 6 = SUB, 8 = PUSH, 9 = PULL), bit 5 heartbeats, bit 7 prepend
     # a greeting. Octet 1: read size - 1.

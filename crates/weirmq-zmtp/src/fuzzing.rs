@@ -191,3 +191,24 @@ pub fn null_connection(data: &[u8]) {
         }
     }
 }
+
+/// Z85 decoding of arbitrary text, and a round trip of arbitrary octets.
+pub fn z85(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(bytes) = crate::z85::decode(text) {
+            assert_eq!(
+                crate::z85::encode(&bytes).as_deref(),
+                Ok(text),
+                "decode then encode"
+            );
+        }
+        let _ = crate::keys::PublicKey::from_z85(text);
+    }
+    let whole = &data[..data.len() / 4 * 4];
+    let text = crate::z85::encode(whole).expect("multiple of 4");
+    assert_eq!(
+        crate::z85::decode(&text).as_deref(),
+        Ok(whole),
+        "encode then decode"
+    );
+}

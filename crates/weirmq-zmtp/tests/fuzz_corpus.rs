@@ -37,6 +37,11 @@ fn command_corpus() {
 }
 
 #[test]
+fn z85_corpus() {
+    replay("z85", fuzzing::z85);
+}
+
+#[test]
 fn null_connection_corpus() {
     replay("null_connection", fuzzing::null_connection);
 }
