@@ -28,6 +28,15 @@ enum Command {
     Send(SendArgs),
     /// Receive messages and print one per line.
     Recv(RecvArgs),
+    /// Make a CURVE keypair: print it, or write certificate files.
+    Keygen(KeygenArgs),
+}
+
+#[derive(Args)]
+struct KeygenArgs {
+    /// Write PATH (public key) and PATH_secret (both keys, mode 0600)
+    /// instead of printing the keys.
+    path: Option<std::path::PathBuf>,
 }
 
 /// Socket types that can send.
@@ -270,12 +279,34 @@ async fn recv(args: RecvArgs) -> Result<(), Error> {
     Ok(())
 }
 
+fn keygen(args: KeygenArgs) -> Result<(), Error> {
+    let pair = weirmq::Keypair::generate();
+    match args.path {
+        Some(path) => {
+            weirmq::cert::write_certificate(&path, &pair)?;
+            let secret = weirmq::cert::secret_path(&path);
+            eprintln!(
+                "wrote {} and {} (mode 0600)",
+                path.display(),
+                secret.display()
+            );
+            println!("{}", pair.public);
+        }
+        None => {
+            println!("public-key = \"{}\"", pair.public);
+            println!("secret-key = \"{}\"", pair.secret.to_z85().as_str());
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Send(a) => send(a).await,
         Command::Recv(a) => recv(a).await,
+        Command::Keygen(a) => keygen(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

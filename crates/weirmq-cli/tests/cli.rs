@@ -133,3 +133,35 @@ fn errors_are_reported_and_help_exists() {
     assert!(!out.status.success());
     assert!(String::from_utf8(out.stderr).unwrap().contains("timed out"));
 }
+
+#[test]
+fn keygen_prints_or_writes_a_keypair() {
+    let out = weirmq().arg("keygen").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let field = |name: &str| {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split('"').nth(1).unwrap().to_owned()
+    };
+    let public = weirmq::PublicKey::from_z85(&field("public-key")).unwrap();
+    let secret = weirmq::SecretKey::from_z85(&field("secret-key")).unwrap();
+    assert_eq!(secret.public_key(), public);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server");
+    let out = weirmq().arg("keygen").arg(&path).output().unwrap();
+    assert!(out.status.success());
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let pair = weirmq::cert::read_keypair(&weirmq::cert::secret_path(&path)).unwrap();
+    assert_eq!(printed.trim(), pair.public.to_z85());
+    assert_eq!(weirmq::cert::read_public_key(&path).unwrap(), pair.public);
+    // A second keygen must not overwrite the secret.
+    assert!(
+        !weirmq()
+            .arg("keygen")
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success()
+    );
+}

@@ -25,6 +25,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cert;
 mod core;
 mod endpoint;
 mod engine;
@@ -44,4 +45,5 @@ pub use socket::{
     Dealer, Pair, PeerStats, Pub, Pull, Push, Rep, Req, Router, Stats, Sub, XPub, XSub,
 };
 pub use weirmq_zmtp as zmtp;
+pub use weirmq_zmtp::keys::{Keypair, PublicKey, SecretKey};
 pub use weirmq_zmtp::{Heartbeat, Message, SocketType};
