@@ -145,6 +145,11 @@ impl Core {
         // Check the protocol options now, so bind/connect cannot fail later
         // for a reason the caller could have been told at construction.
         options.limits()?;
+        // The same for what the connection checks (routing id, heartbeat
+        // TTL, ...): one connection built now proves every later one valid.
+        let probe = crate::engine::zmtp_config(socket_type, &options);
+        Connection::new(probe, std::time::Instant::now())
+            .map_err(|e| Error::InvalidOption(e.to_string()))?;
         let room = Arc::new(Notify::new());
         let inbound =
             Pipe::with_conflate(options.recv_hwm, Arc::new(Notify::new()), options.conflate);

@@ -50,9 +50,9 @@ pub(crate) enum End {
     HandedOver,
 }
 
-fn zmtp_config(core: &Core) -> Config {
-    let o = &core.options;
-    let mut c = Config::new(core.socket_type);
+/// The protocol settings a socket's options ask for.
+pub(crate) fn zmtp_config(socket_type: SocketType, o: &crate::Options) -> Config {
+    let mut c = Config::new(socket_type);
     c.routing_id = o.routing_id.clone();
     // Validated when the socket was built.
     c.limits = o.limits().unwrap_or_default();
@@ -120,10 +120,11 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let _running = core.engine_started();
-    let mut conn = match Connection::new(zmtp_config(&core), Instant::now()) {
-        Ok(c) => c,
-        Err(e) => unreachable!("options were validated: {e}"),
-    };
+    let mut conn =
+        match Connection::new(zmtp_config(core.socket_type, &core.options), Instant::now()) {
+            Ok(c) => c,
+            Err(e) => unreachable!("options were validated: {e}"),
+        };
     let (mut rd, mut wr) = tokio::io::split(stream);
     let keep = kept.is_some() && reconnect_keeps_pipe(core.socket_type);
     let mut out: Option<Arc<Peer>> = None;

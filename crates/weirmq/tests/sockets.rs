@@ -589,3 +589,17 @@ async fn immediate_false_queues_for_an_endpoint_not_reached_yet() {
         .unwrap();
     assert!(matches!(push.send("early").await, Err(Error::Timeout(_))));
 }
+
+#[tokio::test]
+async fn invalid_protocol_options_are_refused_at_construction() {
+    use weirmq::Dealer;
+    let err = Dealer::with_options(Options::default().with_routing_id(vec![1u8; 256])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid option: routing id of 256 octets is too long (at most 255)"
+    );
+    assert!(Dealer::with_options(Options::default().with_routing_id("\0reserved")).is_err());
+    let mut hb = weirmq::Heartbeat::new(Duration::from_secs(1));
+    hb.ttl = Some(Duration::from_secs(7000));
+    assert!(Pull::with_options(Options::default().with_heartbeat(hb)).is_err());
+}
