@@ -27,7 +27,7 @@ use crate::command::Command;
 use crate::error::{ConfigError, Error, ErrorReason, ProtocolError, TimeoutError, UsageError};
 use crate::frame::{FrameDecoder, Limits};
 use crate::greeting::{Greeting, GreetingDecoder, MechanismName, Revision};
-use crate::mechanism::{Codec, Handshake, Mechanism, Step};
+use crate::mechanism::{AuthDecision, AuthRequest, Codec, Handshake, Mechanism, Step};
 use crate::message::Message;
 use crate::metadata::{IDENTITY, Metadata, SOCKET_TYPE};
 use crate::outbox::Outbox;
@@ -116,6 +116,8 @@ pub struct PeerInfo {
     pub routing_id: Option<Bytes>,
     /// All the peer's metadata properties.
     pub metadata: Metadata,
+    /// The user id our authenticator gave the peer (PLAIN, CURVE servers).
+    pub user_id: Option<Bytes>,
 }
 
 /// What a connection reports, in order.
@@ -131,6 +133,10 @@ pub enum Event {
     Subscribe(Bytes),
     /// The peer cancelled a subscription (only reported to PUB and XPUB).
     Cancel(Bytes),
+    /// A server mechanism needs the caller to judge the peer's credentials:
+    /// answer with [`Connection::authenticate`]. Nothing more is read until
+    /// then (the handshake timeout still runs).
+    Authenticate(AuthRequest),
 }
 
 #[derive(Debug)]
@@ -173,6 +179,8 @@ pub struct Connection {
     pong_deadline: Option<Instant>,
     /// The TTL of the peer's last PING with a non-zero one.
     peer_ttl: Option<Duration>,
+    /// The user id our authenticator gave the peer.
+    user_id: Option<Bytes>,
     /// The PONG owed for the peer's latest PING. One slot, as in libzmq: a
     /// peer flooding PINGs gets one PONG per flush, and cannot grow our
     /// send buffer.
@@ -225,6 +233,13 @@ impl Connection {
         if handshake_timeout == Some(Duration::ZERO) {
             return Err(ConfigError::ZeroDuration("handshake timeout"));
         }
+        if let Mechanism::PlainClient { username, password } = &mechanism {
+            if username.len() > 255 || password.len() > 255 {
+                return Err(ConfigError::Mechanism(
+                    "PLAIN user name and password are at most 255 octets each",
+                ));
+            }
+        }
         let mut ping_ttl = 0;
         if let Some(hb) = &heartbeat {
             if hb.interval.is_zero() {
@@ -273,7 +288,41 @@ impl Connection {
             pong_deadline: None,
             peer_ttl: None,
             pending_pong: None,
+            user_id: None,
         })
+    }
+
+    /// Answers an [`Event::Authenticate`]: allowing continues the handshake;
+    /// denying sends the client an ERROR with the status code and fails the
+    /// connection with [`Error::AuthDenied`]. Without a pending request this
+    /// does nothing.
+    pub fn authenticate(&mut self, decision: AuthDecision) -> Result<(), Error> {
+        let pending = matches!(&self.phase, Phase::Handshake(s) if s.awaits_decision());
+        if !pending {
+            return Ok(());
+        }
+        let Phase::Handshake(state) = mem::replace(&mut self.phase, Phase::Transition) else {
+            unreachable!("checked above");
+        };
+        if let AuthDecision::Allow { user_id } = &decision {
+            self.user_id = Some(user_id.clone());
+        }
+        match state.decide(&decision, &mut self.outbox) {
+            Ok(Step::Continue(next) | Step::Authenticate(_, next)) => {
+                self.phase = Phase::Handshake(next);
+                Ok(())
+            }
+            // A decision never finishes a handshake by itself.
+            Ok(Step::Done(..)) => {
+                let e = Error::Protocol(ProtocolError::HandshakeAborted);
+                self.fail(e.clone());
+                Err(e)
+            }
+            Err(e) => {
+                self.fail(e.clone());
+                Err(e)
+            }
+        }
     }
 
     /// Our socket type.
@@ -497,7 +546,12 @@ impl Connection {
                     };
                     self.on_greeting(&greeting)?;
                 }
-                Phase::Handshake(_) => {
+                Phase::Handshake(state) => {
+                    // Nothing more is read while the caller judges the
+                    // credentials (Connection::authenticate).
+                    if state.awaits_decision() {
+                        return Ok(None);
+                    }
                     let Some(frame) = self.decoder.decode(&mut self.input)? else {
                         return Ok(None);
                     };
@@ -511,6 +565,10 @@ impl Connection {
                     };
                     match state.handle(command, &mut self.outbox)? {
                         Step::Continue(next) => self.phase = Phase::Handshake(next),
+                        Step::Authenticate(request, next) => {
+                            self.phase = Phase::Handshake(next);
+                            return Ok(Some(Event::Authenticate(request)));
+                        }
                         Step::Done(peer, codec) => {
                             return self.on_handshake_done(peer, codec, now).map(Some);
                         }
@@ -590,6 +648,7 @@ impl Connection {
             socket_type,
             routing_id,
             metadata,
+            user_id: self.user_id.clone(),
         };
         self.phase = Phase::Traffic(codec);
         self.handshake_deadline = None;

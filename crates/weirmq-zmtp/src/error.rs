@@ -30,6 +30,9 @@ pub enum Error {
     /// The peer sent an ERROR command and is closing the connection.
     #[error("peer sent ERROR: {0}")]
     PeerError(ErrorReason),
+    /// Our authenticator refused the peer, with this status code.
+    #[error("authentication denied: {0}")]
+    AuthDenied(ErrorReason),
 }
 
 /// The reason text of an ERROR command, as the peer sent it.
@@ -67,6 +70,8 @@ pub enum Field {
     ErrorReason,
     /// The 2-octet TTL of a PING command.
     PingTtl,
+    /// A PLAIN user name or password.
+    Credential,
 }
 
 impl fmt::Display for Field {
@@ -78,6 +83,7 @@ impl fmt::Display for Field {
             Field::PropertyValue => "property value",
             Field::ErrorReason => "ERROR reason",
             Field::PingTtl => "PING TTL",
+            Field::Credential => "PLAIN credential",
         })
     }
 }
@@ -131,6 +137,9 @@ pub enum MalformedError {
         /// The octets actually left in the command body.
         available: usize,
     },
+    /// Octets after the last field of a command that has no room for them.
+    #[error("unexpected octets after the {0}")]
+    TrailingData(Field),
     /// A command name or a property name of zero length.
     #[error("empty {0}")]
     EmptyName(Field),

@@ -62,7 +62,7 @@ pub use error::{ConfigError, Error, MalformedError, ProtocolError, TimeoutError,
 pub use frame::{Frame, FrameDecoder, Limits};
 pub use greeting::{Greeting, GreetingDecoder, MechanismName, Revision};
 pub use keys::{KeyError, Keypair, PublicKey, SecretKey};
-pub use mechanism::Mechanism;
+pub use mechanism::{AuthDecision, AuthRequest, Mechanism};
 pub use message::Message;
 pub use metadata::Metadata;
 pub use socket_type::SocketType;

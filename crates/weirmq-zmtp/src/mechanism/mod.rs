@@ -15,14 +15,65 @@ use crate::metadata::Metadata;
 use crate::outbox::Outbox;
 
 mod null;
+mod plain;
 
 /// The security mechanism of a connection, with its settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Mechanism {
     /// NULL (RFC 37): no authentication, no encryption. Symmetric.
     #[default]
     Null,
+    /// PLAIN client (RFC 24): sends a user name and a password, each at most
+    /// 255 octets, in the clear.
+    PlainClient {
+        /// The user name.
+        username: Bytes,
+        /// The password (never shown by `Debug`).
+        password: Bytes,
+    },
+    /// PLAIN server: each client's credentials come to the caller as an
+    /// [`Event::Authenticate`](crate::Event::Authenticate) to allow or deny.
+    PlainServer,
+}
+
+impl std::fmt::Debug for Mechanism {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mechanism::Null => f.write_str("Null"),
+            Mechanism::PlainClient { username, .. } => f
+                .debug_struct("PlainClient")
+                .field("username", &username.escape_ascii().to_string())
+                .field("password", &"<redacted>")
+                .finish(),
+            Mechanism::PlainServer => f.write_str("PlainServer"),
+        }
+    }
+}
+
+/// Credentials a server mechanism asks the caller to judge.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthRequest {
+    /// PLAIN: a user name and a password.
+    Plain {
+        /// The user name.
+        username: Bytes,
+        /// The password (never shown by `Debug`).
+        password: Bytes,
+    },
+}
+
+impl std::fmt::Debug for AuthRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthRequest::Plain { username, .. } => f
+                .debug_struct("Plain")
+                .field("username", &username.escape_ascii().to_string())
+                .field("password", &"<redacted>")
+                .finish(),
+        }
+    }
 }
 
 impl Mechanism {
@@ -30,14 +81,13 @@ impl Mechanism {
     pub fn name(&self) -> MechanismName {
         match self {
             Mechanism::Null => MechanismName::NULL,
+            Mechanism::PlainClient { .. } | Mechanism::PlainServer => MechanismName::PLAIN,
         }
     }
 
     /// The greeting's as-server octet. NULL peers send 0 (RFC 37).
     pub fn as_server(&self) -> bool {
-        match self {
-            Mechanism::Null => false,
-        }
+        matches!(self, Mechanism::PlainServer)
     }
 }
 
@@ -45,17 +95,21 @@ impl Mechanism {
 #[derive(Debug)]
 pub(crate) enum Handshake {
     Null(null::AwaitingReady),
+    PlainClientWelcome(plain::ClientAwaitingWelcome),
+    PlainClientReady(plain::ClientAwaitingReady),
+    PlainServerHello(plain::ServerAwaitingHello),
+    PlainServerDecision(plain::ServerAwaitingDecision),
+    PlainServerInitiate(plain::ServerAwaitingInitiate),
 }
 
 /// What a handshake state returns for one command.
 #[derive(Debug)]
 pub(crate) enum Step {
     /// Still handshaking, in this state.
-    #[expect(
-        dead_code,
-        reason = "NULL finishes in one step; PLAIN and CURVE take several"
-    )]
     Continue(Handshake),
+    /// The caller must judge these credentials; the handshake waits in this
+    /// state for [`Handshake::decide`].
+    Authenticate(AuthRequest, Handshake),
     /// Finished: the peer's metadata, and how traffic is framed from now on.
     Done(Metadata, Codec),
 }
@@ -97,13 +151,68 @@ impl Handshake {
     pub(crate) fn start(mechanism: &Mechanism, ours: &Metadata, out: &mut Outbox) -> Handshake {
         match mechanism {
             Mechanism::Null => Handshake::Null(null::AwaitingReady::start(ours, out)),
+            Mechanism::PlainClient { username, password } => Handshake::PlainClientWelcome(
+                plain::ClientAwaitingWelcome::start(username, password, ours, out),
+            ),
+            Mechanism::PlainServer => {
+                Handshake::PlainServerHello(plain::ServerAwaitingHello::start(ours))
+            }
         }
     }
 
     /// Feeds one command received during the handshake.
-    pub(crate) fn handle(self, command: Command, _out: &mut Outbox) -> Result<Step, Error> {
+    pub(crate) fn handle(self, command: Command, out: &mut Outbox) -> Result<Step, Error> {
         match self {
             Handshake::Null(state) => state.handle(command),
+            Handshake::PlainClientWelcome(state) => state.handle(command, out),
+            Handshake::PlainClientReady(state) => state.handle(command),
+            Handshake::PlainServerHello(state) => state.handle(command),
+            Handshake::PlainServerInitiate(state) => state.handle(command, out),
+            // No command is expected while the caller decides.
+            Handshake::PlainServerDecision(_) => {
+                Err(crate::error::ProtocolError::UnexpectedCommand {
+                    name: crate::error::ErrorReason(Bytes::copy_from_slice(command.name())),
+                }
+                .into())
+            }
         }
     }
+
+    /// Whether the handshake waits for the caller's decision.
+    pub(crate) fn awaits_decision(&self) -> bool {
+        matches!(self, Handshake::PlainServerDecision(_))
+    }
+
+    /// Applies the caller's decision on the credentials: continue, or send
+    /// ERROR with the status code and fail.
+    pub(crate) fn decide(self, decision: &AuthDecision, out: &mut Outbox) -> Result<Step, Error> {
+        match (self, decision) {
+            (Handshake::PlainServerDecision(state), AuthDecision::Allow { .. }) => {
+                Ok(state.allow(out))
+            }
+            (_, AuthDecision::Deny { status }) => {
+                // ZAP status codes travel as the ERROR reason (libzmq).
+                out.command(&Command::Error(crate::error::ErrorReason(status.clone())));
+                Err(Error::AuthDenied(crate::error::ErrorReason(status.clone())))
+            }
+            (state, AuthDecision::Allow { .. }) => Ok(Step::Continue(state)),
+        }
+    }
+}
+
+/// The caller's verdict on an [`AuthRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthDecision {
+    /// Let the client in, known as `user_id` (ZAP's User-Id).
+    Allow {
+        /// The identity the application sees for this peer.
+        user_id: Bytes,
+    },
+    /// Refuse it; `status` is ZAP's code ("400" denied, "300" temporary,
+    /// "500" internal), sent to the client in an ERROR command.
+    Deny {
+        /// The status code.
+        status: Bytes,
+    },
 }
