@@ -49,6 +49,7 @@ pub enum Command {
     },
 }
 
+const LIBZMQ_MANGLED_ERROR: &[u8] = b"\x5eRROR";
 const READY: &[u8] = b"READY";
 const ERROR: &[u8] = b"ERROR";
 const SUBSCRIBE: &[u8] = b"SUBSCRIBE";
@@ -95,6 +96,15 @@ impl Command {
     /// Parses a command frame's body. The data of mechanism commands stays
     /// opaque ([`Command::Other`]); the mechanism parses it.
     pub fn decode(body: Bytes) -> Result<Command, MalformedError> {
+        // libzmq 4.3.x spells its ERROR prefix as the C literal "\x5ERROR",
+        // which C reads as the octet 0x5E followed by "RROR": its PLAIN
+        // server sends that after a ZAP denial. Accept exactly that form.
+        if body.starts_with(LIBZMQ_MANGLED_ERROR) {
+            let mut r = Reader::new(body.slice(LIBZMQ_MANGLED_ERROR.len()..));
+            return Ok(Command::Error(ErrorReason(
+                r.short_string(Field::ErrorReason)?,
+            )));
+        }
         let mut r = Reader::new(body);
         let name = r.short_string(Field::CommandName)?;
         if name.is_empty() {
@@ -296,6 +306,15 @@ mod tests {
     fn error_vector() {
         assert_eq!(
             decode_frame(&hex!("04 0a 054552524f52 03 343030")).unwrap(),
+            Command::Error(ErrorReason(Bytes::from_static(b"400")))
+        );
+    }
+
+    #[test]
+    fn accepts_libzmqs_mangled_error() {
+        // Captured from libzmq 4.3.4's PLAIN server after a ZAP denial.
+        assert_eq!(
+            decode_frame(&hex!("04 09 5e52524f52 03 343030")).unwrap(),
             Command::Error(ErrorReason(Bytes::from_static(b"400")))
         );
     }

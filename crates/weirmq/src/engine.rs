@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use weirmq_zmtp::{Config, Connection, Event, Message, SocketType};
+use weirmq_zmtp::{AuthDecision, Config, Connection, Event, Message, SocketType};
 
 use crate::core::{Core, Peer, Ticket};
 use crate::monitor::MonitorEvent;
@@ -54,6 +54,7 @@ pub(crate) enum End {
 pub(crate) fn zmtp_config(socket_type: SocketType, o: &crate::Options) -> Config {
     let mut c = Config::new(socket_type);
     c.routing_id = o.routing_id.clone();
+    c.mechanism = o.mechanism.clone();
     // Validated when the socket was built.
     c.limits = o.limits().unwrap_or_default();
     c.handshake_timeout = Some(o.handshake_timeout);
@@ -312,6 +313,19 @@ where
                                 *held = Some(note);
                             }
                         }
+                    }
+                }
+                Ok(Some(Event::Authenticate(request))) => {
+                    let decision = match &core.options.authenticator {
+                        Some(judge) => judge(&request, peer_name),
+                        // No authenticator: refuse, as libzmq does without a
+                        // ZAP handler.
+                        None => AuthDecision::Deny {
+                            status: Bytes::from_static(b"400"),
+                        },
+                    };
+                    if let Err(e) = conn.authenticate(decision) {
+                        return End::Protocol(e);
                     }
                 }
                 // Messages to a socket that does not receive them.

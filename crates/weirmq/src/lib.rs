@@ -40,10 +40,10 @@ mod transport;
 pub use endpoint::Endpoint;
 pub use error::{Error, TrySendError};
 pub use monitor::{MONITOR_CAPACITY, Monitor, MonitorEvent};
-pub use options::{Hwm, Options, WhenFull};
+pub use options::{Authenticator, Hwm, Options, WhenFull};
 pub use socket::{
     Dealer, Pair, PeerStats, Pub, Pull, Push, Rep, Req, Router, Stats, Sub, XPub, XSub,
 };
 pub use weirmq_zmtp as zmtp;
 pub use weirmq_zmtp::keys::{Keypair, PublicKey, SecretKey};
-pub use weirmq_zmtp::{Heartbeat, Message, SocketType};
+pub use weirmq_zmtp::{AuthDecision, AuthRequest, Heartbeat, Mechanism, Message, SocketType};

@@ -4,7 +4,7 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use bytes::Bytes;
-use weirmq_zmtp::{Heartbeat, Limits};
+use weirmq_zmtp::{AuthDecision, AuthRequest, Heartbeat, Limits, Mechanism};
 
 use crate::error::Error;
 
@@ -64,11 +64,23 @@ pub enum WhenFull {
     Drop,
 }
 
+/// Judges the credentials of peers connecting to a server mechanism (the
+/// Rust side of ZAP): given the request and the peer's address, allow (with
+/// a user id) or deny (with a ZAP status code).
+pub type Authenticator =
+    std::sync::Arc<dyn Fn(&AuthRequest, &str) -> AuthDecision + Send + Sync + 'static>;
+
 /// Options of a socket. Build with [`Options::default`] and the `with_*`
 /// methods; every default is safe and documented.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Options {
+    /// The security mechanism. Default NULL.
+    pub mechanism: Mechanism,
+    /// Judges clients of a server mechanism (PLAIN server). Without one, a
+    /// PLAIN server refuses every client, as libzmq does without a ZAP
+    /// handler.
+    pub authenticator: Option<Authenticator>,
     /// Outgoing queue limit, per peer. Default [`Hwm::default`].
     pub send_hwm: Hwm,
     /// Incoming queue limit for the socket. Default [`Hwm::default`].
@@ -127,6 +139,8 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
+            mechanism: Mechanism::Null,
+            authenticator: None,
             send_hwm: Hwm::default(),
             recv_hwm: Hwm::default(),
             send_timeout: None,
@@ -149,7 +163,38 @@ impl Default for Options {
     }
 }
 
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("mechanism", &self.mechanism)
+            .field(
+                "authenticator",
+                &self.authenticator.as_ref().map(|_| "<fn>"),
+            )
+            .field("send_hwm", &self.send_hwm)
+            .field("recv_hwm", &self.recv_hwm)
+            .field("send_timeout", &self.send_timeout)
+            .field("recv_timeout", &self.recv_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Options {
+    /// Sets the security mechanism.
+    pub fn with_mechanism(mut self, mechanism: Mechanism) -> Self {
+        self.mechanism = mechanism;
+        self
+    }
+
+    /// Sets the authenticator of a server mechanism.
+    pub fn with_authenticator(
+        mut self,
+        authenticator: impl Fn(&AuthRequest, &str) -> AuthDecision + Send + Sync + 'static,
+    ) -> Self {
+        self.authenticator = Some(std::sync::Arc::new(authenticator));
+        self
+    }
+
     /// Sets both queue limits.
     pub fn with_hwm(mut self, hwm: Hwm) -> Self {
         self.send_hwm = hwm;
