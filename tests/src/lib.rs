@@ -12,6 +12,28 @@ use weirmq::Message;
 /// Bound on every single step of a test.
 pub const STEP: Duration = Duration::from_secs(10);
 
+/// Runs one step of a test, failing it if the step takes longer than
+/// [`STEP`].
+pub async fn within<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(STEP, f)
+        .await
+        .expect("test step timed out")
+}
+
+/// The reason of the first handshake failure the monitor reports.
+pub async fn handshake_failure(events: &mut weirmq::Monitor) -> String {
+    within(async {
+        loop {
+            match events.recv().await {
+                Some(weirmq::MonitorEvent::HandshakeFailed { reason, .. }) => return reason,
+                Some(_) => {}
+                None => panic!("the socket closed before a handshake failed"),
+            }
+        }
+    })
+    .await
+}
+
 /// The transports both sides speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {

@@ -6,12 +6,6 @@ use std::time::Duration;
 use weirmq::{Dealer, Heartbeat, Message, Options, Pair, Pull, Push};
 use weirmq_interop::*;
 
-async fn within<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(STEP, f)
-        .await
-        .expect("test step timed out")
-}
-
 /// Runs the libzmq side on a blocking thread.
 async fn libzmq<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     within(tokio::task::spawn_blocking(f))

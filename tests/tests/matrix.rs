@@ -8,12 +8,6 @@ use bytes::Bytes;
 use weirmq::{Dealer, Message, Options, Pair, Pub, Pull, Push, Rep, Req, Router, Sub, XPub, XSub};
 use weirmq_interop::*;
 
-async fn within<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(STEP, f)
-        .await
-        .expect("test step timed out")
-}
-
 /// A libzmq socket used from async code: each call runs on a blocking thread.
 #[derive(Clone)]
 struct Theirs(Arc<Mutex<zmq::Socket>>);

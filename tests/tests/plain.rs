@@ -6,14 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use weirmq::{AuthDecision, AuthRequest, Mechanism, Message, MonitorEvent, Options, Pull, Push};
+use weirmq::{AuthDecision, AuthRequest, Mechanism, Message, Options, Pull, Push};
 use weirmq_interop::*;
-
-async fn within<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(STEP, f)
-        .await
-        .expect("test step timed out")
-}
 
 fn judge(request: &AuthRequest, _peer: &str) -> AuthDecision {
     match request {
@@ -96,14 +90,7 @@ async fn libzmq_plain_client_to_weirmq_plain_server() {
     bad.set_plain_username(Some("admin")).unwrap();
     bad.set_plain_password(Some("guess")).unwrap();
     bad.connect(&ep).unwrap();
-    let reason = within(async {
-        loop {
-            if let Some(MonitorEvent::HandshakeFailed { reason, .. }) = events.recv().await {
-                return reason;
-            }
-        }
-    })
-    .await;
+    let reason = handshake_failure(&mut events).await;
     assert_eq!(reason, "authentication denied: \"400\"");
 }
 
@@ -124,14 +111,7 @@ async fn weirmq_plain_client_to_libzmq_plain_server() {
     let bad = Push::with_options(plain_client("admin", "guess")).unwrap();
     let mut events = bad.monitor();
     bad.connect(&ep).await.unwrap();
-    let reason = within(async {
-        loop {
-            if let Some(MonitorEvent::HandshakeFailed { reason, .. }) = events.recv().await {
-                return reason;
-            }
-        }
-    })
-    .await;
+    let reason = handshake_failure(&mut events).await;
     // libzmq 4.3.4 sends this ERROR mangled (0x5E "RROR"); we read it.
     assert_eq!(
         reason, "peer sent ERROR: \"400\"",
@@ -155,14 +135,7 @@ async fn a_plain_server_without_an_authenticator_refuses_everyone() {
     let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
     let push = Push::with_options(plain_client("admin", "password")).unwrap();
     push.connect(&ep).await.unwrap();
-    let reason = within(async {
-        loop {
-            if let Some(MonitorEvent::HandshakeFailed { reason, .. }) = events.recv().await {
-                return reason;
-            }
-        }
-    })
-    .await;
+    let reason = handshake_failure(&mut events).await;
     assert_eq!(reason, "authentication denied: \"400\"");
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(push.stats().peers, 0);

@@ -7,13 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use weirmq::{Message, MonitorEvent};
-use weirmq_interop::STEP;
-
-async fn within<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(STEP, f)
-        .await
-        .expect("test step timed out")
-}
+use weirmq_interop::{handshake_failure, within};
 
 fn greeting(minor: u8) -> Vec<u8> {
     let mut g = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, minor];
@@ -129,13 +123,6 @@ async fn an_error_command_closes_with_its_reason() {
     error.push(3);
     error.extend_from_slice(b"400");
     peer.write_all(&frame(0x04, &error)).await.unwrap();
-    let reason = within(async {
-        loop {
-            if let Some(MonitorEvent::HandshakeFailed { reason, .. }) = events.recv().await {
-                return reason;
-            }
-        }
-    })
-    .await;
+    let reason = handshake_failure(&mut events).await;
     assert_eq!(reason, "peer sent ERROR: \"400\"");
 }

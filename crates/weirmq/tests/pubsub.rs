@@ -6,13 +6,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use weirmq::{Error, Hwm, Message, Options, Pub, Sub, TrySendError, WhenFull};
 
-const T: Duration = Duration::from_secs(10);
+mod common;
 
-async fn within<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(T, f)
-        .await
-        .expect("test step timed out")
-}
+use common::*;
 
 /// Publishes `probe` until the subscriber sees it: subscriptions travel
 /// asynchronously, so the first messages may precede them (the slow joiner).

@@ -5,13 +5,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use weirmq::{Dealer, Error, Message, Options, Rep, Req, Router, TrySendError};
 
-const T: Duration = Duration::from_secs(10);
+mod common;
 
-async fn within<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(T, f)
-        .await
-        .expect("test step timed out")
-}
+use common::*;
 
 #[tokio::test]
 async fn req_rep_round_trips_and_enforces_the_state_machine() {

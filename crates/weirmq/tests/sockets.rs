@@ -5,13 +5,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use weirmq::{Dealer, Error, Hwm, Message, Options, Pair, Pull, Push, TrySendError};
 
-const T: Duration = Duration::from_secs(10);
+mod common;
 
-async fn within<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(T, f)
-        .await
-        .expect("test step timed out")
-}
+use common::*;
 
 fn ipc_endpoint(dir: &tempfile::TempDir, name: &str) -> String {
     format!("ipc://{}", dir.path().join(name).display())
@@ -105,12 +101,7 @@ async fn push_round_robins_over_pulls() {
     for p in &pulls {
         p.connect(&ep).await.unwrap();
     }
-    within(async {
-        while push.stats().peers < 2 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    wait_until(|| push.stats().peers >= 2).await;
     for i in 0..10u8 {
         push.send(vec![i]).await.unwrap();
     }
@@ -197,12 +188,7 @@ async fn flood_into_a_stalled_pull_stays_bounded_and_loses_nothing() {
     let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
     let push = Push::with_options(Options::default().with_hwm(hwm)).unwrap();
     push.connect(&ep).await.unwrap();
-    within(async {
-        while push.stats().peers == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    wait_until(|| push.stats().peers > 0).await;
 
     let body = Bytes::from(vec![7u8; 1024]);
     let mut accepted = 0u64;
@@ -248,12 +234,7 @@ async fn queued_messages_survive_a_reconnect() {
     let ep = first.bind("tcp://127.0.0.1:*").await.unwrap();
     let push = Push::with_options(Options::default().with_hwm(hwm)).unwrap();
     push.connect(&ep).await.unwrap();
-    within(async {
-        while push.stats().peers == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    wait_until(|| push.stats().peers > 0).await;
     // Fill everything between us and the stalled first PULL.
     let mut next = 0u64;
     let mut full_streak = 0;
@@ -458,12 +439,7 @@ async fn disconnect_and_unbind_end_their_connections() {
     assert_eq!(within(pull.recv()).await.unwrap(), Message::from("one"));
 
     push.disconnect(&ep).unwrap();
-    within(async {
-        while push.stats().peers > 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    wait_until(|| push.stats().peers == 0).await;
     assert!(matches!(push.send("nobody").await, Err(Error::Timeout(_))));
     assert!(push.disconnect(&ep).is_err(), "already disconnected");
 
@@ -473,12 +449,7 @@ async fn disconnect_and_unbind_end_their_connections() {
     within(push.send("two")).await.unwrap();
     assert_eq!(within(pull.recv()).await.unwrap(), Message::from("two"));
     pull.unbind(&ep).unwrap();
-    within(async {
-        while pull.stats().peers > 0 || push.stats().peers > 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    wait_until(|| pull.stats().peers == 0 && push.stats().peers == 0).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(push.stats().peers, 0, "the unbound endpoint accepts no one");
     assert!(pull.unbind(&ep).is_err());
