@@ -99,6 +99,33 @@ pub fn test_messages() -> Vec<Message> {
     ]
 }
 
+/// A ZAP handler (RFC 27) on a libzmq context, at `inproc://zeromq.zap.01`,
+/// until `stop` is set. `judge` gets the request's frames after the empty
+/// delimiter (version, request id, domain, address, identity, mechanism,
+/// credentials...) and returns the user id to allow, or `None` to deny with
+/// status 400.
+pub fn zap_handler(
+    ctx: &zmq::Context,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    judge: impl Fn(&[Vec<u8>]) -> Option<&'static [u8]> + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    let handler = ctx.socket(zmq::REP).expect("ZAP socket");
+    handler.bind("inproc://zeromq.zap.01").expect("ZAP bind");
+    handler.set_rcvtimeo(50).expect("rcvtimeo");
+    std::thread::spawn(move || {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let Ok(request) = handler.recv_multipart(0) else {
+                continue;
+            };
+            let user = judge(&request);
+            let status: &[u8] = if user.is_some() { b"200" } else { b"400" };
+            let reply: Vec<&[u8]> =
+                vec![b"1.0", &request[1], status, b"", user.unwrap_or(b""), b""];
+            handler.send_multipart(reply, 0).expect("ZAP reply");
+        }
+    })
+}
+
 /// libzmq's monitor event numbers used by the tests.
 pub mod event {
     /// ZMQ_EVENT_DISCONNECTED.

@@ -118,6 +118,8 @@ pub struct PeerInfo {
     pub metadata: Metadata,
     /// The user id our authenticator gave the peer (PLAIN, CURVE servers).
     pub user_id: Option<Bytes>,
+    /// A CURVE client's long-term public key, as our server verified it.
+    pub public_key: Option<crate::keys::PublicKey>,
 }
 
 /// What a connection reports, in order.
@@ -181,6 +183,8 @@ pub struct Connection {
     peer_ttl: Option<Duration>,
     /// The user id our authenticator gave the peer.
     user_id: Option<Bytes>,
+    /// The CURVE client key our authenticator was asked about.
+    public_key: Option<crate::keys::PublicKey>,
     /// The PONG owed for the peer's latest PING. One slot, as in libzmq: a
     /// peer flooding PINGs gets one PONG per flush, and cannot grow our
     /// send buffer.
@@ -240,6 +244,15 @@ impl Connection {
                 ));
             }
         }
+        if let Mechanism::CurveClient { keypair, .. } | Mechanism::CurveServer { keypair } =
+            &mechanism
+        {
+            if keypair.secret.public_key() != keypair.public {
+                return Err(ConfigError::Mechanism(
+                    "CURVE keypair: the public key does not belong to the secret key",
+                ));
+            }
+        }
         let mut ping_ttl = 0;
         if let Some(hb) = &heartbeat {
             if hb.interval.is_zero() {
@@ -289,6 +302,7 @@ impl Connection {
             peer_ttl: None,
             pending_pong: None,
             user_id: None,
+            public_key: None,
         })
     }
 
@@ -312,11 +326,10 @@ impl Connection {
                 self.phase = Phase::Handshake(next);
                 Ok(())
             }
-            // A decision never finishes a handshake by itself.
-            Ok(Step::Done(..)) => {
-                let e = Error::Protocol(ProtocolError::HandshakeAborted);
-                self.fail(e.clone());
-                Err(e)
+            // Reported by the next poll_event, like any other event.
+            Ok(Step::Done(peer, codec)) => {
+                self.phase = Phase::Handshake(Handshake::Finished(peer, codec));
+                Ok(())
             }
             Err(e) => {
                 self.fail(e.clone());
@@ -552,20 +565,30 @@ impl Connection {
                     if state.awaits_decision() {
                         return Ok(None);
                     }
+                    if matches!(state, Handshake::Finished(..)) {
+                        let Phase::Handshake(Handshake::Finished(peer, codec)) =
+                            mem::replace(&mut self.phase, Phase::Transition)
+                        else {
+                            unreachable!("matched above");
+                        };
+                        return self.on_handshake_done(peer, codec, now).map(Some);
+                    }
                     let Some(frame) = self.decoder.decode(&mut self.input)? else {
                         return Ok(None);
                     };
                     if !frame.command {
                         return Err(ProtocolError::MessageBeforeHandshake.into());
                     }
-                    let command = Command::decode(frame.body)?;
                     let Phase::Handshake(state) = mem::replace(&mut self.phase, Phase::Transition)
                     else {
                         unreachable!("matched above");
                     };
-                    match state.handle(command, &mut self.outbox)? {
+                    match state.handle(frame.body, &mut self.outbox)? {
                         Step::Continue(next) => self.phase = Phase::Handshake(next),
                         Step::Authenticate(request, next) => {
+                            if let AuthRequest::Curve { public_key } = &request {
+                                self.public_key = Some(*public_key);
+                            }
                             self.phase = Phase::Handshake(next);
                             return Ok(Some(Event::Authenticate(request)));
                         }
@@ -579,6 +602,7 @@ impl Connection {
                         return Ok(None);
                     };
                     let frame = codec.open(frame)?;
+                    self.decoder.account_sealed(&frame);
                     if frame.command {
                         match self.on_command(Command::decode(frame.body)?)? {
                             Some(event) => return Ok(Some(event)),
@@ -649,7 +673,11 @@ impl Connection {
             routing_id,
             metadata,
             user_id: self.user_id.clone(),
+            public_key: self.public_key,
         };
+        if let Some(overhead) = codec.overhead() {
+            self.decoder.seal(overhead as u64);
+        }
         self.phase = Phase::Traffic(codec);
         self.handshake_deadline = None;
         self.next_ping = self.heartbeat.and_then(|hb| deadline(now, hb.interval));

@@ -33,6 +33,53 @@ pub enum Error {
     /// Our authenticator refused the peer, with this status code.
     #[error("authentication denied: {0}")]
     AuthDenied(ErrorReason),
+    /// The peer failed a CURVE check: a box that does not open, a replayed
+    /// nonce, a command of the wrong size.
+    #[error("CURVE: {0}")]
+    Curve(#[from] CurveError),
+}
+
+/// A CURVE (RFC 26) check the peer failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CurveError {
+    /// A CURVE command whose size does not match its name.
+    #[error("{command} of {size} octets (must be {expected})")]
+    BadSize {
+        /// The command.
+        command: &'static str,
+        /// The body size received.
+        size: usize,
+        /// What RFC 26 and libzmq require.
+        expected: &'static str,
+    },
+    /// A HELLO for a CurveZMQ version other than 1.0.
+    #[error("HELLO for CurveZMQ version {major}.{minor} (1.0 required)")]
+    Version {
+        /// The major version octet.
+        major: u8,
+        /// The minor version octet.
+        minor: u8,
+    },
+    /// A box that does not open with the keys it must be sealed with: the
+    /// peer has the wrong key, or the octets were forged or damaged.
+    #[error("the {0} box does not open (wrong key, or forged)")]
+    Unopened(&'static str),
+    /// The INITIATE vouch names another short-term key or another server.
+    #[error("the INITIATE vouch does not match this connection")]
+    BadVouch,
+    /// A short nonce that is not above the last one: a replayed or reordered
+    /// frame (libzmq CVE-2014-7203).
+    #[error("nonce {got} is not above the previous {last}: replayed or reordered")]
+    NonceNotIncreasing {
+        /// The nonce received.
+        got: u64,
+        /// The last nonce accepted.
+        last: u64,
+    },
+    /// After the handshake every frame must be a MESSAGE.
+    #[error("a frame after the handshake is not a MESSAGE")]
+    NotMessage,
 }
 
 /// The reason text of an ERROR command, as the peer sent it.

@@ -104,6 +104,12 @@ pub struct FrameDecoder {
     message_size: u64,
     /// Frames of the current message seen so far.
     message_frames: usize,
+    /// Set once every frame on the wire is an envelope (a CURVE MESSAGE)
+    /// that adds this many octets to the frame it carries. The message
+    /// limits then apply to the carried frames: each envelope is checked on
+    /// its header against what its content may still add, and the carried
+    /// frame is counted by [`FrameDecoder::account_sealed`] once opened.
+    sealed_overhead: Option<u64>,
 }
 
 impl FrameDecoder {
@@ -113,6 +119,31 @@ impl FrameDecoder {
             limits,
             message_size: 0,
             message_frames: 0,
+            sealed_overhead: None,
+        }
+    }
+
+    /// From now on, frames are envelopes adding `overhead` octets each.
+    pub(crate) fn seal(&mut self, overhead: u64) {
+        self.sealed_overhead = Some(overhead);
+    }
+
+    /// Counts a frame taken out of an envelope against the message limits
+    /// (after [`FrameDecoder::seal`]; without it, frames are counted as they
+    /// are decoded and this does nothing).
+    pub(crate) fn account_sealed(&mut self, frame: &Frame) {
+        if self.sealed_overhead.is_some() && !frame.command {
+            self.account(frame.more, frame.body.len() as u64);
+        }
+    }
+
+    fn account(&mut self, more: bool, size: u64) {
+        if more {
+            self.message_size += size;
+            self.message_frames += 1;
+        } else {
+            self.message_size = 0;
+            self.message_frames = 0;
         }
     }
 
@@ -149,11 +180,11 @@ impl FrameDecoder {
             (2, u64::from(size))
         };
 
-        if command {
-            // RFC 37: "This bit [MORE] SHALL be zero on command frames."
-            if more {
-                return Err(MalformedError::CommandWithMore);
-            }
+        // RFC 37: "This bit [MORE] SHALL be zero on command frames."
+        if command && more {
+            return Err(MalformedError::CommandWithMore);
+        }
+        if command && self.sealed_overhead.is_none() {
             if size > self.limits.max_command_size {
                 return Err(MalformedError::CommandTooLarge {
                     size,
@@ -164,9 +195,13 @@ impl FrameDecoder {
             // (its heartbeat timer swaps the next-message hook mid-message), so
             // a command does not end or reset the message being assembled.
         } else {
+            // An envelope may carry a frame of the current message (or a
+            // command, smaller than the limit allows anyway): it counts for
+            // what it carries.
+            let payload = size.saturating_sub(self.sealed_overhead.unwrap_or(0));
             // Checked before any allocation: the size field may be up to
             // 2^64-1 (libzmq CVE-2019-6250 overflowed on exactly this).
-            let total = self.message_size.saturating_add(size);
+            let total = self.message_size.saturating_add(payload);
             if total > self.limits.max_message_size {
                 return Err(MalformedError::MessageTooLarge {
                     size: total,
@@ -191,14 +226,8 @@ impl FrameDecoder {
         }
         src.advance(header_len);
         let body = src.split_to(body_len).freeze();
-        if !command {
-            if more {
-                self.message_size += size;
-                self.message_frames += 1;
-            } else {
-                self.message_size = 0;
-                self.message_frames = 0;
-            }
+        if !command && self.sealed_overhead.is_none() {
+            self.account(more, size);
         }
         Ok(Some(Frame {
             more,

@@ -123,7 +123,7 @@ impl fmt::Debug for SecretKey {
 }
 
 /// A public key and its secret key.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Keypair {
     /// The public half, to give to peers.
     pub public: PublicKey,

@@ -13,7 +13,8 @@
 //! - [`command`] and [`metadata`]: READY, ERROR, SUBSCRIBE, CANCEL, PING,
 //!   PONG and connection properties.
 //! - [`socket_type`]: socket types and RFC 37's compatibility table.
-//! - [`mechanism`]: security handshakes as state machines (NULL so far).
+//! - [`mechanism`]: security handshakes as state machines: NULL, PLAIN and
+//!   CURVE.
 //! - [`connection`]: one connection's whole protocol state: handshake,
 //!   traffic, heartbeats, timeouts.
 //!
@@ -58,7 +59,9 @@ pub mod z85;
 
 pub use command::Command;
 pub use connection::{Config, Connection, Event, Heartbeat, PeerInfo};
-pub use error::{ConfigError, Error, MalformedError, ProtocolError, TimeoutError, UsageError};
+pub use error::{
+    ConfigError, CurveError, Error, MalformedError, ProtocolError, TimeoutError, UsageError,
+};
 pub use frame::{Frame, FrameDecoder, Limits};
 pub use greeting::{Greeting, GreetingDecoder, MechanismName, Revision};
 pub use keys::{KeyError, Keypair, PublicKey, SecretKey};

@@ -39,6 +39,18 @@ impl Outbox {
         command.encode(&mut self.staged);
     }
 
+    /// A command frame whose body (name included) the caller built.
+    pub(crate) fn command_body(&mut self, body: &[u8]) {
+        encode_header(&mut self.staged, false, true, body.len());
+        self.staged.extend_from_slice(body);
+    }
+
+    /// The buffer after everything queued, for codecs that build frames in
+    /// place (CURVE seals each frame where it will be written from).
+    pub(crate) fn staged(&mut self) -> &mut BytesMut {
+        &mut self.staged
+    }
+
     pub(crate) fn ready(&mut self, metadata: &Metadata) {
         crate::command::encode_ready(metadata, &mut self.staged);
     }

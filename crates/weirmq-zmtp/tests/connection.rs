@@ -18,16 +18,6 @@ fn config(t: SocketType) -> Config {
     Config::new(t)
 }
 
-fn messages(events: &[Event]) -> Vec<Message> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(m) => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn null_handshake_dealer_router_exchanges_metadata() {
     let mut dealer = config(SocketType::Dealer);

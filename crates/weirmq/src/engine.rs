@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use weirmq_zmtp::{AuthDecision, Config, Connection, Event, Message, SocketType};
+use weirmq_zmtp::{AuthDecision, AuthRequest, Config, Connection, Event, Message, SocketType};
 
 use crate::core::{Core, Peer, Ticket};
 use crate::monitor::MonitorEvent;
@@ -316,11 +316,18 @@ where
                     }
                 }
                 Ok(Some(Event::Authenticate(request))) => {
-                    let decision = match &core.options.authenticator {
-                        Some(judge) => judge(&request, peer_name),
-                        // No authenticator: refuse, as libzmq does without a
-                        // ZAP handler.
-                        None => AuthDecision::Deny {
+                    let decision = match (&core.options.authenticator, &request) {
+                        (Some(judge), _) => judge(&request, peer_name),
+                        // No authenticator: a CURVE client has proved it holds
+                        // its key, and the connection is encrypted; libzmq
+                        // without a ZAP handler lets it in. Its user id is
+                        // its key in Z85.
+                        (None, AuthRequest::Curve { public_key }) => AuthDecision::Allow {
+                            user_id: Bytes::from(public_key.to_z85()),
+                        },
+                        // PLAIN credentials nobody checks: refuse, as libzmq
+                        // does without a ZAP handler.
+                        (None, _) => AuthDecision::Deny {
                             status: Bytes::from_static(b"400"),
                         },
                     };

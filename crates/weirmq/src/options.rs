@@ -4,7 +4,7 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use bytes::Bytes;
-use weirmq_zmtp::{AuthDecision, AuthRequest, Heartbeat, Limits, Mechanism};
+use weirmq_zmtp::{AuthDecision, AuthRequest, Heartbeat, Keypair, Limits, Mechanism, PublicKey};
 
 use crate::error::Error;
 
@@ -77,9 +77,9 @@ pub type Authenticator =
 pub struct Options {
     /// The security mechanism. Default NULL.
     pub mechanism: Mechanism,
-    /// Judges clients of a server mechanism (PLAIN server). Without one, a
-    /// PLAIN server refuses every client, as libzmq does without a ZAP
-    /// handler.
+    /// Judges clients of a server mechanism. Without one, a PLAIN server
+    /// refuses every client and a CURVE server accepts every client key (its
+    /// user id is the key in Z85), as libzmq does without a ZAP handler.
     pub authenticator: Option<Authenticator>,
     /// Outgoing queue limit, per peer. Default [`Hwm::default`].
     pub send_hwm: Hwm,
@@ -184,6 +184,35 @@ impl Options {
     pub fn with_mechanism(mut self, mechanism: Mechanism) -> Self {
         self.mechanism = mechanism;
         self
+    }
+
+    /// CURVE client: encrypt to, and authenticate, the server whose
+    /// long-term public key is `server_key`, proving `keypair` to it.
+    pub fn with_curve_client(self, server_key: PublicKey, keypair: Keypair) -> Self {
+        self.with_mechanism(Mechanism::CurveClient {
+            server_key,
+            keypair,
+        })
+    }
+
+    /// CURVE server with this long-term keypair. Clients are judged by the
+    /// [`Options::authenticator`].
+    pub fn with_curve_server(self, keypair: Keypair) -> Self {
+        self.with_mechanism(Mechanism::CurveServer { keypair })
+    }
+
+    /// PLAIN client with these credentials (each at most 255 octets).
+    pub fn with_plain_client(self, username: impl Into<Bytes>, password: impl Into<Bytes>) -> Self {
+        self.with_mechanism(Mechanism::PlainClient {
+            username: username.into(),
+            password: password.into(),
+        })
+    }
+
+    /// PLAIN server: credentials are judged by the [`Options::authenticator`]
+    /// (without one, every client is refused).
+    pub fn with_plain_server(self) -> Self {
+        self.with_mechanism(Mechanism::PlainServer)
     }
 
     /// Sets the authenticator of a server mechanism.

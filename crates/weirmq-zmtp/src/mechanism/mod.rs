@@ -11,11 +11,16 @@ use crate::command::Command;
 use crate::error::Error;
 use crate::frame::Frame;
 use crate::greeting::MechanismName;
+use crate::keys::{Keypair, PublicKey};
 use crate::metadata::Metadata;
 use crate::outbox::Outbox;
 
+mod crypto;
+mod curve;
 mod null;
 mod plain;
+
+pub(crate) use curve::MESSAGE_OVERHEAD;
 
 /// The security mechanism of a connection, with its settings.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -35,6 +40,22 @@ pub enum Mechanism {
     /// PLAIN server: each client's credentials come to the caller as an
     /// [`Event::Authenticate`](crate::Event::Authenticate) to allow or deny.
     PlainServer,
+    /// CURVE client (RFC 26): encrypts and authenticates the connection to
+    /// the server whose long-term public key is `server_key`, proving to it
+    /// that we hold `keypair`.
+    CurveClient {
+        /// The server's long-term public key, known in advance.
+        server_key: PublicKey,
+        /// Our long-term keypair; the server sees its public half.
+        keypair: Keypair,
+    },
+    /// CURVE server: proves to clients that it holds `keypair`; each client's
+    /// long-term public key comes to the caller as an
+    /// [`Event::Authenticate`](crate::Event::Authenticate) to allow or deny.
+    CurveServer {
+        /// Our long-term keypair; clients must know its public half.
+        keypair: Keypair,
+    },
 }
 
 impl std::fmt::Debug for Mechanism {
@@ -47,6 +68,18 @@ impl std::fmt::Debug for Mechanism {
                 .field("password", &"<redacted>")
                 .finish(),
             Mechanism::PlainServer => f.write_str("PlainServer"),
+            Mechanism::CurveClient {
+                server_key,
+                keypair,
+            } => f
+                .debug_struct("CurveClient")
+                .field("server_key", server_key)
+                .field("keypair", keypair)
+                .finish(),
+            Mechanism::CurveServer { keypair } => f
+                .debug_struct("CurveServer")
+                .field("keypair", keypair)
+                .finish(),
         }
     }
 }
@@ -62,6 +95,12 @@ pub enum AuthRequest {
         /// The password (never shown by `Debug`).
         password: Bytes,
     },
+    /// CURVE: the client's long-term public key, which it has proved it
+    /// holds the secret key of.
+    Curve {
+        /// The client's long-term public key.
+        public_key: PublicKey,
+    },
 }
 
 impl std::fmt::Debug for AuthRequest {
@@ -71,6 +110,10 @@ impl std::fmt::Debug for AuthRequest {
                 .debug_struct("Plain")
                 .field("username", &username.escape_ascii().to_string())
                 .field("password", &"<redacted>")
+                .finish(),
+            AuthRequest::Curve { public_key } => f
+                .debug_struct("Curve")
+                .field("public_key", public_key)
                 .finish(),
         }
     }
@@ -82,12 +125,13 @@ impl Mechanism {
         match self {
             Mechanism::Null => MechanismName::NULL,
             Mechanism::PlainClient { .. } | Mechanism::PlainServer => MechanismName::PLAIN,
+            Mechanism::CurveClient { .. } | Mechanism::CurveServer { .. } => MechanismName::CURVE,
         }
     }
 
     /// The greeting's as-server octet. NULL peers send 0 (RFC 37).
     pub fn as_server(&self) -> bool {
-        matches!(self, Mechanism::PlainServer)
+        matches!(self, Mechanism::PlainServer | Mechanism::CurveServer { .. })
     }
 }
 
@@ -100,6 +144,14 @@ pub(crate) enum Handshake {
     PlainServerHello(plain::ServerAwaitingHello),
     PlainServerDecision(plain::ServerAwaitingDecision),
     PlainServerInitiate(plain::ServerAwaitingInitiate),
+    CurveClientWelcome(curve::client::ClientAwaitingWelcome),
+    CurveClientReady(curve::client::ClientAwaitingReady),
+    CurveServerHello(curve::server::ServerAwaitingHello),
+    CurveServerInitiate(curve::server::ServerAwaitingInitiate),
+    CurveServerDecision(curve::server::ServerAwaitingDecision),
+    /// Done, by the caller's decision rather than by a command: the
+    /// connection finishes it at its next poll.
+    Finished(Metadata, Codec),
 }
 
 /// What a handshake state returns for one command.
@@ -115,12 +167,13 @@ pub(crate) enum Step {
 }
 
 /// How frames travel once the handshake is done. NULL and PLAIN send them in
-/// the clear; CURVE will seal each one into a MESSAGE command (RFC 26), and
-/// every frame in either direction passes through here, so no path can bypass
+/// the clear; CURVE seals each one into a MESSAGE (RFC 26). Every frame and
+/// command in either direction passes through here, so no path can bypass
 /// the encryption.
 #[derive(Debug)]
 pub(crate) enum Codec {
     Clear,
+    Curve(Box<curve::CurveCodec>),
 }
 
 impl Codec {
@@ -128,6 +181,7 @@ impl Codec {
     pub(crate) fn seal_frame(&mut self, more: bool, body: &Bytes, out: &mut Outbox) {
         match self {
             Codec::Clear => out.frame(more, body),
+            Codec::Curve(c) => c.seal_frame(more, body, out),
         }
     }
 
@@ -135,6 +189,7 @@ impl Codec {
     pub(crate) fn seal_command(&mut self, command: &Command, out: &mut Outbox) {
         match self {
             Codec::Clear => out.command(command),
+            Codec::Curve(c) => c.seal_command(command, out),
         }
     }
 
@@ -142,6 +197,16 @@ impl Codec {
     pub(crate) fn open(&mut self, frame: Frame) -> Result<Frame, Error> {
         match self {
             Codec::Clear => Ok(frame),
+            Codec::Curve(c) => c.open(frame),
+        }
+    }
+
+    /// What each frame on the wire adds to the frame it carries, if frames
+    /// are wrapped.
+    pub(crate) fn overhead(&self) -> Option<usize> {
+        match self {
+            Codec::Clear => None,
+            Codec::Curve(_) => Some(MESSAGE_OVERHEAD),
         }
     }
 }
@@ -157,21 +222,41 @@ impl Handshake {
             Mechanism::PlainServer => {
                 Handshake::PlainServerHello(plain::ServerAwaitingHello::start(ours))
             }
+            Mechanism::CurveClient {
+                server_key,
+                keypair,
+            } => Handshake::CurveClientWelcome(curve::client::ClientAwaitingWelcome::start(
+                server_key, keypair, ours, out,
+            )),
+            Mechanism::CurveServer { keypair } => Handshake::CurveServerHello(
+                curve::server::ServerAwaitingHello::start(keypair, ours),
+            ),
         }
     }
 
-    /// Feeds one command received during the handshake.
-    pub(crate) fn handle(self, command: Command, out: &mut Outbox) -> Result<Step, Error> {
+    /// Feeds the body of one command frame received during the handshake.
+    /// CURVE parses its commands itself: their bodies are sealed boxes, not
+    /// the metadata a clear READY carries.
+    pub(crate) fn handle(self, body: Bytes, out: &mut Outbox) -> Result<Step, Error> {
         match self {
-            Handshake::Null(state) => state.handle(command),
-            Handshake::PlainClientWelcome(state) => state.handle(command, out),
-            Handshake::PlainClientReady(state) => state.handle(command),
-            Handshake::PlainServerHello(state) => state.handle(command),
-            Handshake::PlainServerInitiate(state) => state.handle(command, out),
-            // No command is expected while the caller decides.
-            Handshake::PlainServerDecision(_) => {
+            Handshake::Null(state) => state.handle(Command::decode(body)?),
+            Handshake::PlainClientWelcome(state) => state.handle(Command::decode(body)?, out),
+            Handshake::PlainClientReady(state) => state.handle(Command::decode(body)?),
+            Handshake::PlainServerHello(state) => state.handle(Command::decode(body)?),
+            Handshake::PlainServerInitiate(state) => state.handle(Command::decode(body)?, out),
+            Handshake::CurveClientWelcome(state) => state.handle(body, out),
+            Handshake::CurveClientReady(state) => state.handle(body),
+            Handshake::CurveServerHello(state) => state.handle(body, out),
+            Handshake::CurveServerInitiate(state) => state.handle(body),
+            // No command is expected while the caller decides, nor after the
+            // decision finished the handshake (the connection never feeds
+            // one then).
+            Handshake::PlainServerDecision(_)
+            | Handshake::CurveServerDecision(_)
+            | Handshake::Finished(..) => {
+                let name = Command::decode(body).map(|c| Bytes::copy_from_slice(c.name()))?;
                 Err(crate::error::ProtocolError::UnexpectedCommand {
-                    name: crate::error::ErrorReason(Bytes::copy_from_slice(command.name())),
+                    name: crate::error::ErrorReason(name),
                 }
                 .into())
             }
@@ -180,7 +265,10 @@ impl Handshake {
 
     /// Whether the handshake waits for the caller's decision.
     pub(crate) fn awaits_decision(&self) -> bool {
-        matches!(self, Handshake::PlainServerDecision(_))
+        matches!(
+            self,
+            Handshake::PlainServerDecision(_) | Handshake::CurveServerDecision(_)
+        )
     }
 
     /// Applies the caller's decision on the credentials: continue, or send
@@ -188,6 +276,9 @@ impl Handshake {
     pub(crate) fn decide(self, decision: &AuthDecision, out: &mut Outbox) -> Result<Step, Error> {
         match (self, decision) {
             (Handshake::PlainServerDecision(state), AuthDecision::Allow { .. }) => {
+                Ok(state.allow(out))
+            }
+            (Handshake::CurveServerDecision(state), AuthDecision::Allow { .. }) => {
                 Ok(state.allow(out))
             }
             (_, AuthDecision::Deny { status }) => {

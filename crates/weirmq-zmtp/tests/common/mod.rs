@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
-use weirmq_zmtp::{Config, Connection, Error, Event, Greeting, MechanismName};
+use weirmq_zmtp::{Config, Connection, Error, Event, Greeting, MechanismName, Message};
 
 /// Two connections joined by an in-memory "wire", on a virtual clock.
 pub struct Pair {
@@ -175,6 +175,17 @@ pub fn ready(props: &[(&str, &[u8])]) -> Vec<u8> {
         data.extend_from_slice(v);
     }
     command("READY", &data)
+}
+
+/// The messages among `events`, in order.
+pub fn messages(events: &[Event]) -> Vec<Message> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Everything a connection has queued for the wire.
