@@ -36,6 +36,60 @@ def ready(socket_type, identity=None):
     return cmd(b"READY", body)
 
 
+# The zmq_curve(7) example keypair, the CURVE fuzz targets' long-term keys.
+Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+
+
+def z85(text):
+    out = b""
+    for i in range(0, len(text), 5):
+        v = 0
+        for c in text[i:i + 5]:
+            v = v * 85 + Z85.index(c)
+        out += struct.pack(">I", v)
+    return out
+
+
+SERVER_PUBLIC = z85("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7")
+
+# Under cfg(fuzzing) a box is 16 zero octets and then the plaintext.
+def box(plain):
+    return b"\0" * 16 + plain
+
+
+def nonce(n):
+    return struct.pack(">Q", n)
+
+
+def message(n, payload, flags=0):
+    return frame(b"\x07MESSAGE" + nonce(n) + box(bytes([flags]) + payload))
+
+
+SHORT_C = b"\x11" * 32  # C', any key will do
+SHORT_S_SECRET = b"\x22" * 32  # s'
+
+
+def curve_hello():
+    body = b"\x05HELLO\x01\x00" + b"\0" * 72 + SHORT_C + nonce(1) + box(b"\0" * 64)
+    return frame(body, command=True)
+
+
+def curve_initiate(metadata):
+    cookie = b"\x33" * 16 + box(SHORT_C + SHORT_S_SECRET)
+    vouch = b"\x44" * 16 + box(SHORT_C + SERVER_PUBLIC)
+    body = b"\x08INITIATE" + cookie + nonce(2) + box(SERVER_PUBLIC + vouch + metadata)
+    return frame(body, command=True)
+
+
+def curve_welcome():
+    cookie = b"\x33" * 16 + box(b"\x55" * 64)
+    return frame(b"\x07WELCOME" + b"\x66" * 16 + box(b"\x77" * 32 + cookie), command=True)
+
+
+def curve_ready(metadata):
+    return frame(b"\x05READY" + nonce(1) + box(metadata), command=True)
+
+
 SEEDS = {
     "greeting": {
         "libzmq_null": greeting(),
@@ -86,6 +140,52 @@ SEEDS = {
         + frame(cmd(b"SUBSCRIBE", b"weather"), command=True)
         + frame(b"\x00news"),
         "incompatible": bytes([0x08 | 0x80, 0x40]) + frame(ready(b"PUSH"), command=True),
+    },
+    # Octets 0 and 1 as for null_connection; bit 5 makes the server deny.
+    "plain_server": {
+        "allowed_router_from_dealer": bytes([0x03 | 0x80, 0xFF])
+        + frame(cmd(b"HELLO", b"\x04user\x04pass"), command=True)
+        + frame(cmd(b"INITIATE", prop(b"Socket-Type", b"DEALER")), command=True)
+        + frame(b"", more=True)
+        + frame(b"request"),
+        "denied": bytes([0x03 | 0x80 | 0x20, 0x10])
+        + frame(cmd(b"HELLO", b"\x04user\x05wrong"), command=True),
+    },
+    "plain_client": {
+        "dealer_to_router": bytes([0x02 | 0x80, 0xFF])
+        + frame(cmd(b"WELCOME"), command=True)
+        + frame(ready(b"ROUTER"), command=True)
+        + frame(b"", more=True)
+        + frame(b"reply"),
+        "error_400": bytes([0x02 | 0x80, 0x05]) + frame(cmd(b"ERROR", b"\x03400"), command=True),
+    },
+    "curve_server": {
+        "pull_from_push": bytes([0x09 | 0x80, 0xFF])
+        + curve_hello()
+        + curve_initiate(prop(b"Socket-Type", b"PUSH"))
+        + message(3, b"one")
+        + message(4, b"two", flags=1)
+        + message(5, b"three")
+        + message(6, cmd(b"PING", b"\0\x0a"), flags=2),
+        "replayed_nonce": bytes([0x09 | 0x80, 0x40])
+        + curve_hello()
+        + curve_initiate(prop(b"Socket-Type", b"PUSH"))
+        + message(3, b"one")
+        + message(3, b"one"),
+        "denied": bytes([0x09 | 0x80 | 0x20, 0xFF])
+        + curve_hello()
+        + curve_initiate(prop(b"Socket-Type", b"PUSH")),
+    },
+    "curve_client": {
+        "push_to_pull": bytes([0x08 | 0x80, 0xFF])
+        + curve_welcome()
+        + curve_ready(prop(b"Socket-Type", b"PULL"))
+        + message(2, cmd(b"PING", b"\0\x0a"), flags=2),
+        "sub_from_pub": bytes([0x06 | 0x80, 0x0F])
+        + curve_welcome()
+        + curve_ready(prop(b"Socket-Type", b"PUB"))
+        + message(2, b"news", flags=1)
+        + message(3, b"body"),
     },
 }
 

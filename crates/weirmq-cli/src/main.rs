@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use weirmq::{Dealer, Error, Hwm, Message, Options, Pair, Pub, Pull, Push, Rep, Req, Router, Sub};
 
+mod security;
+
 #[derive(Parser)]
 #[command(
     name = "weirmq",
@@ -78,6 +80,8 @@ struct Common {
     /// Give up when an operation waits longer than this many seconds.
     #[arg(long)]
     timeout: Option<f64>,
+    #[command(flatten)]
+    security: security::Security,
 }
 
 #[derive(Args)]
@@ -119,7 +123,7 @@ fn options(c: &Common) -> Result<Options, Error> {
             .map_err(|_| Error::InvalidOption(format!("--timeout {secs}: not a duration")))?;
         o = o.with_send_timeout(t).with_recv_timeout(t);
     }
-    Ok(o)
+    c.security.apply(o)
 }
 
 /// One line per message: a single frame as its text, a multipart message as

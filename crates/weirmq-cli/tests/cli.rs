@@ -165,3 +165,115 @@ fn keygen_prints_or_writes_a_keypair() {
             .success()
     );
 }
+
+/// A `recv` with `extra` flags bound at `ep`, expecting `count` messages.
+fn receiver(ep: &str, count: &str, timeout: &str, extra: &[&str]) -> std::process::Child {
+    weirmq()
+        .args(["recv", "--bind", ep, "--count", count, "--timeout", timeout])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn keygen(dir: &tempfile::TempDir, name: &str) -> (std::path::PathBuf, weirmq::Keypair) {
+    let path = dir.path().join(name);
+    assert!(
+        weirmq()
+            .arg("keygen")
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let pair = weirmq::cert::read_keypair(&weirmq::cert::secret_path(&path)).unwrap();
+    (path, pair)
+}
+
+#[test]
+fn curve_between_two_processes_with_an_allowed_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let ep = ipc(&dir);
+    let (server, _) = keygen(&dir, "server");
+    let (client, client_pair) = keygen(&dir, "client");
+    let server_secret = weirmq::cert::secret_path(&server);
+    let client_secret = weirmq::cert::secret_path(&client);
+    let recv = receiver(
+        &ep,
+        "1",
+        "20",
+        &[
+            "--curve-server",
+            server_secret.to_str().unwrap(),
+            "--curve-allow",
+            &client_pair.public.to_z85(),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    // An unknown client (a fresh keypair) is refused: its message never
+    // arrives, and its send times out.
+    let stranger = weirmq()
+        .args(["send", &ep, "from a stranger", "--timeout", "1"])
+        .args(["--curve-serverkey", server.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!stranger.status.success());
+    let known = weirmq()
+        .args(["send", &ep, "sealed", "--timeout", "20"])
+        .args(["--curve-serverkey", server.to_str().unwrap()])
+        .args(["--curve-keyfile", client_secret.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(known.success());
+    let out = recv.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "sealed\n");
+}
+
+#[test]
+fn plain_between_two_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ep = ipc(&dir);
+    let recv = receiver(
+        &ep,
+        "1",
+        "20",
+        &["--plain-server", "--plain-user", "admin:s3cret"],
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let wrong = weirmq()
+        .args(["send", &ep, "guessing", "--timeout", "1"])
+        .args(["--plain-username", "admin"])
+        .env("WEIRMQ_PLAIN_PASSWORD", "guess")
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    let right = weirmq()
+        .args(["send", &ep, "let me in", "--timeout", "20"])
+        .args(["--plain-username", "admin"])
+        .env("WEIRMQ_PLAIN_PASSWORD", "s3cret")
+        .status()
+        .unwrap();
+    assert!(right.success());
+    let out = recv.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "let me in\n");
+
+    // Without the password variable, a clear error.
+    let missing = weirmq()
+        .args(["send", &ep, "x", "--plain-username", "admin"])
+        .env_remove("WEIRMQ_PLAIN_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("WEIRMQ_PLAIN_PASSWORD"));
+}

@@ -6,6 +6,7 @@
 //! decoding whole input and decoding it one byte at a time agree, and what
 //! decodes re-encodes to something that decodes the same.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -14,7 +15,9 @@ use crate::command::Command;
 use crate::connection::{Config, Connection, Event, Heartbeat};
 use crate::error::Error;
 use crate::frame::{Frame, FrameDecoder, Limits, encode_frame};
-use crate::greeting::{Greeting, GreetingDecoder, MechanismName};
+use crate::greeting::{Greeting, GreetingDecoder};
+use crate::keys::{Keypair, SecretKey};
+use crate::mechanism::{AuthDecision, Mechanism};
 use crate::message::Message;
 use crate::metadata::Metadata;
 use crate::socket_type::SocketType;
@@ -133,26 +136,101 @@ pub fn null_connection(data: &[u8]) {
     let [mode, chunk, rest @ ..] = data else {
         return;
     };
-    let socket_type = SocketType::ALL[usize::from(mode & 0x1F) % SocketType::ALL.len()];
-    let mut config = Config::new(socket_type);
-    config.limits = Limits::new(4096, 8, 512).expect("non-zero");
-    config.handshake_timeout = Some(Duration::from_millis(50));
+    let mut config = fuzz_config(*mode);
     if mode & 0x20 != 0 {
         let mut hb = Heartbeat::new(Duration::from_millis(3));
         hb.ttl = Some(Duration::from_millis(100));
         config.heartbeat = Some(hb);
     }
+    run_connection(config, *mode, *chunk, rest, true);
+}
+
+/// A PLAIN client fed raw bytes (as the server's side of the wire).
+///
+/// Octets 0 and 1 as for [`null_connection`], but bit 5 of octet 0 makes
+/// the authenticator deny (in the server roles).
+pub fn plain_client(data: &[u8]) {
+    secure_connection(
+        Mechanism::PlainClient {
+            username: Bytes::from_static(b"user"),
+            password: Bytes::from_static(b"pass"),
+        },
+        data,
+    );
+}
+
+/// A PLAIN server fed raw bytes; see [`plain_client`].
+pub fn plain_server(data: &[u8]) {
+    secure_connection(Mechanism::PlainServer, data);
+}
+
+/// A CURVE client fed raw bytes; see [`plain_client`]. Built for fuzzing
+/// (`cfg(fuzzing)`), the crypto is transparent, so the fuzzer can write
+/// valid boxes: 16 zero octets and then the plaintext.
+pub fn curve_client(data: &[u8]) {
+    secure_connection(
+        Mechanism::CurveClient {
+            server_key: fuzz_keypair().public,
+            keypair: fuzz_keypair().clone(),
+        },
+        data,
+    );
+}
+
+/// A CURVE server fed raw bytes; see [`curve_client`].
+pub fn curve_server(data: &[u8]) {
+    secure_connection(
+        Mechanism::CurveServer {
+            keypair: fuzz_keypair().clone(),
+        },
+        data,
+    );
+}
+
+/// The long-term keypair of the CURVE targets: the example pair of libzmq's
+/// zmq_curve(7), so seeds can be written by hand (fuzz/seeds.py).
+fn fuzz_keypair() -> &'static Keypair {
+    static PAIR: OnceLock<Keypair> = OnceLock::new();
+    PAIR.get_or_init(|| {
+        let secret =
+            SecretKey::from_z85("JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6").expect("valid Z85 key");
+        Keypair::from_secret(secret)
+    })
+}
+
+fn fuzz_config(mode: u8) -> Config {
+    let socket_type = SocketType::ALL[usize::from(mode & 0x1F) % SocketType::ALL.len()];
+    let mut config = Config::new(socket_type);
+    config.limits = Limits::new(4096, 8, 2048).expect("non-zero");
+    config.handshake_timeout = Some(Duration::from_millis(50));
+    config
+}
+
+fn secure_connection(mechanism: Mechanism, data: &[u8]) {
+    let [mode, chunk, rest @ ..] = data else {
+        return;
+    };
+    let mut config = fuzz_config(*mode);
+    config.mechanism = mechanism;
+    run_connection(config, *mode, *chunk, rest, mode & 0x20 == 0);
+}
+
+/// Feeds `rest` to a connection `chunk + 1` octets at a time (after a
+/// greeting when bit 7 of `mode` is set), answering authentication requests
+/// with `allow`, and checks the connection's invariants after each read.
+fn run_connection(config: Config, mode: u8, chunk: u8, rest: &[u8], allow: bool) {
+    let greeting = Greeting::new(config.mechanism.name(), false).encode();
     let mut now = Instant::now();
     let mut conn = Connection::new(config, now).expect("valid config");
 
     let mut input = Vec::with_capacity(rest.len() + 64);
     if mode & 0x80 != 0 {
-        input.extend_from_slice(&Greeting::new(MechanismName::NULL, false).encode());
+        input.extend_from_slice(&greeting);
     }
     input.extend_from_slice(rest);
 
     let mut failed: Option<Error> = None;
-    for piece in input.chunks(usize::from(*chunk) + 1) {
+    for piece in input.chunks(usize::from(chunk) + 1) {
         now += Duration::from_millis(1);
         conn.handle_input(piece, now);
         loop {
@@ -162,6 +240,22 @@ pub fn null_connection(data: &[u8]) {
                     assert!(conn.is_ready());
                     conn.send(&Message::from("fuzz"))
                         .expect("ready connection sends");
+                }
+                Ok(Some(Event::Authenticate(_))) => {
+                    let decision = if allow {
+                        AuthDecision::Allow {
+                            user_id: Bytes::from_static(b"fuzz"),
+                        }
+                    } else {
+                        AuthDecision::Deny {
+                            status: Bytes::from_static(b"400"),
+                        }
+                    };
+                    if let Err(e) = conn.authenticate(decision) {
+                        assert!(!allow, "allowing fails only a failed connection");
+                        failed = Some(e);
+                        break;
+                    }
                 }
                 Ok(Some(_)) => {}
                 Ok(None) => break,

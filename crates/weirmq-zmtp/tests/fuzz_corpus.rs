@@ -45,3 +45,23 @@ fn z85_corpus() {
 fn null_connection_corpus() {
     replay("null_connection", fuzzing::null_connection);
 }
+
+#[test]
+fn plain_client_corpus() {
+    replay("plain_client", fuzzing::plain_client);
+}
+
+#[test]
+fn plain_server_corpus() {
+    replay("plain_server", fuzzing::plain_server);
+}
+
+#[test]
+fn curve_client_corpus() {
+    replay("curve_client", fuzzing::curve_client);
+}
+
+#[test]
+fn curve_server_corpus() {
+    replay("curve_server", fuzzing::curve_server);
+}
