@@ -238,6 +238,9 @@ where
     let mut batch = Vec::with_capacity(POP_BATCH);
     let mut closing = false;
     let mut linger_until = None;
+    // A question to the ZAP handler, while one is out.
+    let mut zap: Option<std::pin::Pin<Box<dyn std::future::Future<Output = AuthDecision> + Send>>> =
+        None;
     loop {
         let now = Instant::now();
         // 1. Deliver what was decoded, as far as the incoming pipe has room.
@@ -318,6 +321,19 @@ where
                 Ok(Some(Event::Authenticate(request))) => {
                     let decision = match (&core.options.authenticator, &request) {
                         (Some(judge), _) => judge(&request, peer_name),
+                        // No authenticator of our own: the process's ZAP
+                        // handler judges, while the connection waits (its
+                        // handshake timeout still runs).
+                        (None, _) if crate::zap::zap_handler_bound() => {
+                            let question = crate::zap::request(
+                                &request,
+                                &core.options.zap_domain,
+                                peer_name,
+                                &core.options.routing_id,
+                            );
+                            zap = Some(Box::pin(crate::zap::ask(question)));
+                            continue;
+                        }
                         // No authenticator: a CURVE client has proved it holds
                         // its key, and the connection is encrypted; libzmq
                         // without a ZAP handler lets it in. Its user id is
@@ -410,6 +426,12 @@ where
             // (libzmq arms no heartbeat timer while its input is stopped).
             _ = sleep_until(deadline), if deadline.is_some() && held.is_none() => {
                 if let Err(e) = conn.handle_timeout(Instant::now()) {
+                    return End::Protocol(e);
+                }
+            }
+            decision = async { zap.as_mut().expect("guarded").await }, if zap.is_some() => {
+                zap = None;
+                if let Err(e) = conn.authenticate(decision) {
                     return End::Protocol(e);
                 }
             }

@@ -36,6 +36,7 @@ mod pipe;
 mod socket;
 mod subscriptions;
 mod transport;
+mod zap;
 
 pub use endpoint::Endpoint;
 pub use error::{Error, TrySendError};
@@ -47,3 +48,4 @@ pub use socket::{
 pub use weirmq_zmtp as zmtp;
 pub use weirmq_zmtp::keys::{Keypair, PublicKey, SecretKey};
 pub use weirmq_zmtp::{AuthDecision, AuthRequest, Heartbeat, Mechanism, Message, SocketType};
+pub use zap::{ZAP_ENDPOINT, zap_handler_bound};

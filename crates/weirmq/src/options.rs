@@ -77,10 +77,16 @@ pub type Authenticator =
 pub struct Options {
     /// The security mechanism. Default NULL.
     pub mechanism: Mechanism,
-    /// Judges clients of a server mechanism. Without one, a PLAIN server
-    /// refuses every client and a CURVE server accepts every client key (its
-    /// user id is the key in Z85), as libzmq does without a ZAP handler.
+    /// Judges clients of a server mechanism. Without one, the ZAP handler
+    /// bound at [`ZAP_ENDPOINT`](crate::ZAP_ENDPOINT) judges, if there is
+    /// one; with neither, a PLAIN server refuses every client and a CURVE
+    /// server accepts every client key (its user id is the key in Z85), as
+    /// libzmq does without a ZAP handler.
     pub authenticator: Option<Authenticator>,
+    /// The domain sent in ZAP requests (RFC 27), when a server socket with no
+    /// authenticator asks the ZAP handler bound at
+    /// [`ZAP_ENDPOINT`](crate::ZAP_ENDPOINT). Default empty.
+    pub zap_domain: Bytes,
     /// Outgoing queue limit, per peer. Default [`Hwm::default`].
     pub send_hwm: Hwm,
     /// Incoming queue limit for the socket. Default [`Hwm::default`].
@@ -141,6 +147,7 @@ impl Default for Options {
         Options {
             mechanism: Mechanism::Null,
             authenticator: None,
+            zap_domain: Bytes::new(),
             send_hwm: Hwm::default(),
             recv_hwm: Hwm::default(),
             send_timeout: None,
@@ -171,6 +178,7 @@ impl std::fmt::Debug for Options {
                 "authenticator",
                 &self.authenticator.as_ref().map(|_| "<fn>"),
             )
+            .field("zap_domain", &self.zap_domain)
             .field("send_hwm", &self.send_hwm)
             .field("recv_hwm", &self.recv_hwm)
             .field("send_timeout", &self.send_timeout)
@@ -213,6 +221,12 @@ impl Options {
     /// (without one, every client is refused).
     pub fn with_plain_server(self) -> Self {
         self.with_mechanism(Mechanism::PlainServer)
+    }
+
+    /// Sets the ZAP domain.
+    pub fn with_zap_domain(mut self, domain: impl Into<Bytes>) -> Self {
+        self.zap_domain = domain.into();
+        self
     }
 
     /// Sets the authenticator of a server mechanism.

@@ -170,6 +170,11 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
     Ok(resolved)
 }
 
+/// Whether some socket of this process is bound at `inproc://name`.
+pub(crate) fn inproc_bound(name: &str) -> bool {
+    lock(&INPROC).get(name).is_some_and(|t| !t.is_closed())
+}
+
 /// Opens one connection to `target`.
 async fn dial(target: &Endpoint, core: &Core) -> std::io::Result<Stream> {
     match target {
