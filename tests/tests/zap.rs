@@ -86,10 +86,17 @@ async fn a_zap_handler_judges_plain_and_curve_clients() {
     }))
     .await
     .unwrap();
+    let got = within(pull.recv()).await.unwrap();
+    assert_eq!(got, Message::from("judged by ZAP"));
+    let from = got
+        .peer()
+        .expect("the proved peer travels with the message");
     assert_eq!(
-        within(pull.recv()).await.unwrap(),
-        Message::from("judged by ZAP")
+        from.user_id.as_deref(),
+        Some(&b"alice"[..]),
+        "ZAP's User-Id"
     );
+    assert_eq!(from.public_key, Some(allowed.public));
     let request = within(seen.recv()).await.unwrap();
     assert_eq!(&request[0][..], b"1.0");
     assert_eq!(&request[2][..], b"global", "the domain");

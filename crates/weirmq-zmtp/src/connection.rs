@@ -168,7 +168,7 @@ pub struct Connection {
     ping_ttl: u16,
     phase: Phase,
     revision: Option<Revision>,
-    peer: Option<PeerInfo>,
+    peer: Option<std::sync::Arc<PeerInfo>>,
     input: BytesMut,
     decoder: FrameDecoder,
     /// Frames of the message being received.
@@ -350,7 +350,7 @@ impl Connection {
 
     /// The peer, once the handshake has succeeded.
     pub fn peer(&self) -> Option<&PeerInfo> {
-        self.peer.as_ref()
+        self.peer.as_deref()
     }
 
     /// Whether the handshake has succeeded and the connection has not failed.
@@ -681,7 +681,7 @@ impl Connection {
         self.phase = Phase::Traffic(codec);
         self.handshake_deadline = None;
         self.next_ping = self.heartbeat.and_then(|hb| deadline(now, hb.interval));
-        self.peer = Some(peer.clone());
+        self.peer = Some(std::sync::Arc::new(peer.clone()));
         Ok(Event::HandshakeSucceeded(peer))
     }
 
@@ -711,7 +711,7 @@ impl Connection {
         }
     }
 
-    fn on_message(&mut self, message: Message) -> Event {
+    fn on_message(&mut self, mut message: Message) -> Event {
         // ZMTP 3.0 subscriptions (and libzmq XSUB's on any revision): a
         // one-frame message starting with %x01 (subscribe) or %x00 (cancel).
         if self.socket_type.receives_subscriptions() {
@@ -722,6 +722,11 @@ impl Connection {
                     _ => {}
                 }
             }
+        }
+        // What a handshake proved travels with each message; NULL proves
+        // nothing and keeps its fast path free of the reference count.
+        if !matches!(self.mechanism, Mechanism::Null) {
+            message.set_peer(self.peer.clone());
         }
         Event::Message(message)
     }

@@ -1,6 +1,10 @@
 //! Multipart messages made of [`Bytes`] frames.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
+
+use crate::connection::PeerInfo;
 
 /// A message: one or more frames, delivered atomically (RFC 37).
 ///
@@ -10,6 +14,8 @@ use bytes::Bytes;
 #[derive(Clone, Debug, Default)]
 pub struct Message {
     repr: Repr,
+    /// Who sent it, on secured connections (see [`Message::peer`]).
+    peer: Option<Arc<PeerInfo>>,
 }
 
 #[derive(Clone, Debug)]
@@ -92,6 +98,20 @@ impl Message {
         }
     }
 
+    /// The peer a received message came from, as its PLAIN or CURVE
+    /// handshake proved it: the user id the authenticator gave it, a CURVE
+    /// client's key, and its metadata (libzmq's `zmq_msg_gets`). `None` on
+    /// messages built locally and on NULL connections, where nothing was
+    /// proved (and the hot path stays free of the reference count).
+    pub fn peer(&self) -> Option<&PeerInfo> {
+        self.peer.as_deref()
+    }
+
+    /// Attaches the peer a message came from.
+    pub fn set_peer(&mut self, peer: Option<Arc<PeerInfo>>) {
+        self.peer = peer;
+    }
+
     /// The frames as a vector.
     pub fn into_frames(self) -> Vec<Bytes> {
         match self.repr {
@@ -101,6 +121,8 @@ impl Message {
     }
 }
 
+/// Messages are equal when their frames are: where they came from does not
+/// matter.
 impl PartialEq for Message {
     fn eq(&self, other: &Message) -> bool {
         self.frames() == other.frames()
@@ -119,6 +141,7 @@ impl From<Bytes> for Message {
     fn from(frame: Bytes) -> Message {
         Message {
             repr: Repr::One(frame),
+            peer: None,
         }
     }
 }
@@ -155,6 +178,7 @@ impl From<Vec<Bytes>> for Message {
     fn from(frames: Vec<Bytes>) -> Message {
         Message {
             repr: Repr::Many(frames),
+            peer: None,
         }
         .normalized()
     }

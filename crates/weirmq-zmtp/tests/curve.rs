@@ -85,6 +85,13 @@ fn handshake_proves_the_client_key_and_traffic_flows_both_ways() {
     p.drive();
     assert_eq!(messages(&p.b_events), vec![multipart]);
     assert_eq!(messages(&p.a_events), vec![Message::from("reply")]);
+    // Each message says who sent it, as the handshake proved it.
+    let from = messages(&p.b_events)[0]
+        .peer()
+        .cloned()
+        .expect("peer attached");
+    assert_eq!(from.public_key, Some(client.public));
+    assert_eq!(from.user_id.as_deref(), Some(&b"alice"[..]));
 }
 
 #[test]
