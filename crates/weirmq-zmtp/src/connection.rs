@@ -598,11 +598,9 @@ impl Connection {
                     }
                 }
                 Phase::Traffic(codec) => {
-                    let Some(frame) = self.decoder.decode(&mut self.input)? else {
+                    let Some(frame) = codec.next_frame(&mut self.decoder, &mut self.input)? else {
                         return Ok(None);
                     };
-                    let frame = codec.open(frame)?;
-                    self.decoder.account_sealed(&frame);
                     if frame.command {
                         match self.on_command(Command::decode(frame.body)?)? {
                             Some(event) => return Ok(Some(event)),

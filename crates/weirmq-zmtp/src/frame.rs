@@ -159,6 +159,19 @@ impl FrameDecoder {
     /// costs us nothing until it sends the octets (and is refused at once if
     /// the claim is over the limit).
     pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, MalformedError> {
+        Ok(self.decode_mut(src)?.map(|(more, command, body)| Frame {
+            more,
+            command,
+            body: body.freeze(),
+        }))
+    }
+
+    /// [`FrameDecoder::decode`], with the body still mutable (it is split
+    /// off the buffer, so nothing else sees it): CURVE decrypts it in place.
+    pub(crate) fn decode_mut(
+        &mut self,
+        src: &mut BytesMut,
+    ) -> Result<Option<(bool, bool, BytesMut)>, MalformedError> {
         let Some(&flags) = src.first() else {
             return Ok(None);
         };
@@ -225,15 +238,11 @@ impl FrameDecoder {
             return Ok(None);
         }
         src.advance(header_len);
-        let body = src.split_to(body_len).freeze();
+        let body = src.split_to(body_len);
         if !command && self.sealed_overhead.is_none() {
             self.account(more, size);
         }
-        Ok(Some(Frame {
-            more,
-            command,
-            body,
-        }))
+        Ok(Some((more, command, body)))
     }
 }
 

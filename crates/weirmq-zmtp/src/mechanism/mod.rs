@@ -5,11 +5,11 @@
 //! reach traffic without passing every check of the handshake. The connection
 //! drives whichever chain its [`Mechanism`] selects.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::command::Command;
 use crate::error::Error;
-use crate::frame::Frame;
+use crate::frame::{Frame, FrameDecoder};
 use crate::greeting::MechanismName;
 use crate::keys::{Keypair, PublicKey};
 use crate::metadata::Metadata;
@@ -193,11 +193,23 @@ impl Codec {
         }
     }
 
-    /// Turns a frame off the wire into the frame it carries.
-    pub(crate) fn open(&mut self, frame: Frame) -> Result<Frame, Error> {
+    /// Takes the next frame off the wire and turns it into the frame it
+    /// carries.
+    pub(crate) fn next_frame(
+        &mut self,
+        decoder: &mut FrameDecoder,
+        input: &mut BytesMut,
+    ) -> Result<Option<Frame>, Error> {
         match self {
-            Codec::Clear => Ok(frame),
-            Codec::Curve(c) => c.open(frame),
+            Codec::Clear => Ok(decoder.decode(input)?),
+            Codec::Curve(c) => {
+                let Some((_, _, body)) = decoder.decode_mut(input)? else {
+                    return Ok(None);
+                };
+                let frame = c.open(body)?;
+                decoder.account_sealed(&frame);
+                Ok(Some(frame))
+            }
         }
     }
 

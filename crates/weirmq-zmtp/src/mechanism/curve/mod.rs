@@ -19,7 +19,7 @@
 //! `CurveZMQMESSAGE-` prefix is an erratum for `CurveZMQMESSAGEC` (client to
 //! server) and `CurveZMQMESSAGES` (server to client).
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::command::Command;
 use crate::error::{CurveError, Error, ErrorReason, MalformedError, ProtocolError};
@@ -163,9 +163,9 @@ impl CurveCodec {
         self.seal(FLAG_COMMAND, &frame[header..], out);
     }
 
-    /// Opens one MESSAGE into the frame it carries.
-    pub(crate) fn open(&mut self, frame: Frame) -> Result<Frame, Error> {
-        let body = frame.body;
+    /// Opens one MESSAGE into the frame it carries, decrypting in place: the
+    /// frame that comes out shares the receive buffer, uncopied.
+    pub(crate) fn open(&mut self, mut body: BytesMut) -> Result<Frame, Error> {
         if !body.starts_with(MESSAGE) {
             return Err(CurveError::NotMessage.into());
         }
@@ -188,10 +188,12 @@ impl CurveCodec {
         }
         let mut tag = [0; TAG_LEN];
         tag.copy_from_slice(&body[16..32]);
-        let mut plain = BytesMut::from(&body[32..]);
+        let full_nonce = nonce(self.recv_prefix, &body[8..16]);
         self.key
-            .open_in_place(&nonce(self.recv_prefix, &body[8..16]), &mut plain, &tag)
+            .open_in_place(&full_nonce, &mut body[32..], &tag)
             .map_err(|_| CurveError::Unopened("MESSAGE"))?;
+        body.advance(32);
+        let plain = body;
         // Only an authentic MESSAGE moves the window: a forged one with a
         // huge nonce must not lock the real peer out.
         self.peer_nonce = got;
