@@ -126,6 +126,49 @@ pub fn zap_handler(
     })
 }
 
+/// Sends every [`test_messages`] from `ours` to the libzmq DEALER `theirs`
+/// (both already configured, security included), which echoes each back;
+/// checks they return intact and in order. `weirmq_binds` picks the side
+/// that binds.
+pub async fn echo_test_messages(
+    ours: &weirmq::Dealer,
+    theirs: zmq::Socket,
+    weirmq_binds: bool,
+    transport: Transport,
+) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    if weirmq_binds {
+        let ep = ours
+            .bind(&transport.bind_endpoint(&dir, "echo"))
+            .await
+            .expect("bind");
+        theirs.connect(&ep).expect("libzmq connect");
+    } else {
+        theirs
+            .bind(&transport.bind_endpoint(&dir, "echo"))
+            .expect("libzmq bind");
+        ours.connect(&zmq_last_endpoint(&theirs))
+            .await
+            .expect("connect");
+    }
+    let sent = test_messages();
+    let n = sent.len();
+    let echo = tokio::task::spawn_blocking(move || {
+        for _ in 0..n {
+            let m = zmq_recv(&theirs);
+            zmq_send(&theirs, &m);
+        }
+        theirs
+    });
+    for m in &sent {
+        within(ours.send(m.clone())).await.expect("send");
+    }
+    for m in &sent {
+        assert_eq!(&within(ours.recv()).await.expect("recv"), m);
+    }
+    within(echo).await.expect("libzmq echo");
+}
+
 /// libzmq's monitor event numbers used by the tests.
 pub mod event {
     /// ZMQ_EVENT_DISCONNECTED.

@@ -29,7 +29,6 @@ fn only(client: weirmq::PublicKey) -> impl Fn(&AuthRequest, &str) -> AuthDecisio
 
 /// Every test message from weirmq to libzmq and back, over CURVE.
 async fn echo_through_libzmq(weirmq_is_server: bool, weirmq_binds: bool, transport: Transport) {
-    let dir = tempfile::tempdir().unwrap();
     let (server, client) = (Keypair::generate(), Keypair::generate());
     let options = if weirmq_is_server {
         Options::default()
@@ -38,7 +37,6 @@ async fn echo_through_libzmq(weirmq_is_server: bool, weirmq_binds: bool, transpo
     } else {
         Options::default().with_curve_client(server.public, client.clone())
     };
-    let ours = Dealer::with_options(options).unwrap();
     let ctx = zmq::Context::new();
     let theirs = zmq_socket(&ctx, zmq::DEALER);
     if weirmq_is_server {
@@ -53,37 +51,10 @@ async fn echo_through_libzmq(weirmq_is_server: bool, weirmq_binds: bool, transpo
             .set_curve_secretkey(server.secret.as_bytes())
             .unwrap();
     }
-    if weirmq_binds {
-        let ep = ours
-            .bind(&transport.bind_endpoint(&dir, "curve"))
-            .await
-            .unwrap();
-        theirs.connect(&ep).unwrap();
-    } else {
-        theirs
-            .bind(&transport.bind_endpoint(&dir, "curve"))
-            .unwrap();
-        ours.connect(&zmq_last_endpoint(&theirs)).await.unwrap();
-    }
-    let sent = test_messages();
-    let n = sent.len();
-    let echo = tokio::task::spawn_blocking(move || {
-        for _ in 0..n {
-            let m = zmq_recv(&theirs);
-            zmq_send(&theirs, &m);
-        }
-        theirs
-    });
-    for m in &sent {
-        within(ours.send(m.clone())).await.unwrap();
-    }
-    for m in &sent {
-        assert_eq!(&within(ours.recv()).await.unwrap(), m);
-    }
-    within(echo).await.unwrap();
+    let ours = Dealer::with_options(options).unwrap();
+    echo_test_messages(&ours, theirs, weirmq_binds, transport).await;
     if weirmq_is_server {
-        let peers = ours.peer_stats();
-        assert_eq!(peers.len(), 1);
+        assert_eq!(ours.peer_stats().len(), 1);
     }
 }
 

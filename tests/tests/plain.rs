@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use weirmq::{AuthDecision, AuthRequest, Mechanism, Message, Options, Pull, Push};
+use weirmq::{AuthDecision, AuthRequest, Dealer, Mechanism, Message, Options, Pull, Push};
 use weirmq_interop::*;
 
 fn judge(request: &AuthRequest, _peer: &str) -> AuthDecision {
@@ -36,6 +36,39 @@ fn plain_client(username: &str, password: &str) -> Options {
 fn admin_only(request: &[Vec<u8>]) -> Option<&'static [u8]> {
     let ok = request.len() == 8 && request[6] == b"admin" && request[7] == b"password";
     ok.then_some(&b"admin"[..])
+}
+
+/// Every test message both ways over PLAIN, each side as server, each side
+/// binding, over tcp and ipc.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_every_direction_with_every_test_message() {
+    for transport in Transport::ALL {
+        for weirmq_binds in [true, false] {
+            // weirmq the server, judging with its authenticator.
+            let ours = Dealer::with_options(
+                Options::default()
+                    .with_plain_server()
+                    .with_authenticator(judge),
+            )
+            .unwrap();
+            let ctx = zmq::Context::new();
+            let theirs = zmq_socket(&ctx, zmq::DEALER);
+            theirs.set_plain_username(Some("admin")).unwrap();
+            theirs.set_plain_password(Some("password")).unwrap();
+            echo_test_messages(&ours, theirs, weirmq_binds, transport).await;
+
+            // weirmq the client, libzmq's ZAP handler judging.
+            let ctx = zmq::Context::new();
+            let stop = Arc::new(AtomicBool::new(false));
+            let zap = zap_handler(&ctx, stop.clone(), admin_only);
+            let theirs = zmq_socket(&ctx, zmq::DEALER);
+            theirs.set_plain_server(true).unwrap();
+            let ours = Dealer::with_options(plain_client("admin", "password")).unwrap();
+            echo_test_messages(&ours, theirs, weirmq_binds, transport).await;
+            stop.store(true, Ordering::Relaxed);
+            zap.join().unwrap();
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
