@@ -409,7 +409,10 @@ impl Req {
     }
 
     /// Receives the reply to the last request. Replies from other peers, or
-    /// without the delimiter, are discarded, as libzmq does.
+    /// without the delimiter, are discarded, as libzmq does. If the receive
+    /// times out (or its future is dropped), the request is still pending:
+    /// the next `recv` returns its reply, and `send` refuses until then (as
+    /// libzmq's REQ without REQ_RELAXED).
     pub async fn recv(&self) -> Result<Message, Error> {
         let mut awaiting = self.awaiting.lock().await;
         let Some(peer) = awaiting.clone() else {
@@ -466,7 +469,10 @@ impl Rep {
     }
 
     /// Sends the reply to the peer of the last request. If that peer has
-    /// gone, the reply cannot be delivered: [`Error::Unroutable`].
+    /// gone, the reply cannot be delivered: [`Error::Unroutable`], and the
+    /// next request may be received. If the send times out (or its future
+    /// is dropped), the reply is still owed, as in libzmq's REP after
+    /// EAGAIN: send it again; `recv` refuses until then.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         let mut msg = msg.into();
         if msg.is_empty() {
