@@ -23,3 +23,20 @@ pub async fn wait_until(mut done: impl FnMut() -> bool) {
     })
     .await;
 }
+
+/// The first monitor event that `pick` takes (waiting at most [`T`]); the
+/// events before it are skipped.
+pub async fn first_event<R>(
+    events: &mut weirmq::Monitor,
+    mut pick: impl FnMut(weirmq::MonitorEvent) -> Option<R>,
+) -> R {
+    within(async {
+        loop {
+            let event = events.recv().await.expect("the monitor ended");
+            if let Some(r) = pick(event) {
+                return r;
+            }
+        }
+    })
+    .await
+}
