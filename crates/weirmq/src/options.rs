@@ -83,7 +83,11 @@ pub type Authenticator =
 ///   `max_message_size` (a queue takes one message of any size when empty,
 ///   and nothing joins it until it leaves); with the defaults, 16 MiB;
 /// - each peer's outgoing queue: the larger of `send_hwm.bytes()` and the
-///   largest message the application sends it;
+///   largest message the application sends it. A connecting socket that
+///   takes back the messages a failed connection had not written (see
+///   [`Stats::lost`](crate::Stats::lost)) may pass its HWM by those: they
+///   were in memory already, moved back, and nothing new is queued until it
+///   is under its HWM again;
 /// - each connection: one received message waiting for room in the
 ///   incoming queue and one being received, each at most
 ///   `max_message_size`, a read buffer of about 64 KiB, and the messages it

@@ -35,9 +35,14 @@ pub struct Stats {
     pub dropped: u64,
     /// SUB: messages received that matched no subscription.
     pub filtered: u64,
-    /// Messages that were queued to a peer when it went away for good (a
-    /// peer that had connected to us and left). A connecting socket keeps
-    /// its queue across reconnects instead.
+    /// Messages that will never arrive because a connection ended: when a
+    /// peer that had connected to us left (or the socket closed before they
+    /// could be written), those still queued to the peer and those encoded
+    /// for it but not wholly written; on any connection, a message received
+    /// that was waiting for room, and a message the peer got only part of.
+    /// A connecting socket keeps its queue across reconnects instead, with
+    /// the messages its peer got nothing of put back in front, in order.
+    /// Each loss is also a [`MonitorEvent::MessagesLost`](crate::MonitorEvent::MessagesLost).
     pub lost: u64,
     /// Accepted connections closed in their handshake to make room for newer
     /// ones (see [`Options::max_handshaking`]).
