@@ -92,8 +92,8 @@ pub(crate) struct Core {
     dropped_gone: AtomicU64,
     /// SUB: messages received that match no subscription.
     pub(crate) filtered: AtomicU64,
-    /// Messages still queued to a peer when it went away for good.
-    pub(crate) lost: AtomicU64,
+    /// Messages that will never arrive (see [`Core::count_lost`]).
+    lost: AtomicU64,
     /// Accepted connections still in their handshake, oldest first.
     handshaking: Mutex<VecDeque<(u64, Arc<Notify>)>>,
     next_ticket: AtomicU64,
@@ -226,8 +226,7 @@ impl Core {
             // for the old id cannot be delivered, and is counted.
             Some(peer) => {
                 peer.out.close();
-                self.lost
-                    .fetch_add(peer.out.depth().0 as u64, Ordering::Relaxed);
+                self.count_lost(&peer.name, peer.out.depth().0 as u64);
             }
             None => {}
         }
@@ -262,28 +261,64 @@ impl Core {
         Ok(peer)
     }
 
-    /// XPUB: records one subscription (or cancel) of some peer and returns
-    /// the `%x01`/`%x00` + topic message for the application when the topic
-    /// just gained its first subscriber or lost its last (libzmq's XPUB
-    /// without XPUB_VERBOSE).
-    pub(crate) fn upstream_note(&self, subscribe: bool, topic: &Bytes) -> Option<Message> {
+    /// XPUB: records one subscription (or cancel) of some peer in the union
+    /// of all peers' subscriptions, and tells the application with a
+    /// `%x01`/`%x00` + topic message when the topic gains its first
+    /// subscriber or loses its last (libzmq's XPUB; with `xpub_verbose`,
+    /// every subscription).
+    ///
+    /// The note is a message like any other: it goes into the incoming
+    /// queue only if its HWM has room. The change and its note happen
+    /// together, under one lock: when the queue is full nothing changes and
+    /// `Err` says how many octets to wait for, so notes reach the
+    /// application in the order of the changes and never contradict the
+    /// union. Other socket types record nothing.
+    pub(crate) fn upstream_change(&self, subscribe: bool, topic: &Bytes) -> Result<(), usize> {
         if self.socket_type != SocketType::XPub {
-            return None;
+            return Ok(());
         }
         let mut all = lock(&self.upstream);
         let news = if subscribe {
-            let first = all.count(topic) == 0;
-            all.add(topic.clone());
-            first || self.options.xpub_verbose
+            all.count(topic) == 0 || self.options.xpub_verbose
         } else {
-            all.remove(topic) && all.count(topic) == 0
+            all.count(topic) == 1
         };
-        news.then(|| {
+        if news {
             let mut note = Vec::with_capacity(1 + topic.len());
             note.push(u8::from(subscribe));
             note.extend_from_slice(topic);
-            Message::from(note)
-        })
+            match self.inbound.try_push(Message::from(note)) {
+                // Closed: nobody will read it; the change still counts.
+                Ok(()) | Err(PushError::Closed(_)) => {}
+                Err(PushError::Full(note)) => return Err(note.byte_len()),
+            }
+        }
+        if subscribe {
+            all.add(topic.clone());
+        } else {
+            all.remove(topic);
+        }
+        Ok(())
+    }
+
+    /// XPUB: a peer that left takes its subscriptions with it, and a topic
+    /// left without subscribers is cancelled upstream. Each cancel waits for
+    /// room in the incoming queue (see [`Core::upstream_change`]): nothing
+    /// bypasses the receive HWM and nothing is dropped. Until its note is
+    /// in, a topic stays subscribed as far as the application knows, and
+    /// the waiting costs only this peer's subscriptions, which exist already
+    /// (at most `MAX_TOPICS`), and its engine task, whose connection is
+    /// closed; a closed socket ends the wait.
+    pub(crate) async fn cancel_upstream(&self, peer: &Peer) {
+        if self.socket_type != SocketType::XPub {
+            return;
+        }
+        let subscriptions = std::mem::take(&mut *lock(&peer.subscriptions));
+        for topic in subscriptions.each() {
+            while let Err(len) = self.upstream_change(false, topic) {
+                self.inbound.writable(len).await;
+            }
+        }
     }
 
     fn new_peer(&self, name: &str, id: Bytes) -> Arc<Peer> {
@@ -316,21 +351,12 @@ impl Core {
     }
 
     /// Forgets a peer for good: its pipe is closed, and the messages still
-    /// in it are counted as lost with the connection.
-    pub(crate) fn remove_peer(&self, peer: &Arc<Peer>) {
-        if self.socket_type == SocketType::XPub {
-            // Its subscriptions go with it; topics left with no subscriber
-            // are cancelled upstream. (Bounded by the per-peer topic limit.)
-            let topics: Vec<Bytes> = lock(&peer.subscriptions).each().cloned().collect();
-            for topic in topics {
-                if let Some(note) = self.upstream_note(false, &topic) {
-                    self.inbound.force_push(note);
-                }
-            }
-        }
+    /// in it are counted as lost, with `also_lost` others its connection
+    /// lost (not written, or received and not delivered), in one report.
+    /// (An XPUB then calls [`Core::cancel_upstream`].)
+    pub(crate) fn remove_peer(&self, peer: &Arc<Peer>, also_lost: u64) {
         peer.out.close();
-        self.lost
-            .fetch_add(peer.out.depth().0 as u64, Ordering::Relaxed);
+        self.count_lost(&peer.name, peer.out.depth().0 as u64 + also_lost);
         self.dropped_gone.fetch_add(
             peer.dropped.load(Ordering::Relaxed) + peer.out.replaced(),
             Ordering::Relaxed,
@@ -352,6 +378,18 @@ impl Core {
         }
         if peers.next >= peers.list.len() {
             peers.next = 0;
+        }
+    }
+
+    /// Counts messages that will never arrive (see
+    /// [`Stats::lost`](crate::Stats::lost)), and reports them.
+    pub(crate) fn count_lost(&self, peer: &str, count: u64) {
+        if count > 0 {
+            self.lost.fetch_add(count, Ordering::Relaxed);
+            self.emit(crate::monitor::MonitorEvent::MessagesLost {
+                peer: peer.to_owned(),
+                count,
+            });
         }
     }
 

@@ -7,6 +7,11 @@
 //! the connection's input buffer and decoded into the socket's incoming pipe.
 //! When that pipe is full the engine stops decoding *and* stops reading, so
 //! the sender's TCP window closes: backpressure reaches the remote peer.
+//!
+//! Every message taken from a pipe is accounted for until its last octet is
+//! written: when a connection ends first, the messages the peer got nothing
+//! of go back to the front of a kept pipe (a connecting socket's, for the
+//! reconnect); the rest are counted as lost.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -62,23 +67,74 @@ pub(crate) fn zmtp_config(socket_type: SocketType, o: &crate::Options) -> Config
     c
 }
 
-/// Outgoing octets handed out by the connection, not yet written.
+/// Outgoing octets handed out by the connection and not yet written, and
+/// the messages among them not yet wholly written.
 #[derive(Default)]
 struct Unsent {
     chunks: VecDeque<Bytes>,
     len: usize,
+    /// Octets taken from the connection since it began.
+    taken: u64,
+    /// Octets written since it began.
+    written: u64,
+    /// Messages encoded and not wholly written, oldest first, each with the
+    /// stream offsets of its first octet and just past its last. Moved here
+    /// from the pipe's batch (not copied, and the deque's capacity is
+    /// reused: no allocation per message), they leave as soon as they are
+    /// written, so this holds at most the messages of one write batch plus
+    /// one pop batch.
+    in_flight: VecDeque<(u64, u64, Message)>,
 }
 
 impl Unsent {
     fn fill(&mut self, conn: &mut Connection) {
         while let Some(chunk) = conn.poll_transmit() {
             self.len += chunk.len();
+            self.taken += chunk.len() as u64;
             self.chunks.push_back(chunk);
         }
     }
 
+    /// Where the connection's output ends now, as a stream offset.
+    fn output_end(&self, conn: &Connection) -> u64 {
+        self.taken + conn.pending_transmit() as u64
+    }
+
+    /// Tracks `msg`, which `conn` has just encoded from stream offset `start`.
+    fn encoded(&mut self, conn: &Connection, start: u64, msg: Message) {
+        let end = self.output_end(conn);
+        self.in_flight.push_back((start, end, msg));
+    }
+
+    /// Takes the messages not wholly written: `(untouched, partial)`, where
+    /// `partial` counts the one message the peer got part of (at most one).
+    fn take_unwritten(
+        &mut self,
+    ) -> (
+        impl ExactSizeIterator<Item = Message> + DoubleEndedIterator,
+        u64,
+    ) {
+        let partial = self
+            .in_flight
+            .front()
+            .is_some_and(|(start, _, _)| *start < self.written);
+        let mut all = std::mem::take(&mut self.in_flight);
+        if partial {
+            all.pop_front();
+        }
+        (all.into_iter().map(|(_, _, msg)| msg), u64::from(partial))
+    }
+
     fn advance(&mut self, mut n: usize) {
         self.len -= n;
+        self.written += n as u64;
+        while self
+            .in_flight
+            .front()
+            .is_some_and(|(_, end, _)| *end <= self.written)
+        {
+            self.in_flight.pop_front();
+        }
         while n > 0 {
             let front = &mut self.chunks[0];
             if n >= front.len() {
@@ -99,6 +155,59 @@ impl Unsent {
             k += 1;
         }
         wr.write_vectored(&slices[..k]).await
+    }
+}
+
+/// What the engine decoded and could not hand on for want of room in the
+/// incoming queue; reading waits until it can.
+enum Held {
+    /// A message for the application.
+    Data(Message),
+    /// XPUB: a peer's subscription or cancel, waiting for room for the note
+    /// it may make (see [`Core::upstream_change`]). The peer's own set has
+    /// the change already.
+    Note { subscribe: bool, topic: Bytes },
+}
+
+impl Held {
+    /// The octets to wait for.
+    fn len(&self) -> usize {
+        match self {
+            Held::Data(msg) => msg.byte_len(),
+            Held::Note { topic, .. } => 1 + topic.len(),
+        }
+    }
+
+    /// Hands it on: `Err(Some(self))` when there is no room yet,
+    /// `Err(None)` when the socket is closing.
+    fn deliver(self, core: &Core) -> Result<(), Option<Held>> {
+        match self {
+            Held::Data(msg) => match core.inbound.try_push(msg) {
+                Ok(()) => Ok(()),
+                Err(PushError::Full(msg)) => Err(Some(Held::Data(msg))),
+                Err(PushError::Closed(_)) => Err(None),
+            },
+            Held::Note { subscribe, topic } => match core.upstream_change(subscribe, &topic) {
+                Ok(()) => Ok(()),
+                Err(_) => Err(Some(Held::Note { subscribe, topic })),
+            },
+        }
+    }
+}
+
+/// Hands `item` on, or keeps it in `held` (or sets `closing`); whether it
+/// went.
+fn hand_on(core: &Core, item: Held, held: &mut Option<Held>, closing: &mut bool) -> bool {
+    match item.deliver(core) {
+        Ok(()) => true,
+        Err(Some(back)) => {
+            *held = Some(back);
+            false
+        }
+        Err(None) => {
+            *closing = true;
+            false
+        }
     }
 }
 
@@ -134,20 +243,40 @@ where
         _ => None,
     };
     let earlier = reuse.as_ref().and_then(|slot| (*slot).clone());
-    let mut held: Option<Message> = None;
+    let mut held: Option<Held> = None;
+    let mut unsent = Unsent::default();
     let end = drive(
-        &core, &peer_name, &mut conn, &mut rd, &mut wr, &mut out, &mut held, earlier, ticket, stop,
+        &core,
+        &peer_name,
+        &mut conn,
+        (&mut rd, &mut wr),
+        &mut unsent,
+        &mut out,
+        &mut held,
+        earlier,
+        ticket,
+        stop,
     )
     .await;
-    // A message decoded but not yet delivered when the connection ended:
-    // an XPUB subscription note must still reach the application (or a
-    // proxy would keep a topic subscribed upstream forever); data is counted.
-    if let Some(msg) = held.take() {
-        if core.socket_type == SocketType::XPub {
-            core.inbound.force_push(msg);
-        } else {
-            core.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // What was decoded but not handed on when the connection ended: data is
+    // lost (waiting for room here would let peers that come and go pile up
+    // messages); an XPUB's pending subscription change is undone in the
+    // peer's set, so that its departure below cancels exactly what reached
+    // the union of subscriptions.
+    let mut lost = 0;
+    match held.take() {
+        Some(Held::Data(_)) => lost += 1,
+        Some(Held::Note { subscribe, topic }) => {
+            if let Some(peer) = out.as_ref() {
+                let mut subscriptions = crate::core::lock(&peer.subscriptions);
+                if subscribe {
+                    subscriptions.remove(&topic);
+                } else {
+                    subscriptions.add(topic);
+                }
+            }
         }
+        None => {}
     }
     let reason = match &end {
         End::Closed => None,
@@ -167,30 +296,23 @@ where
             MonitorEvent::HandshakeFailed { peer, reason }
         });
     }
-    match (out.take(), reuse) {
-        (Some(peer), Some(slot)) if !matches!(end, End::Closed) => {
-            // With immediate (the default) a peer that is down takes no new
-            // messages; without it, it stays routed, as libzmq does.
-            if core.options.immediate {
-                core.detach_peer(&peer);
-            }
-            *slot = Some(peer);
+    // Out of routing at once: nothing new may be queued to a connection that
+    // is ending. (Without immediate, a kept peer stays routed while it is
+    // down, as in libzmq.)
+    let keeps = reuse.is_some() && !matches!(end, End::Closed);
+    if let Some(peer) = out.as_ref() {
+        if !keeps || core.options.immediate {
+            core.detach_peer(peer);
         }
-        (Some(peer), slot) => {
-            core.remove_peer(&peer);
-            // Counted once, here: the connector must not count it again.
-            if let Some(slot) = slot {
-                *slot = None;
-            }
-        }
-        (None, _) => {}
     }
-    // Best effort: flush what the connection still holds (an ERROR command
-    // after a protocol failure, say) before the stream is dropped.
-    let mut unsent = Unsent::default();
+    // Best effort: write what is left (the rest of the messages, then what
+    // the connection still holds, such as an ERROR command after a protocol
+    // failure, in stream order) before the stream is dropped. Not after the
+    // peer closed or the stream failed: the octets would only feign delivery.
     unsent.fill(&mut conn);
+    let writable = !matches!(end, End::Eof | End::Io(_));
     let flush = async {
-        while unsent.len > 0 {
+        while writable && unsent.len > 0 {
             match unsent.write(&mut wr).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => unsent.advance(n),
@@ -204,6 +326,29 @@ where
         _ => core.options.linger,
     };
     let _ = tokio::time::timeout(budget, flush).await;
+    drop((rd, wr));
+    // Messages the peer got nothing of go back in front of a kept pipe, in
+    // order, for the next connection. One it got part of is lost: it may be
+    // the very message the peer refused (too large, say), and sending it
+    // again would only end the next connection too.
+    let (untouched, partial) = unsent.take_unwritten();
+    lost += partial;
+    match (out.take(), reuse) {
+        (Some(peer), Some(slot)) if keeps => {
+            lost += peer.out.requeue(untouched) as u64;
+            core.count_lost(&peer_name, lost);
+            *slot = Some(peer);
+        }
+        (Some(peer), slot) => {
+            core.remove_peer(&peer, lost + untouched.len() as u64);
+            // Counted once, here: the connector must not count it again.
+            if let Some(slot) = slot {
+                *slot = None;
+            }
+            core.cancel_upstream(&peer).await;
+        }
+        (None, _) => core.count_lost(&peer_name, lost + untouched.len() as u64),
+    }
     end
 }
 
@@ -215,10 +360,10 @@ async fn drive<R, W>(
     core: &Core,
     peer_name: &str,
     conn: &mut Connection,
-    rd: &mut R,
-    wr: &mut W,
+    (rd, wr): (&mut R, &mut W),
+    unsent: &mut Unsent,
     out: &mut Option<Arc<Peer>>,
-    held: &mut Option<Message>,
+    held: &mut Option<Held>,
     mut earlier: Option<Arc<Peer>>,
     mut ticket: Option<Ticket>,
     mut stop: watch::Receiver<bool>,
@@ -234,7 +379,6 @@ where
         core.socket_type,
         SocketType::Router | SocketType::Req | SocketType::Rep
     );
-    let mut unsent = Unsent::default();
     let mut batch = Vec::with_capacity(POP_BATCH);
     let mut closing = false;
     let mut linger_until = None;
@@ -244,13 +388,11 @@ where
     loop {
         let now = Instant::now();
         // 1. Deliver what was decoded, as far as the incoming pipe has room.
-        if let Some(msg) = held.take() {
-            match core.inbound.try_push(msg) {
+        if let Some(item) = held.take() {
+            if hand_on(core, item, held, &mut closing) {
                 // Reading resumes: the pause was ours, not the peer's
                 // silence, so it must not count towards its heartbeat.
-                Ok(()) => conn.input_received(Instant::now()),
-                Err(PushError::Full(m)) => *held = Some(m),
-                Err(PushError::Closed(_)) => closing = true,
+                conn.input_received(Instant::now());
             }
         }
         while held.is_none() && !closing {
@@ -282,11 +424,7 @@ where
                             msg.push_front(peer.id.clone());
                         }
                     }
-                    match core.inbound.try_push(msg) {
-                        Ok(()) => {}
-                        Err(PushError::Full(m)) => *held = Some(m),
-                        Err(PushError::Closed(_)) => closing = true,
-                    }
+                    hand_on(core, Held::Data(msg), held, &mut closing);
                 }
                 Ok(Some(Event::Subscribe(topic))) => {
                     if let Some(peer) = out.as_ref() {
@@ -301,9 +439,11 @@ where
                         }
                         drop(subs);
                         // XPUB: a topic's first subscriber is news upstream.
-                        if let Some(note) = core.upstream_note(true, &topic) {
-                            *held = Some(note);
-                        }
+                        let note = Held::Note {
+                            subscribe: true,
+                            topic,
+                        };
+                        hand_on(core, note, held, &mut closing);
                     }
                 }
                 Ok(Some(Event::Cancel(topic))) => {
@@ -312,9 +452,11 @@ where
                         // libzmq does.
                         if crate::core::lock(&peer.subscriptions).remove(&topic) {
                             // XPUB: so is a topic's last subscriber leaving.
-                            if let Some(note) = core.upstream_note(false, &topic) {
-                                *held = Some(note);
-                            }
+                            let note = Held::Note {
+                                subscribe: false,
+                                topic,
+                            };
+                            hand_on(core, note, held, &mut closing);
                         }
                     }
                 }
@@ -363,7 +505,7 @@ where
                 if peer.out.pop_batch(POP_BATCH, &mut batch) == 0 {
                     break;
                 }
-                for msg in &batch {
+                for msg in batch.drain(..) {
                     // The pipe only holds non-empty messages and the
                     // connection is ready: these cannot fail.
                     if subscriber {
@@ -372,16 +514,20 @@ where
                         // wants them (commands for 3.1, frames for 3.0).
                         match msg.frames() {
                             [control] if control.first() == Some(&1) => {
-                                drop(conn.subscribe(&control[1..]))
+                                drop(conn.subscribe(&control[1..]));
+                                continue;
                             }
                             [control] if control.first() == Some(&0) => {
-                                drop(conn.cancel(&control[1..]))
+                                drop(conn.cancel(&control[1..]));
+                                continue;
                             }
                             // XSUB: other messages go upstream as data.
-                            _ => drop(conn.send(msg)),
+                            _ => {}
                         }
-                    } else {
-                        let _ = conn.send(msg);
+                    }
+                    let start = unsent.output_end(conn);
+                    if conn.send(&msg).is_ok() {
+                        unsent.encoded(conn, start, msg);
                     }
                 }
             }
@@ -402,7 +548,7 @@ where
         // 3. Wait for whatever can move next.
         let deadline = conn.poll_timeout();
         let want_read = held.is_none() && !closing;
-        let held_len = held.as_ref().map_or(0, Message::byte_len);
+        let held_len = held.as_ref().map_or(0, Held::len);
         let want_out = out.is_some() && conn.pending_transmit() + unsent.len < WRITE_BATCH;
         let input = conn.input_buffer();
         if input.capacity() - input.len() < READ_RESERVE / 2 {

@@ -61,6 +61,15 @@ pub enum MonitorEvent {
         /// The peer that missed the message.
         peer: String,
     },
+    /// Messages that will never arrive because a connection ended, counted
+    /// in [`Stats::lost`](crate::Stats::lost), which says which ones. (libzmq
+    /// loses these without telling anyone.)
+    MessagesLost {
+        /// The peer's address or endpoint.
+        peer: String,
+        /// How many.
+        count: u64,
+    },
     /// An established connection ended, and why (ZMQ_EVENT_DISCONNECTED).
     Disconnected {
         /// The peer's address or endpoint.

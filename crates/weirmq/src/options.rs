@@ -12,7 +12,9 @@ use crate::error::Error;
 ///
 /// There is no "unlimited": both limits are non-zero numbers. A message
 /// larger than the byte limit is still accepted into an *empty* queue (or it
-/// could never be sent), so a queue holds at most `bytes` plus one message.
+/// could never be sent), and nothing joins it until it leaves, so a queue
+/// holds at most `messages` messages and the larger of `bytes` and its
+/// largest message in payload octets (see [`Options`] for the whole bound).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hwm {
     messages: NonZeroUsize,
@@ -72,6 +74,29 @@ pub type Authenticator =
 
 /// Options of a socket. Build with [`Options::default`] and the `with_*`
 /// methods; every default is safe and documented.
+///
+/// # Memory bounds
+///
+/// Payload octets a socket holds, at most:
+///
+/// - its incoming queue: the larger of `recv_hwm.bytes()` and
+///   `max_message_size` (a queue takes one message of any size when empty,
+///   and nothing joins it until it leaves); with the defaults, 16 MiB;
+/// - each peer's outgoing queue: the larger of `send_hwm.bytes()` and the
+///   largest message the application sends it. A connecting socket that
+///   takes back the messages a failed connection had not written (see
+///   [`Stats::lost`](crate::Stats::lost)) may pass its HWM by those: they
+///   were in memory already, moved back, and nothing new is queued until it
+///   is under its HWM again;
+/// - each connection: one received message waiting for room in the
+///   incoming queue and one being received, each at most
+///   `max_message_size`, a read buffer of about 64 KiB, and the messages it
+///   took from its peer's queue and has not written yet (a batch of up to
+///   256 messages whenever less than 128 KiB of output waits).
+///
+/// A peer whose message would grow past `max_message_size` is disconnected
+/// as soon as the frame header that announces it arrives, without waiting
+/// for that frame's body.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Options {
@@ -99,7 +124,13 @@ pub struct Options {
     /// Routing id announced to peers (REQ, DEALER, ROUTER), 1..=255 octets,
     /// not starting with a zero octet. Default: none.
     pub routing_id: Bytes,
-    /// Largest incoming message, summed over its frames. Default 64 MiB.
+    /// Largest incoming message, summed over its frames; a peer that sends
+    /// a larger one is disconnected (a [`MonitorEvent::Disconnected`] says
+    /// why) and the other peers go on. Default 16 MiB, the default receive
+    /// byte HWM, so that one message cannot take more than the incoming
+    /// queue's limit (see "Memory bounds" above).
+    ///
+    /// [`MonitorEvent::Disconnected`]: crate::MonitorEvent::Disconnected
     pub max_message_size: u64,
     /// The greeting and handshake must finish within this. Default 30 s.
     pub handshake_timeout: Duration,
@@ -153,7 +184,7 @@ impl Default for Options {
             send_timeout: None,
             recv_timeout: None,
             routing_id: Bytes::new(),
-            max_message_size: 64 << 20,
+            max_message_size: Hwm::default().bytes() as u64,
             handshake_timeout: Duration::from_secs(30),
             heartbeat: None,
             reconnect_interval: Duration::from_millis(100),
@@ -266,6 +297,12 @@ impl Options {
     /// Sets what a PUB does for a full subscriber.
     pub fn with_when_full(mut self, when_full: WhenFull) -> Self {
         self.when_full = when_full;
+        self
+    }
+
+    /// Sets the largest incoming message.
+    pub fn with_max_message_size(mut self, octets: u64) -> Self {
+        self.max_message_size = octets;
         self
     }
 

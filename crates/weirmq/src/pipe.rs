@@ -127,6 +127,53 @@ impl Pipe {
         self.shared.readable.notify_one();
     }
 
+    /// Puts back, at the front and in their order, messages taken out for a
+    /// connection that ended before writing them, so the next connection
+    /// sends them first and nothing is reordered. They held their place in
+    /// the queue before, so the HWM does not refuse them: the pipe may then
+    /// hold more than its HWM, by what one connection had taken and not
+    /// written (messages already in memory, moved back, not copied), and
+    /// takes nothing new until it is under its HWM again. Under conflate
+    /// only the newest survives; the others count as replaced. Returns how
+    /// many were refused because the pipe is closed (the caller counts them).
+    pub(crate) fn requeue<I>(&self, msgs: I) -> usize
+    where
+        I: DoubleEndedIterator<Item = Message> + ExactSizeIterator,
+    {
+        let n = msgs.len();
+        if n == 0 {
+            return 0;
+        }
+        let mut st = self.lock();
+        if st.closed {
+            return n;
+        }
+        let mut msgs = msgs;
+        let kept = if self.shared.conflate {
+            // Whatever is queued now is newer than any of these.
+            let newest = msgs.next_back().filter(|_| st.queue.is_empty());
+            let kept = usize::from(newest.is_some());
+            if let Some(msg) = newest {
+                st.bytes += msg.byte_len();
+                st.queue.push_back(msg);
+            }
+            self.shared
+                .replaced
+                .fetch_add((n - kept) as u64, Ordering::Relaxed);
+            kept
+        } else {
+            for msg in msgs.rev() {
+                st.bytes += msg.byte_len();
+                st.queue.push_front(msg);
+            }
+            n
+        };
+        drop(st);
+        self.shared.pushed.fetch_add(kept as u64, Ordering::Relaxed);
+        self.shared.readable.notify_one();
+        0
+    }
+
     /// The one rule for room, shared by [`Pipe::try_push`] and
     /// [`Pipe::has_room`]: an empty queue takes anything (or a message over
     /// the byte limit could never be sent); otherwise both limits must hold
@@ -324,6 +371,38 @@ mod tests {
         ));
         assert_eq!(p.try_pop(), Some(Message::from("a")));
         assert_eq!(p.counts(), (1, 1));
+    }
+
+    #[test]
+    fn requeue_puts_messages_back_in_front_in_order() {
+        let p = pipe(2, 100);
+        for m in ["a", "b"] {
+            p.try_push(Message::from(m)).unwrap();
+        }
+        let mut taken = Vec::new();
+        p.pop_batch(2, &mut taken);
+        p.try_push(Message::from("c")).unwrap();
+        p.try_push(Message::from("d")).unwrap();
+        assert_eq!(p.requeue(taken.into_iter()), 0);
+        assert_eq!(p.depth(), (4, 4), "past the HWM by what came back");
+        assert!(matches!(
+            p.try_push(Message::from("e")),
+            Err(PushError::Full(_))
+        ));
+        let order: Vec<Message> = std::iter::from_fn(|| p.try_pop()).collect();
+        assert_eq!(order, ["a", "b", "c", "d"].map(Message::from));
+        p.close();
+        assert_eq!(p.requeue([Message::from("x")].into_iter()), 1);
+    }
+
+    #[test]
+    fn requeue_under_conflate_keeps_only_the_newest() {
+        let p = Pipe::with_conflate(Hwm::new(5, 100).unwrap(), Arc::new(Notify::new()), true);
+        p.requeue(["a", "b"].map(Message::from).into_iter());
+        assert_eq!((p.depth(), p.replaced()), ((1, 1), 1));
+        p.requeue([Message::from("c")].into_iter());
+        assert_eq!(p.try_pop(), Some(Message::from("b")), "queued is newer");
+        assert_eq!(p.replaced(), 2);
     }
 
     #[tokio::test]

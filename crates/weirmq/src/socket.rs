@@ -35,9 +35,14 @@ pub struct Stats {
     pub dropped: u64,
     /// SUB: messages received that matched no subscription.
     pub filtered: u64,
-    /// Messages that were queued to a peer when it went away for good (a
-    /// peer that had connected to us and left). A connecting socket keeps
-    /// its queue across reconnects instead.
+    /// Messages that will never arrive because a connection ended: when a
+    /// peer that had connected to us left (or the socket closed before they
+    /// could be written), those still queued to the peer and those encoded
+    /// for it but not wholly written; on any connection, a message received
+    /// that was waiting for room, and a message the peer got only part of.
+    /// A connecting socket keeps its queue across reconnects instead, with
+    /// the messages its peer got nothing of put back in front, in order.
+    /// Each loss is also a [`MonitorEvent::MessagesLost`](crate::MonitorEvent::MessagesLost).
     pub lost: u64,
     /// Accepted connections closed in their handshake to make room for newer
     /// ones (see [`Options::max_handshaking`]).
@@ -409,7 +414,10 @@ impl Req {
     }
 
     /// Receives the reply to the last request. Replies from other peers, or
-    /// without the delimiter, are discarded, as libzmq does.
+    /// without the delimiter, are discarded, as libzmq does. If the receive
+    /// times out (or its future is dropped), the request is still pending:
+    /// the next `recv` returns its reply, and `send` refuses until then (as
+    /// libzmq's REQ without REQ_RELAXED).
     pub async fn recv(&self) -> Result<Message, Error> {
         let mut awaiting = self.awaiting.lock().await;
         let Some(peer) = awaiting.clone() else {
@@ -466,7 +474,10 @@ impl Rep {
     }
 
     /// Sends the reply to the peer of the last request. If that peer has
-    /// gone, the reply cannot be delivered: [`Error::Unroutable`].
+    /// gone, the reply cannot be delivered: [`Error::Unroutable`], and the
+    /// next request may be received. If the send times out (or its future
+    /// is dropped), the reply is still owed, as in libzmq's REP after
+    /// EAGAIN: send it again; `recv` refuses until then.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         let mut msg = msg.into();
         if msg.is_empty() {

@@ -273,7 +273,7 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
         reconnecting.await;
         // Whatever still waits in the kept pipe will never be sent now.
         if let Some(peer) = kept.take() {
-            core.remove_peer(&peer);
+            core.remove_peer(&peer, 0);
         }
     });
     Ok(())

@@ -280,3 +280,50 @@ async fn xsub_sends_other_messages_upstream_to_xpub() {
         ["hello", "upstream"].into_iter().collect::<Message>()
     );
 }
+
+/// When a subscriber leaves, the XPUB's cancels for the topics it leaves
+/// without subscribers are messages within the receive HWM: they wait for
+/// room instead of piling up past it, and none is lost.
+#[tokio::test]
+async fn xpub_cancels_of_a_departed_peer_wait_for_room_within_the_hwm() {
+    use weirmq::XPub;
+    let hwm = Hwm::new(4, 1 << 20).unwrap();
+    let xpub = XPub::with_options(Options::default().with_hwm(hwm)).unwrap();
+    let ep = xpub.bind("tcp://127.0.0.1:*").await.unwrap();
+    let topics: Vec<String> = (0..12).map(|i| format!("topic-{i:02}")).collect();
+    let notes = |flag: u8| -> Vec<Message> {
+        topics
+            .iter()
+            .map(|t| Message::from([&[flag], t.as_bytes()].concat()))
+            .collect()
+    };
+    let take_all = || async {
+        let mut got = Vec::new();
+        for _ in &topics {
+            got.push(within(xpub.recv()).await.unwrap());
+        }
+        got.sort_by(|a, b| a.frames().cmp(b.frames()));
+        got
+    };
+    let sub = Sub::new();
+    for t in &topics {
+        sub.subscribe(t).unwrap();
+    }
+    sub.connect(&ep).await.unwrap();
+    assert_eq!(take_all().await, notes(1));
+
+    drop(sub);
+    wait_until(|| xpub.stats().queued_in_messages >= 4).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        xpub.stats().queued_in_messages,
+        4,
+        "the cancels wait for room within the HWM"
+    );
+    assert_eq!(take_all().await, notes(0), "every cancel arrives once");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), xpub.recv())
+            .await
+            .is_err()
+    );
+}

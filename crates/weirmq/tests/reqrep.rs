@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use weirmq::{Dealer, Error, Message, Options, Rep, Req, Router, TrySendError};
+use weirmq::{Dealer, Error, Hwm, Message, Options, Rep, Req, Router, TrySendError};
 
 mod common;
 
@@ -125,13 +125,130 @@ async fn dealer_to_rep_through_the_envelope() {
     let ep = rep.bind("tcp://127.0.0.1:*").await.unwrap();
     let dealer = Dealer::new();
     dealer.connect(&ep).await.unwrap();
-    within(dealer.send(["", "question"].into_iter().collect::<Message>()))
+    dealer_round_trip(&dealer, &rep, "question", "answer").await;
+}
+
+/// A DEALER asks `question` with an empty delimiter; the REP sees only the
+/// question, and its `answer` comes back with the delimiter.
+async fn dealer_round_trip(
+    dealer: &Dealer,
+    rep: &Rep,
+    question: &'static str,
+    answer: &'static str,
+) {
+    within(dealer.send(["", question].into_iter().collect::<Message>()))
         .await
         .unwrap();
-    assert_eq!(within(rep.recv()).await.unwrap(), Message::from("question"));
-    within(rep.send("answer")).await.unwrap();
+    assert_eq!(within(rep.recv()).await.unwrap(), Message::from(question));
+    within(rep.send(answer)).await.unwrap();
     assert_eq!(
         within(dealer.recv()).await.unwrap(),
-        ["", "answer"].into_iter().collect::<Message>()
+        ["", answer].into_iter().collect::<Message>()
     );
+}
+
+/// A REP whose reply times out (or whose send is dropped) still owes that
+/// reply, as libzmq's REP after EAGAIN: it refuses to receive, and the same
+/// reply, sent again once there is room, reaches the requester. Then it
+/// serves the next request.
+#[tokio::test]
+async fn rep_keeps_its_reply_state_after_a_send_times_out_or_is_dropped() {
+    let hwm = Hwm::new(1, 1 << 20).unwrap();
+    let rep = Rep::with_options(
+        Options::default()
+            .with_hwm(hwm)
+            .with_send_timeout(Duration::from_millis(100)),
+    )
+    .unwrap();
+    let ep = rep.bind("tcp://127.0.0.1:*").await.unwrap();
+    // A client that does not read its replies, so they back up to the REP.
+    let dealer = Dealer::with_options(Options::default().with_hwm(hwm)).unwrap();
+    dealer.connect(&ep).await.unwrap();
+    let request =
+        |body: String| -> Message { [Bytes::new(), Bytes::from(body)].into_iter().collect() };
+    let reply = |n: u32| -> Message {
+        let mut body = n.to_le_bytes().to_vec();
+        body.resize(1 << 20, 0);
+        Message::from(body)
+    };
+
+    let mut replied = 0;
+    loop {
+        within(dealer.send(request(format!("q{replied}"))))
+            .await
+            .unwrap();
+        assert_eq!(
+            within(rep.recv()).await.unwrap(),
+            Message::from(format!("q{replied}").into_bytes())
+        );
+        match within(rep.send(reply(replied))).await {
+            Ok(()) => replied += 1,
+            Err(Error::Timeout(_)) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(replied < 1000, "the replies never backed up");
+    }
+    assert!(matches!(
+        within(rep.recv()).await,
+        Err(Error::InvalidState(_))
+    ));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(20), rep.send(reply(replied)))
+            .await
+            .is_err(),
+        "still no room"
+    );
+    assert!(matches!(
+        within(rep.recv()).await,
+        Err(Error::InvalidState(_))
+    ));
+
+    // The client reads; the reply it is owed goes out when sent again.
+    let retried = tokio::spawn(async move {
+        within(rep.send(reply(replied))).await.unwrap();
+        rep
+    });
+    for n in 0..=replied {
+        let m = within(dealer.recv()).await.unwrap();
+        assert_eq!(m.frames()[0], "", "the envelope came back");
+        assert_eq!(m.frames()[1][..4], n.to_le_bytes(), "reply {n}");
+    }
+    let rep = within(retried).await.unwrap();
+
+    dealer_round_trip(&dealer, &rep, "next", "done").await;
+}
+
+/// A REQ whose receive times out (or is dropped) still waits for the reply
+/// to its request, as libzmq's REQ without REQ_RELAXED: it refuses to send
+/// another, and the late reply is what the next receive returns. A REP whose
+/// receive times out simply receives again.
+#[tokio::test]
+async fn req_and_rep_keep_their_state_after_a_receive_times_out() {
+    let quick = Options::default().with_recv_timeout(Duration::from_millis(100));
+    let rep = Rep::with_options(quick.clone()).unwrap();
+    let ep = rep.bind("tcp://127.0.0.1:*").await.unwrap();
+    let req = Req::with_options(quick).unwrap();
+    req.connect(&ep).await.unwrap();
+
+    assert!(matches!(within(rep.recv()).await, Err(Error::Timeout(_))));
+    within(req.send("question")).await.unwrap();
+    assert!(matches!(within(req.recv()).await, Err(Error::Timeout(_))));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(20), req.recv())
+            .await
+            .is_err()
+    );
+    assert!(matches!(
+        within(req.send("another")).await,
+        Err(Error::InvalidState(_))
+    ));
+
+    assert_eq!(within(rep.recv()).await.unwrap(), Message::from("question"));
+    within(rep.send("answer")).await.unwrap();
+    assert_eq!(within(req.recv()).await.unwrap(), Message::from("answer"));
+
+    within(req.send("second")).await.unwrap();
+    assert_eq!(within(rep.recv()).await.unwrap(), Message::from("second"));
+    within(rep.send("again")).await.unwrap();
+    assert_eq!(within(req.recv()).await.unwrap(), Message::from("again"));
 }

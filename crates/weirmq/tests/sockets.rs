@@ -191,24 +191,8 @@ async fn flood_into_a_stalled_pull_stays_bounded_and_loses_nothing() {
     wait_until(|| push.stats().peers > 0).await;
 
     let body = Bytes::from(vec![7u8; 1024]);
-    let mut accepted = 0u64;
-    let mut full_streak = 0;
-    // Offer messages until the sender has been refused for a while: the
-    // pipes, the engines' buffers and both kernels' socket buffers are full.
-    while full_streak < 50 {
-        match push.try_send(body.clone()) {
-            Ok(()) => {
-                accepted += 1;
-                full_streak = 0;
-            }
-            Err(TrySendError::Full(_)) => {
-                full_streak += 1;
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            Err(e) => panic!("{e}"),
-        }
-        assert!(accepted < 1_000_000, "the sender was never held back");
-    }
+    // The pipes, the engines' buffers and both kernels' socket buffers fill.
+    let accepted = offer_until_refused(|m| push.try_send(m), |_| body.clone()).await;
     let (sent, received) = (push.stats(), pull.stats());
     assert!(sent.queued_out_messages <= 100, "{sent:?}");
     assert!(received.queued_in_messages <= 100, "{received:?}");
@@ -236,22 +220,15 @@ async fn queued_messages_survive_a_reconnect() {
     push.connect(&ep).await.unwrap();
     wait_until(|| push.stats().peers > 0).await;
     // Fill everything between us and the stalled first PULL.
-    let mut next = 0u64;
-    let mut full_streak = 0;
-    while full_streak < 50 {
-        let mut body = next.to_le_bytes().to_vec();
-        body.resize(16 * 1024, 0);
-        match push.try_send(body) {
-            Ok(()) => {
-                next += 1;
-                full_streak = 0;
-            }
-            Err(_) => {
-                full_streak += 1;
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        }
-    }
+    let next = offer_until_refused(
+        |m| push.try_send(m),
+        |n| {
+            let mut body = n.to_le_bytes().to_vec();
+            body.resize(16 * 1024, 0);
+            body
+        },
+    )
+    .await;
     let queued = push.stats().queued_out_messages;
     assert!(queued > 0, "messages must be waiting at the sender");
     drop(first);
@@ -272,7 +249,9 @@ async fn queued_messages_survive_a_reconnect() {
         got.windows(2).all(|w| w[1] == w[0] + 1),
         "in order, no gaps or duplicates"
     );
-    assert_eq!(push.stats().lost, 0);
+    // The one message the first PULL got part of, if any, is lost and
+    // counted (it may be one a peer refused: it is not sent again).
+    assert!(push.stats().lost <= 1, "{:?}", push.stats());
 }
 
 /// libzmq CVE-2020-15166: idle, unauthenticated connections must not keep a

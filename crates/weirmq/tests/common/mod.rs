@@ -23,3 +23,46 @@ pub async fn wait_until(mut done: impl FnMut() -> bool) {
     })
     .await;
 }
+
+/// Offers `make(0)`, `make(1)`, ... to `try_send` until it has refused for a
+/// while (50 tries, 2 ms apart): every queue between the sender and a
+/// stalled receiver is full. Returns how many it took.
+pub async fn offer_until_refused<M>(
+    mut try_send: impl FnMut(M) -> Result<(), weirmq::TrySendError>,
+    mut make: impl FnMut(u64) -> M,
+) -> u64 {
+    let mut taken = 0u64;
+    let mut refused = 0;
+    while refused < 50 {
+        match try_send(make(taken)) {
+            Ok(()) => {
+                taken += 1;
+                refused = 0;
+            }
+            Err(weirmq::TrySendError::Full(_)) => {
+                refused += 1;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+        assert!(taken < 1_000_000, "the sender was never held back");
+    }
+    taken
+}
+
+/// The first monitor event that `pick` takes (waiting at most [`T`]); the
+/// events before it are skipped.
+pub async fn first_event<R>(
+    events: &mut weirmq::Monitor,
+    mut pick: impl FnMut(weirmq::MonitorEvent) -> Option<R>,
+) -> R {
+    within(async {
+        loop {
+            let event = events.recv().await.expect("the monitor ended");
+            if let Some(r) = pick(event) {
+                return r;
+            }
+        }
+    })
+    .await
+}
