@@ -128,14 +128,14 @@ pub fn zap_handler(
 
 /// Sends every [`test_messages`] from `ours` to the libzmq DEALER `theirs`
 /// (both already configured, security included), which echoes each back;
-/// checks they return intact and in order. `weirmq_binds` picks the side
-/// that binds.
+/// checks they return intact and in order, and returns them as received.
+/// `weirmq_binds` picks the side that binds.
 pub async fn echo_test_messages(
     ours: &weirmq::Dealer,
     theirs: zmq::Socket,
     weirmq_binds: bool,
     transport: Transport,
-) {
+) -> Vec<Message> {
     let dir = tempfile::tempdir().expect("temp dir");
     if weirmq_binds {
         let ep = ours
@@ -163,10 +163,14 @@ pub async fn echo_test_messages(
     for m in &sent {
         within(ours.send(m.clone())).await.expect("send");
     }
+    let mut received = Vec::with_capacity(n);
     for m in &sent {
-        assert_eq!(&within(ours.recv()).await.expect("recv"), m);
+        let got = within(ours.recv()).await.expect("recv");
+        assert_eq!(&got, m);
+        received.push(got);
     }
     within(echo).await.expect("libzmq echo");
+    received
 }
 
 /// libzmq's monitor event numbers used by the tests.
