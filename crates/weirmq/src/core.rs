@@ -13,6 +13,7 @@ use weirmq_zmtp::{Connection, Message, SocketType};
 use crate::error::{Error, TrySendError};
 use crate::options::{Options, WhenFull};
 use crate::pipe::{Pipe, PushError};
+use crate::signal::Signal;
 use crate::subscriptions::Subscriptions;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -74,7 +75,7 @@ pub(crate) struct Core {
     pub(crate) socket_type: SocketType,
     pub(crate) options: Options,
     /// Signalled when any peer pipe frees room or a peer arrives.
-    room: Arc<Notify>,
+    room: Arc<Signal>,
     peers: Mutex<Peers>,
     /// The socket's incoming queue: engines push, `recv` pops. One queue for
     /// all peers bounds the socket's incoming memory by one HWM.
@@ -150,9 +151,12 @@ impl Core {
         let probe = crate::engine::zmtp_config(socket_type, &options);
         Connection::new(probe, std::time::Instant::now())
             .map_err(|e| Error::InvalidOption(e.to_string()))?;
-        let room = Arc::new(Notify::new());
-        let inbound =
-            Pipe::with_conflate(options.recv_hwm, Arc::new(Notify::new()), options.conflate);
+        let room = Arc::new(Signal::default());
+        let inbound = Pipe::with_conflate(
+            options.recv_hwm,
+            Arc::new(Signal::default()),
+            options.conflate,
+        );
         Ok(Arc::new(Core {
             socket_type,
             options,
@@ -219,7 +223,7 @@ impl Core {
                 peers.by_id.insert(peer.id.clone(), peer.clone());
                 drop(peers);
                 drop(topics);
-                self.room.notify_waiters();
+                self.room.wake_all();
                 return Ok(peer);
             }
             // The peer came back under another routing id: what was queued
@@ -257,7 +261,7 @@ impl Core {
         peers.by_id.insert(id, peer.clone());
         drop(peers);
         drop(topics);
-        self.room.notify_waiters();
+        self.room.wake_all();
         Ok(peer)
     }
 
@@ -346,7 +350,7 @@ impl Core {
         peers.list.push(peer.clone());
         peers.by_id.insert(id, peer.clone());
         drop(peers);
-        self.room.notify_waiters();
+        self.room.wake_all();
         peer
     }
 
@@ -524,11 +528,21 @@ impl Core {
 
     /// Round-robin over the ready peers: the first with room takes `msg`.
     pub(crate) fn try_send_round_robin(&self, msg: Message) -> Result<(), TrySendError> {
-        self.try_send_round_robin_to(msg).map(drop)
+        self.round_robin(msg, |_| ())
     }
 
     /// [`Core::try_send_round_robin`], telling which peer took the message.
-    pub(crate) fn try_send_round_robin_to(&self, mut msg: Message) -> Result<Bytes, TrySendError> {
+    pub(crate) fn try_send_round_robin_to(&self, msg: Message) -> Result<Bytes, TrySendError> {
+        self.round_robin(msg, |peer| peer.id.clone())
+    }
+
+    /// Round robin, returning `taker(peer)` for the peer that took `msg`
+    /// (only REQ pays for cloning its id).
+    fn round_robin<T>(
+        &self,
+        mut msg: Message,
+        taker: impl FnOnce(&Peer) -> T,
+    ) -> Result<T, TrySendError> {
         if self.is_closed() {
             return Err(TrySendError::Closed(msg));
         }
@@ -539,7 +553,7 @@ impl Core {
             match peers.list[idx].out.try_push(msg) {
                 Ok(()) => {
                     peers.next = (idx + 1) % n;
-                    return Ok(peers.list[idx].id.clone());
+                    return Ok(taker(&peers.list[idx]));
                 }
                 Err(PushError::Full(m) | PushError::Closed(m)) => msg = m,
             }
@@ -606,9 +620,27 @@ impl Core {
         msg: Message,
         attempt: impl Fn(&Core, Message) -> Result<T, TrySendError>,
     ) -> Result<T, Error> {
+        // The common case, room now, builds no waiter and no timer.
+        let msg = match attempt(self, msg) {
+            Ok(t) => return Ok(t),
+            Err(TrySendError::Closed(_)) => return Err(Error::Closed),
+            Err(TrySendError::Unroutable(_)) => return Err(Error::Unroutable),
+            Err(TrySendError::Full(m)) => m,
+        };
+        // Boxed: the waiting machinery is large, and would otherwise make
+        // every send's future as large, and as costly to move.
+        Box::pin(self.wait_for_room_slow(msg, attempt)).await
+    }
+
+    async fn wait_for_room_slow<T>(
+        &self,
+        msg: Message,
+        attempt: impl Fn(&Core, Message) -> Result<T, TrySendError>,
+    ) -> Result<T, Error> {
         let wait = async {
             let mut msg = msg;
             let mut closed = self.closed.subscribe();
+            let _registered = self.room.register();
             loop {
                 let notified = self.room.notified();
                 tokio::pin!(notified);
@@ -630,6 +662,14 @@ impl Core {
 
     /// Takes the next incoming message, waiting up to the receive timeout.
     pub(crate) async fn recv(&self) -> Result<Message, Error> {
+        // The common case, a message waiting, builds no waiter and no timer.
+        if let Some(msg) = self.inbound.try_pop() {
+            return Ok(msg);
+        }
+        Box::pin(self.recv_slow()).await
+    }
+
+    async fn recv_slow(&self) -> Result<Message, Error> {
         let wait = async { self.inbound.pop().await.ok_or(Error::Closed) };
         with_timeout(self.options.recv_timeout, wait).await
     }
@@ -653,7 +693,7 @@ impl Core {
     pub(crate) fn close(&self) {
         self.closed.send_replace(true);
         self.inbound.close();
-        self.room.notify_waiters();
+        self.room.wake_all();
     }
 
     /// Messages queued to peers and not yet handed to a connection.

@@ -33,6 +33,7 @@ mod error;
 mod monitor;
 mod options;
 mod pipe;
+mod signal;
 mod socket;
 mod subscriptions;
 mod transport;

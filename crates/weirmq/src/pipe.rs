@@ -10,10 +10,10 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::Notify;
 use weirmq_zmtp::Message;
 
 use crate::options::Hwm;
+use crate::signal::Signal;
 
 /// Why a push did not happen.
 #[derive(Debug)]
@@ -35,11 +35,11 @@ struct Shared {
     /// Messages replaced under `conflate`.
     replaced: AtomicU64,
     state: Mutex<State>,
-    /// Signalled when a message arrives or the pipe closes.
-    readable: Notify,
-    /// Signalled when room frees up or the pipe closes; may be shared by
-    /// all the pipes of a socket, so a sender can wait for "any peer".
-    writable: Arc<Notify>,
+    /// Raised when a message arrives or the pipe closes.
+    readable: Signal,
+    /// Raised when room frees up or the pipe closes; may be shared by all
+    /// the pipes of a socket, so a sender can wait for "any peer".
+    writable: Arc<Signal>,
     pushed: AtomicU64,
     popped: AtomicU64,
 }
@@ -52,12 +52,12 @@ pub(crate) struct Pipe {
 
 impl Pipe {
     #[cfg(test)]
-    pub(crate) fn new(hwm: Hwm, writable: Arc<Notify>) -> Pipe {
+    pub(crate) fn new(hwm: Hwm, writable: Arc<Signal>) -> Pipe {
         Pipe::with_conflate(hwm, writable, false)
     }
 
     /// A pipe that, with `conflate`, keeps only the newest message.
-    pub(crate) fn with_conflate(hwm: Hwm, writable: Arc<Notify>, conflate: bool) -> Pipe {
+    pub(crate) fn with_conflate(hwm: Hwm, writable: Arc<Signal>, conflate: bool) -> Pipe {
         Pipe {
             shared: Arc::new(Shared {
                 hwm,
@@ -69,7 +69,7 @@ impl Pipe {
                     bytes: 0,
                     closed: false,
                 }),
-                readable: Notify::new(),
+                readable: Signal::default(),
                 writable,
                 pushed: AtomicU64::new(0),
                 popped: AtomicU64::new(0),
@@ -96,10 +96,8 @@ impl Pipe {
             st.queue.clear();
             st.bytes = len;
             st.queue.push_back(msg);
-            drop(st);
             self.shared.replaced.fetch_add(replaced, Ordering::Relaxed);
-            self.shared.pushed.fetch_add(1, Ordering::Relaxed);
-            self.shared.readable.notify_one();
+            self.pushed(st, 1);
             return Ok(());
         }
         if !Self::fits(&st, hwm, len) {
@@ -107,10 +105,22 @@ impl Pipe {
         }
         st.bytes += len;
         st.queue.push_back(msg);
-        drop(st);
-        self.shared.pushed.fetch_add(1, Ordering::Relaxed);
-        self.shared.readable.notify_one();
+        self.pushed(st, 1);
         Ok(())
+    }
+
+    /// After a push of `n` messages, under the lock: counts them and wakes
+    /// waiting readers (reading whether one waits before the lock goes, see
+    /// [`Signal`]). Readers wait only for an empty queue to fill, so only
+    /// the push that ends emptiness wakes them.
+    fn pushed(&self, st: MutexGuard<'_, State>, n: u64) {
+        let was_empty = st.queue.len() as u64 <= n;
+        let wake = was_empty && self.shared.readable.has_waiters();
+        drop(st);
+        self.shared.pushed.fetch_add(n, Ordering::Relaxed);
+        if wake {
+            self.shared.readable.wake_all();
+        }
     }
 
     /// Adds `msg` whatever the HWM (for our own control messages, such as a
@@ -122,9 +132,7 @@ impl Pipe {
         }
         st.bytes += msg.byte_len();
         st.queue.push_back(msg);
-        drop(st);
-        self.shared.pushed.fetch_add(1, Ordering::Relaxed);
-        self.shared.readable.notify_one();
+        self.pushed(st, 1);
     }
 
     /// Puts back, at the front and in their order, messages taken out for a
@@ -168,9 +176,7 @@ impl Pipe {
             }
             n
         };
-        drop(st);
-        self.shared.pushed.fetch_add(kept as u64, Ordering::Relaxed);
-        self.shared.readable.notify_one();
+        self.pushed(st, kept as u64);
         0
     }
 
@@ -182,6 +188,16 @@ impl Pipe {
         st.queue.is_empty() || (st.queue.len() < hwm.messages() && st.bytes + len <= hwm.bytes())
     }
 
+    /// Whether a waiting sender should be woken: not on every pop of a full
+    /// pipe, which would wake it once per message, but once the queue is
+    /// down to half its HWM (libzmq's low-water mark), so it then pushes a
+    /// batch. An empty queue takes anything, so a sender waiting for room
+    /// for a large message is woken at the latest when the queue empties.
+    fn below_low_water(&self, st: &State) -> bool {
+        let hwm = &self.shared.hwm;
+        st.queue.is_empty() || (st.queue.len() <= hwm.messages() / 2 && st.bytes <= hwm.bytes() / 2)
+    }
+
     /// Whether a message of `len` payload octets would be accepted now.
     pub(crate) fn has_room(&self, len: usize) -> bool {
         let st = self.lock();
@@ -191,6 +207,10 @@ impl Pipe {
     /// Waits until a message of `len` payload octets would be accepted (or
     /// the pipe closed), without holding the message hostage.
     pub(crate) async fn writable(&self, len: usize) {
+        if self.has_room(len) || self.is_closed() {
+            return;
+        }
+        let _registered = self.shared.writable.register();
         loop {
             let notified = self.shared.writable.notified();
             tokio::pin!(notified);
@@ -212,10 +232,13 @@ impl Pipe {
             out.push(msg);
         }
         st.bytes -= taken;
+        let wake = n > 0 && self.below_low_water(&st) && self.shared.writable.has_waiters();
         drop(st);
         if n > 0 {
             self.shared.popped.fetch_add(n as u64, Ordering::Relaxed);
-            self.shared.writable.notify_waiters();
+        }
+        if wake {
+            self.shared.writable.wake_all();
         }
         n
     }
@@ -225,14 +248,22 @@ impl Pipe {
         let mut st = self.lock();
         let msg = st.queue.pop_front()?;
         st.bytes -= msg.byte_len();
+        let wake = self.below_low_water(&st) && self.shared.writable.has_waiters();
         drop(st);
         self.shared.popped.fetch_add(1, Ordering::Relaxed);
-        self.shared.writable.notify_waiters();
+        if wake {
+            self.shared.writable.wake_all();
+        }
         Some(msg)
     }
 
     /// Waits for a message; `None` once the pipe is closed and empty.
     pub(crate) async fn pop(&self) -> Option<Message> {
+        // The common case, a message waiting, registers nothing.
+        if let Some(msg) = self.try_pop() {
+            return Some(msg);
+        }
+        let _registered = self.shared.readable.register();
         loop {
             let notified = self.shared.readable.notified();
             tokio::pin!(notified);
@@ -249,6 +280,13 @@ impl Pipe {
 
     /// Waits until there is a message or the pipe is closed.
     pub(crate) async fn readable(&self) {
+        {
+            let st = self.lock();
+            if !st.queue.is_empty() || st.closed {
+                return;
+            }
+        }
+        let _registered = self.shared.readable.register();
         loop {
             let notified = self.shared.readable.notified();
             tokio::pin!(notified);
@@ -267,8 +305,8 @@ impl Pipe {
     /// the messages still queued, which the caller counts as it must.
     pub(crate) fn close(&self) {
         self.lock().closed = true;
-        self.shared.readable.notify_waiters();
-        self.shared.writable.notify_waiters();
+        self.shared.readable.wake_all();
+        self.shared.writable.wake_all();
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -302,7 +340,10 @@ mod tests {
     use super::*;
 
     fn pipe(messages: usize, bytes: usize) -> Pipe {
-        Pipe::new(Hwm::new(messages, bytes).unwrap(), Arc::new(Notify::new()))
+        Pipe::new(
+            Hwm::new(messages, bytes).unwrap(),
+            Arc::new(Signal::default()),
+        )
     }
 
     #[test]
@@ -351,7 +392,7 @@ mod tests {
 
     #[test]
     fn conflate_keeps_only_the_newest() {
-        let p = Pipe::with_conflate(Hwm::new(5, 100).unwrap(), Arc::new(Notify::new()), true);
+        let p = Pipe::with_conflate(Hwm::new(5, 100).unwrap(), Arc::new(Signal::default()), true);
         for m in ["a", "b", "c"] {
             p.try_push(Message::from(m)).unwrap();
         }
@@ -397,7 +438,7 @@ mod tests {
 
     #[test]
     fn requeue_under_conflate_keeps_only_the_newest() {
-        let p = Pipe::with_conflate(Hwm::new(5, 100).unwrap(), Arc::new(Notify::new()), true);
+        let p = Pipe::with_conflate(Hwm::new(5, 100).unwrap(), Arc::new(Signal::default()), true);
         p.requeue(["a", "b"].map(Message::from).into_iter());
         assert_eq!((p.depth(), p.replaced()), ((1, 1), 1));
         p.requeue([Message::from("c")].into_iter());
