@@ -607,11 +607,18 @@ impl Connection {
                             None => continue,
                         }
                     }
-                    self.partial.push(frame.body);
                     if !frame.more {
-                        let message = mem::take(&mut self.partial);
+                        // A single-frame message, the common case, is built
+                        // directly.
+                        let message = if self.partial.is_empty() {
+                            Message::from(frame.body)
+                        } else {
+                            self.partial.push(frame.body);
+                            mem::take(&mut self.partial)
+                        };
                         return Ok(Some(self.on_message(message)));
                     }
+                    self.partial.push(frame.body);
                 }
                 Phase::Failed(e) => return Err(e.clone()),
                 // Never observed here: a failed step fails the connection.

@@ -56,7 +56,10 @@ impl Message {
 
     /// Total payload octets over all frames.
     pub fn byte_len(&self) -> usize {
-        self.frames().iter().map(Bytes::len).sum()
+        match &self.repr {
+            Repr::One(frame) => frame.len(),
+            Repr::Many(frames) => frames.iter().map(Bytes::len).sum(),
+        }
     }
 
     /// Appends a frame.

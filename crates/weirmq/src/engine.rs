@@ -24,7 +24,6 @@ use weirmq_zmtp::{AuthDecision, AuthRequest, Config, Connection, Event, Message,
 
 use crate::core::{Core, Peer, Ticket};
 use crate::monitor::MonitorEvent;
-use crate::pipe::PushError;
 use tokio::sync::watch;
 
 /// Octets of encoded output gathered before writing.
@@ -158,54 +157,109 @@ impl Unsent {
     }
 }
 
-/// What the engine decoded and could not hand on for want of room in the
-/// incoming queue; reading waits until it can.
-enum Held {
-    /// A message for the application.
-    Data(Message),
-    /// XPUB: a peer's subscription or cancel, waiting for room for the note
-    /// it may make (see [`Core::upstream_change`]). The peer's own set has
-    /// the change already.
-    Note { subscribe: bool, topic: Bytes },
+/// XPUB: a peer's subscription or cancel that could not be handed on for want
+/// of room for the note it may make (see [`Core::upstream_change`]); reading
+/// waits until it can. The peer's own set has the change already.
+struct Held {
+    subscribe: bool,
+    topic: Bytes,
 }
 
 impl Held {
     /// The octets to wait for.
     fn len(&self) -> usize {
-        match self {
-            Held::Data(msg) => msg.byte_len(),
-            Held::Note { topic, .. } => 1 + topic.len(),
-        }
+        1 + self.topic.len()
     }
 
-    /// Hands it on: `Err(Some(self))` when there is no room yet,
-    /// `Err(None)` when the socket is closing.
-    fn deliver(self, core: &Core) -> Result<(), Option<Held>> {
-        match self {
-            Held::Data(msg) => match core.inbound.try_push(msg) {
-                Ok(()) => Ok(()),
-                Err(PushError::Full(msg)) => Err(Some(Held::Data(msg))),
-                Err(PushError::Closed(_)) => Err(None),
-            },
-            Held::Note { subscribe, topic } => match core.upstream_change(subscribe, &topic) {
-                Ok(()) => Ok(()),
-                Err(_) => Err(Some(Held::Note { subscribe, topic })),
-            },
+    /// Hands it on: `Err(self)` when there is no room yet.
+    fn deliver(self, core: &Core) -> Result<(), Held> {
+        match core.upstream_change(self.subscribe, &self.topic) {
+            Ok(()) => Ok(()),
+            Err(_) => Err(self),
         }
     }
 }
 
-/// Hands `item` on, or keeps it in `held` (or sets `closing`); whether it
-/// went.
-fn hand_on(core: &Core, item: Held, held: &mut Option<Held>, closing: &mut bool) -> bool {
-    match item.deliver(core) {
-        Ok(()) => true,
-        Err(Some(back)) => {
-            *held = Some(back);
+/// Messages decoded before they are handed on together, under one lock.
+const IN_BATCH: usize = 64;
+/// ... or this many payload octets, whichever comes first: the engine's own
+/// share of memory beyond the HWM (plus at most one message).
+const IN_BATCH_BYTES: usize = 64 * 1024;
+
+/// What the engine decoded and has not handed on yet, in order: data, handed
+/// on in batches, then at most one item that has to wait behind it.
+#[derive(Default)]
+struct Backlog {
+    data: VecDeque<Message>,
+    bytes: usize,
+    held: Option<Held>,
+}
+
+impl Backlog {
+    fn is_empty(&self) -> bool {
+        self.data.is_empty() && self.held.is_none()
+    }
+
+    fn push(&mut self, msg: Message) {
+        self.bytes += msg.byte_len();
+        self.data.push_back(msg);
+    }
+
+    /// Enough for one hand-on.
+    fn is_full(&self) -> bool {
+        self.data.len() >= IN_BATCH || self.bytes >= IN_BATCH_BYTES
+    }
+
+    /// The octets the first waiting item needs room for.
+    fn front_len(&self) -> usize {
+        match (self.data.front(), &self.held) {
+            (Some(msg), _) => msg.byte_len(),
+            (None, Some(item)) => item.len(),
+            (None, None) => 0,
+        }
+    }
+
+    /// A subscription note: handed on after the data before it, or held;
+    /// whether it went.
+    fn note(&mut self, core: &Core, note: Held, closing: &mut bool) -> bool {
+        if self.deliver(core, closing) {
+            hand_on(core, note, &mut self.held)
+        } else {
+            if !*closing {
+                self.held = Some(note);
+            }
             false
         }
-        Err(None) => {
-            *closing = true;
+    }
+
+    /// Hands on, in order, what the incoming queue has room for; whether
+    /// everything went.
+    fn deliver(&mut self, core: &Core, closing: &mut bool) -> bool {
+        if !self.data.is_empty() {
+            match core.inbound.try_push_batch(&mut self.data) {
+                Ok(bytes) => self.bytes -= bytes,
+                Err(()) => {
+                    *closing = true;
+                    return false;
+                }
+            }
+            if !self.data.is_empty() {
+                return false;
+            }
+        }
+        match self.held.take() {
+            Some(item) => hand_on(core, item, &mut self.held),
+            None => true,
+        }
+    }
+}
+
+/// Hands `item` on, or keeps it in `held`; whether it went.
+fn hand_on(core: &Core, item: Held, held: &mut Option<Held>) -> bool {
+    match item.deliver(core) {
+        Ok(()) => true,
+        Err(back) => {
+            *held = Some(back);
             false
         }
     }
@@ -243,7 +297,7 @@ where
         _ => None,
     };
     let earlier = reuse.as_ref().and_then(|slot| (*slot).clone());
-    let mut held: Option<Held> = None;
+    let mut backlog = Backlog::default();
     let mut unsent = Unsent::default();
     let end = drive(
         &core,
@@ -252,7 +306,7 @@ where
         (&mut rd, &mut wr),
         &mut unsent,
         &mut out,
-        &mut held,
+        &mut backlog,
         earlier,
         ticket,
         stop,
@@ -263,20 +317,14 @@ where
     // messages); an XPUB's pending subscription change is undone in the
     // peer's set, so that its departure below cancels exactly what reached
     // the union of subscriptions.
-    let mut lost = 0;
-    match held.take() {
-        Some(Held::Data(_)) => lost += 1,
-        Some(Held::Note { subscribe, topic }) => {
-            if let Some(peer) = out.as_ref() {
-                let mut subscriptions = crate::core::lock(&peer.subscriptions);
-                if subscribe {
-                    subscriptions.remove(&topic);
-                } else {
-                    subscriptions.add(topic);
-                }
-            }
+    let mut lost = backlog.data.len() as u64;
+    if let (Some(Held { subscribe, topic }), Some(peer)) = (backlog.held.take(), out.as_ref()) {
+        let mut subscriptions = crate::core::lock(&peer.subscriptions);
+        if subscribe {
+            subscriptions.remove(&topic);
+        } else {
+            subscriptions.add(topic);
         }
-        None => {}
     }
     let reason = match &end {
         End::Closed => None,
@@ -363,7 +411,7 @@ async fn drive<R, W>(
     (rd, wr): (&mut R, &mut W),
     unsent: &mut Unsent,
     out: &mut Option<Arc<Peer>>,
-    held: &mut Option<Held>,
+    backlog: &mut Backlog,
     mut earlier: Option<Arc<Peer>>,
     mut ticket: Option<Ticket>,
     mut stop: watch::Receiver<bool>,
@@ -388,14 +436,15 @@ where
     loop {
         let now = Instant::now();
         // 1. Deliver what was decoded, as far as the incoming pipe has room.
-        if let Some(item) = held.take() {
-            if hand_on(core, item, held, &mut closing) {
-                // Reading resumes: the pause was ours, not the peer's
-                // silence, so it must not count towards its heartbeat.
-                conn.input_received(Instant::now());
-            }
+        if !backlog.is_empty() && backlog.deliver(core, &mut closing) {
+            // Reading resumes: the pause was ours, not the peer's silence,
+            // so it must not count towards its heartbeat.
+            conn.input_received(Instant::now());
         }
-        while held.is_none() && !closing {
+        // Decoding stops while anything waits for room: nothing piles up
+        // here, and the peer feels the backpressure.
+        let mut stalled = !backlog.is_empty();
+        while !stalled && !closing {
             match conn.poll_event(now) {
                 Ok(None) => break,
                 Ok(Some(Event::HandshakeSucceeded(info))) => {
@@ -424,7 +473,10 @@ where
                             msg.push_front(peer.id.clone());
                         }
                     }
-                    hand_on(core, Held::Data(msg), held, &mut closing);
+                    backlog.push(msg);
+                    if backlog.is_full() {
+                        stalled = !backlog.deliver(core, &mut closing);
+                    }
                 }
                 Ok(Some(Event::Subscribe(topic))) => {
                     if let Some(peer) = out.as_ref() {
@@ -439,11 +491,11 @@ where
                         }
                         drop(subs);
                         // XPUB: a topic's first subscriber is news upstream.
-                        let note = Held::Note {
+                        let note = Held {
                             subscribe: true,
                             topic,
                         };
-                        hand_on(core, note, held, &mut closing);
+                        stalled = !backlog.note(core, note, &mut closing);
                     }
                 }
                 Ok(Some(Event::Cancel(topic))) => {
@@ -452,11 +504,11 @@ where
                         // libzmq does.
                         if crate::core::lock(&peer.subscriptions).remove(&topic) {
                             // XPUB: so is a topic's last subscriber leaving.
-                            let note = Held::Note {
+                            let note = Held {
                                 subscribe: false,
                                 topic,
                             };
-                            hand_on(core, note, held, &mut closing);
+                            stalled = !backlog.note(core, note, &mut closing);
                         }
                     }
                 }
@@ -497,6 +549,9 @@ where
                 Ok(Some(_)) => {}
                 Err(e) => return End::Protocol(e),
             }
+        }
+        if !backlog.data.is_empty() {
+            backlog.deliver(core, &mut closing);
         }
         // 2. Encode outgoing messages, a batch at a time.
         if let Some(peer) = out.as_ref() {
@@ -547,8 +602,9 @@ where
 
         // 3. Wait for whatever can move next.
         let deadline = conn.poll_timeout();
-        let want_read = held.is_none() && !closing;
-        let held_len = held.as_ref().map_or(0, Held::len);
+        let paused = !backlog.is_empty();
+        let want_read = !paused && !closing;
+        let held_len = backlog.front_len();
         let want_out = out.is_some() && conn.pending_transmit() + unsent.len < WRITE_BATCH;
         let input = conn.input_buffer();
         if input.capacity() - input.len() < READ_RESERVE / 2 {
@@ -566,11 +622,11 @@ where
                 Err(e) => return End::Io(e),
             },
             _ = async { out.as_ref().expect("guarded").out.readable().await }, if want_out && !closing => {}
-            _ = core.inbound.writable(held_len), if held.is_some() => {}
+            _ = core.inbound.writable(held_len), if paused => {}
             // While reading is paused for backpressure the peer's traffic
             // waits unread, so its silence proves nothing: no expiry then
             // (libzmq arms no heartbeat timer while its input is stopped).
-            _ = sleep_until(deadline), if deadline.is_some() && held.is_none() => {
+            _ = sleep_until(deadline), if deadline.is_some() && !paused => {
                 if let Err(e) = conn.handle_timeout(Instant::now()) {
                     return End::Protocol(e);
                 }

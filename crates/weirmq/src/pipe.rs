@@ -123,6 +123,45 @@ impl Pipe {
         }
     }
 
+    /// Moves messages from the front of `msgs` in, in order and under one
+    /// lock, while each fits (the rule of [`Pipe::try_push`]); what does not
+    /// fit stays in `msgs`. Returns the payload octets moved; `Err` when the
+    /// pipe is closed.
+    pub(crate) fn try_push_batch(&self, msgs: &mut VecDeque<Message>) -> Result<usize, ()> {
+        let mut st = self.lock();
+        if st.closed {
+            return Err(());
+        }
+        let was_empty = st.queue.is_empty();
+        let (mut n, mut moved) = (0u64, 0);
+        while let Some(msg) = msgs.front() {
+            let len = msg.byte_len();
+            if self.shared.conflate {
+                let replaced = st.queue.len() as u64;
+                st.queue.clear();
+                st.bytes = 0;
+                self.shared.replaced.fetch_add(replaced, Ordering::Relaxed);
+            } else if !Self::fits(&st, &self.shared.hwm, len) {
+                break;
+            }
+            if let Some(msg) = msgs.pop_front() {
+                st.bytes += len;
+                st.queue.push_back(msg);
+                n += 1;
+                moved += len;
+            }
+        }
+        if n > 0 {
+            let wake = was_empty && self.shared.readable.has_waiters();
+            drop(st);
+            self.shared.pushed.fetch_add(n, Ordering::Relaxed);
+            if wake {
+                self.shared.readable.wake_all();
+            }
+        }
+        Ok(moved)
+    }
+
     /// Adds `msg` whatever the HWM (for our own control messages, such as a
     /// SUB's subscriptions, never for data). Refused only when closed.
     pub(crate) fn force_push(&self, msg: Message) {
