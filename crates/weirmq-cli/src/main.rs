@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+mod perf;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -32,6 +34,10 @@ enum Command {
     Recv(RecvArgs),
     /// Make a CURVE keypair: print it, or write certificate files.
     Keygen(KeygenArgs),
+    /// Measure throughput and latency, as libzmq's perf tools do (and
+    /// against them: `weirmq perf local-thr` with libzmq's `remote_thr`).
+    #[command(subcommand)]
+    Perf(perf::Perf),
 }
 
 #[derive(Args)]
@@ -311,6 +317,7 @@ async fn main() -> ExitCode {
         Command::Send(a) => send(a).await,
         Command::Recv(a) => recv(a).await,
         Command::Keygen(a) => keygen(a),
+        Command::Perf(p) => perf::perf(p).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -277,3 +277,47 @@ fn plain_between_two_processes() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("WEIRMQ_PLAIN_PASSWORD"));
 }
+
+/// Runs `weirmq perf LOCAL` (binding) and `weirmq perf REMOTE` against it,
+/// and returns what the side that reports printed.
+fn perf_pair(local: &str, remote: &str, size: &str, count: &str) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let ep = ipc(&dir);
+    let local = weirmq()
+        .args(["perf", local, &ep, size, count])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let remote = weirmq()
+        .args(["perf", remote, &ep, size, count])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (remote, local) = (
+        remote.wait_with_output().unwrap(),
+        local.wait_with_output().unwrap(),
+    );
+    assert!(remote.status.success());
+    assert!(local.status.success());
+    (
+        String::from_utf8(local.stdout).unwrap(),
+        String::from_utf8(remote.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn perf_throughput_between_two_processes() {
+    let (local, remote) = perf_pair("local-thr", "remote-thr", "100", "5000");
+    assert!(local.contains("message size: 100 [B]"), "{local}");
+    assert!(local.contains("message count: 5000"), "{local}");
+    assert!(local.contains("[msg/s]"), "{local}");
+    assert_eq!(remote, "");
+}
+
+#[test]
+fn perf_latency_between_two_processes() {
+    let (local, remote) = perf_pair("local-lat", "remote-lat", "16", "300");
+    assert_eq!(local, "");
+    assert!(remote.contains("roundtrip count: 300"), "{remote}");
+    assert!(remote.contains("p99 round trip:"), "{remote}");
+}

@@ -1,0 +1,438 @@
+//! Medians of the runs, and the one markdown table: a column per
+//! implementation and the ratio weirmq / best peer.
+
+use std::collections::HashMap;
+
+use crate::plan::{COMPARED, Impl, Row, Scenario, Support, Transport, support};
+use crate::runner::Samples;
+
+/// A row's name in the table and in the progress lines.
+pub(crate) fn label(scenario: &Scenario) -> String {
+    match *scenario {
+        Scenario::Throughput {
+            transport,
+            size,
+            curve,
+            ..
+        } => format!(
+            "PUSH→PULL {} {}{}",
+            match transport {
+                Transport::Tcp => "tcp",
+                Transport::Ipc => "ipc",
+            },
+            bytes(size),
+            if curve { " CURVE" } else { "" }
+        ),
+        Scenario::Latency { size, .. } => format!("REQ↔REP tcp {}", bytes(size)),
+        Scenario::FanOut { size, subs, .. } => {
+            format!("PUB→{subs} SUB tcp {} ({subs} SUB processes)", bytes(size))
+        }
+        Scenario::SlowSubscriber { size, count } => format!(
+            "slow SUB: PUB offers {} × {}, SUB never reads",
+            thousands(count as f64),
+            bytes(size)
+        ),
+    }
+}
+
+/// A message size: `16 B`, `64 KiB`.
+pub(crate) fn bytes(size: usize) -> String {
+    if size >= 1024 && size.is_multiple_of(1024) {
+        format!("{} KiB", size / 1024)
+    } else {
+        format!("{size} B")
+    }
+}
+
+fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn rate(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2} M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.0} k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn megabytes(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0} MB/s")
+    } else {
+        format!("{v:.1} MB/s")
+    }
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
+}
+
+/// One implementation's runs of one row.
+enum Runs<'a> {
+    /// Not run: this text is the cell ("n/a", "pending", "timeout", "failed").
+    Text(&'static str),
+    /// The successful runs, and how many runs there were.
+    Done {
+        ok: Vec<&'a HashMap<String, f64>>,
+        total: usize,
+    },
+}
+
+impl Runs<'_> {
+    fn median(&self, key: &str) -> Option<f64> {
+        match self {
+            Runs::Done { ok, .. } => {
+                let mut v: Vec<f64> = ok.iter().filter_map(|m| m.get(key).copied()).collect();
+                median(&mut v)
+            }
+            Runs::Text(_) => None,
+        }
+    }
+
+    /// The cell: `show` of the runs, marked when some runs failed.
+    fn cell(&self, show: impl Fn(&Self) -> Option<String>) -> String {
+        match self {
+            Runs::Text(t) => (*t).to_owned(),
+            Runs::Done { ok, total } => {
+                let text = show(self).unwrap_or_else(|| "failed".into());
+                if ok.len() < *total {
+                    format!("{text} ({} of {total} runs failed)", total - ok.len())
+                } else {
+                    text
+                }
+            }
+        }
+    }
+}
+
+/// Builds the table line by line.
+struct Table<'a> {
+    samples: &'a Samples,
+    lines: Vec<String>,
+    notes: Vec<String>,
+}
+
+/// Whether a bigger number is better (throughput) or worse (latency, memory).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Better {
+    Higher,
+    Lower,
+}
+
+impl<'a> Table<'a> {
+    fn runs(&mut self, index: usize, row: &Row, imp: Impl) -> Runs<'a> {
+        match support(imp, &row.scenario) {
+            Support::NotAvailable => return Runs::Text("n/a"),
+            Support::Pending => return Runs::Text("pending"),
+            Support::Yes => {}
+        }
+        let outcomes = self.samples.of(index, imp);
+        let mut ok = Vec::new();
+        for o in outcomes {
+            match o {
+                Ok(values) => ok.push(values),
+                Err(e) => {
+                    let note = format!("{} | {}: {e}", label(&row.scenario), imp.name());
+                    if !self.notes.contains(&note) {
+                        self.notes.push(note);
+                    }
+                }
+            }
+        }
+        if !ok.is_empty() {
+            return Runs::Done {
+                ok,
+                total: outcomes.len(),
+            };
+        }
+        match outcomes.first() {
+            None => Runs::Text("not run"),
+            Some(Err(e)) if e.starts_with("timeout") => Runs::Text("timeout"),
+            Some(_) => Runs::Text("failed"),
+        }
+    }
+
+    fn line(&mut self, scenario: &str, metric: &str, cells: &[String], ratio: &str) {
+        self.lines.push(format!(
+            "| {scenario} | {metric} | {} | {ratio} |",
+            cells.join(" | ")
+        ));
+    }
+
+    /// A line of one metric with its ratio weirmq / best peer.
+    fn metric_line(
+        &mut self,
+        (scenario, metric): (&str, &str),
+        runs: &[Runs<'_>],
+        key: &str,
+        better: Better,
+        show: impl Fn(f64) -> String,
+    ) {
+        let cells: Vec<String> = runs
+            .iter()
+            .map(|r| r.cell(|r| r.median(key).map(&show)))
+            .collect();
+        let ours = runs[0].median(key);
+        let best = COMPARED[1..]
+            .iter()
+            .zip(&runs[1..])
+            .filter_map(|(imp, r)| r.median(key).map(|v| (v, imp.name())))
+            .reduce(|a, b| match better {
+                Better::Higher if b.0 > a.0 => b,
+                Better::Lower if b.0 < a.0 => b,
+                _ => a,
+            });
+        let ratio = match (ours, best) {
+            (Some(o), Some((b, name))) if b > 0.0 => format!("{:.2}× ({name})", o / b),
+            _ => "–".into(),
+        };
+        self.line(scenario, metric, &cells, &ratio);
+    }
+}
+
+/// The markdown table of medians, then notes on every failed run.
+pub(crate) fn table(rows: &[(usize, Row)], samples: &Samples) -> String {
+    let mut t = Table {
+        samples,
+        lines: Vec::new(),
+        notes: Vec::new(),
+    };
+    let names: Vec<&str> = COMPARED.iter().map(|i| i.name()).collect();
+    t.lines.push(format!(
+        "| scenario | metric | {} | weirmq / best peer |",
+        names.join(" | ")
+    ));
+    t.lines
+        .push(format!("|---|---|{}---|", "---:|".repeat(COMPARED.len())));
+    for (index, row) in rows {
+        let name = label(&row.scenario);
+        let runs: Vec<Runs<'_>> = COMPARED
+            .iter()
+            .map(|&imp| t.runs(*index, row, imp))
+            .collect();
+        match row.scenario {
+            Scenario::Throughput { size, .. } => {
+                let show = |v: f64| format!("{} ({})", rate(v), megabytes(v * size as f64 / 1e6));
+                t.metric_line(
+                    (&name, "msg/s (MB/s)"),
+                    &runs,
+                    "msgs_per_sec",
+                    Better::Higher,
+                    show,
+                );
+            }
+            Scenario::Latency { size, .. } => {
+                let us = |v: f64| format!("{v:.1} µs");
+                t.metric_line(
+                    (&name, "mean round trip"),
+                    &runs,
+                    "mean_us",
+                    Better::Lower,
+                    us,
+                );
+                t.metric_line(("", "p99 round trip"), &runs, "p99_us", Better::Lower, us);
+                let floor = t.runs(*index, row, Impl::TokioTcp);
+                let text = match (floor.median("mean_us"), floor.median("p99_us")) {
+                    (Some(m), Some(p)) => format!("mean {m:.1} µs, p99 {p:.1} µs"),
+                    _ => floor.cell(|_| None),
+                };
+                let dashes = vec!["–".to_owned(); COMPARED.len()];
+                t.line(
+                    &format!("floor: plain tokio TCP ping-pong {}", bytes(size)),
+                    &text,
+                    &dashes,
+                    "–",
+                );
+            }
+            Scenario::FanOut { .. } => {
+                let show = |v: f64| format!("{} msg/s", rate(v));
+                t.metric_line(
+                    (&name, "msg/s per SUB"),
+                    &runs,
+                    "msgs_per_sec",
+                    Better::Higher,
+                    show,
+                );
+                let cells: Vec<String> = runs
+                    .iter()
+                    .map(|r| {
+                        r.cell(|r| r.median("delivered").map(|v| format!("{:.1} %", v * 100.0)))
+                    })
+                    .collect();
+                t.line("", "delivered", &cells, "–");
+            }
+            Scenario::SlowSubscriber { .. } => {
+                let mib = |v: f64| format!("{:.1} MiB", v / 1024.0);
+                t.metric_line(
+                    (&name, "publisher peak RSS"),
+                    &runs,
+                    "peak_rss_kib",
+                    Better::Lower,
+                    mib,
+                );
+                t.metric_line(
+                    ("", "SUB peak RSS"),
+                    &runs,
+                    "sub_peak_rss_kib",
+                    Better::Lower,
+                    mib,
+                );
+                let cells: Vec<String> = runs.iter().map(|r| r.cell(outcome)).collect();
+                t.line("", "sent; lost", &cells, "–");
+            }
+        }
+    }
+    let mut out = t.lines.join("\n");
+    out.push('\n');
+    if !t.notes.is_empty() {
+        out.push_str("\nFailed runs:\n");
+        for n in &t.notes {
+            out.push_str(&format!("- {n}\n"));
+        }
+    }
+    out
+}
+
+/// The slow-subscriber outcome: how far the publisher got, and how many of
+/// the messages it took never reached the SUB (it reads them all at the
+/// end: whatever it does not get was dropped on the way).
+fn outcome(runs: &Runs<'_>) -> Option<String> {
+    let sent = runs.median("sent")?;
+    let lost = (sent - runs.median("received")?).max(0.0);
+    let blocked = runs.median("blocked")? >= 0.5;
+    let head = if blocked {
+        format!("blocked after {}", thousands(sent))
+    } else {
+        format!("{} sent", thousands(sent))
+    };
+    let counted = match runs.median("dropped") {
+        Some(d) => format!("counted drops {}", thousands(d)),
+        None => "drops not counted".into(),
+    };
+    Some(format!("{head}; lost {} ({counted})", thousands(lost)))
+}
+
+/// Medians of PUSH→PULL tcp throughput (msg/s) by message size, per
+/// implementation, for the plot.
+pub(crate) fn throughput_series(
+    rows: &[(usize, Row)],
+    samples: &Samples,
+) -> Vec<(Impl, Vec<(usize, f64)>)> {
+    COMPARED
+        .iter()
+        .map(|&imp| {
+            let points = rows
+                .iter()
+                .filter_map(|(index, row)| match row.scenario {
+                    Scenario::Throughput {
+                        transport: Transport::Tcp,
+                        size,
+                        curve: false,
+                        ..
+                    } => {
+                        let mut v: Vec<f64> = samples
+                            .of(*index, imp)
+                            .iter()
+                            .filter_map(|o| o.as_ref().ok()?.get("msgs_per_sec").copied())
+                            .collect();
+                        median(&mut v).map(|m| (size, m))
+                    }
+                    _ => None,
+                })
+                .collect();
+            (imp, points)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Mode, rows};
+
+    fn run(pairs: &[(&str, f64)]) -> crate::runner::Outcome {
+        Ok(pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect())
+    }
+
+    #[test]
+    fn medians_and_numbers() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(thousands(2_000_000.0), "2,000,000");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(rate(1_234_567.0), "1.23 M");
+        assert_eq!(rate(45_600.0), "46 k");
+        assert_eq!(bytes(65536), "64 KiB");
+        assert_eq!(bytes(16), "16 B");
+    }
+
+    #[test]
+    fn the_table_shows_medians_ratios_and_what_could_not_run() {
+        let all = rows(Mode::Quick);
+        let pick = |pred: &dyn Fn(&Scenario) -> bool| {
+            all.iter()
+                .enumerate()
+                .find(|(_, r)| pred(&r.scenario))
+                .map(|(i, r)| (i, r.clone()))
+                .unwrap()
+        };
+        let thr = pick(&|s| {
+            matches!(
+                s,
+                Scenario::Throughput {
+                    curve: false,
+                    size: 16,
+                    ..
+                }
+            )
+        });
+        let curve = pick(&|s| matches!(s, Scenario::Throughput { curve: true, .. }));
+        let mut samples = Samples::default();
+        for v in [100.0, 300.0, 200.0] {
+            samples.push(thr.0, Impl::Weirmq, run(&[("msgs_per_sec", v)]));
+        }
+        samples.push(thr.0, Impl::Libzmq, run(&[("msgs_per_sec", 400.0)]));
+        samples.push(
+            thr.0,
+            Impl::Zmqrs,
+            Err("timeout: zmq.rs gave no RESULT".into()),
+        );
+        samples.push(thr.0, Impl::Omq, run(&[("msgs_per_sec", 100.0)]));
+        samples.push(thr.0, Impl::Omq, Err("exited".into()));
+        samples.push(curve.0, Impl::Libzmq, run(&[("msgs_per_sec", 50.0)]));
+        let table = table(&[thr, curve], &samples);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("| scenario | metric | weirmq | libzmq | zmq.rs | omq.rs |"));
+        // Median 200 vs the best peer's 400.
+        assert_eq!(
+            lines[2],
+            "| PUSH→PULL tcp 16 B | msg/s (MB/s) | 200 (0.0 MB/s) | 400 (0.0 MB/s) | timeout \
+             | 100 (0.0 MB/s) (1 of 2 runs failed) | 0.50× (libzmq) |"
+        );
+        assert!(
+            lines[3].contains("| pending | 50 (0.1 MB/s) | n/a | not run | – |"),
+            "{}",
+            lines[3]
+        );
+        assert!(table.contains("zmq.rs: timeout: zmq.rs gave no RESULT"));
+    }
+}
