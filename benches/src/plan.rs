@@ -3,8 +3,6 @@
 
 use clap::ValueEnum;
 
-use crate::sockets::{Security, weirmq_mechanism};
-
 /// An implementation measured (`--impl` of a role).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
 pub(crate) enum Impl {
@@ -174,8 +172,6 @@ pub(crate) enum Support {
     Yes,
     /// It cannot: the table says "n/a".
     NotAvailable,
-    /// Not yet: the table says "pending".
-    Pending,
 }
 
 /// Which implementations a row runs, beyond the four compared: the
@@ -190,18 +186,6 @@ pub(crate) fn extra_impls(scenario: &Scenario) -> &'static [Impl] {
 pub(crate) fn support(imp: Impl, scenario: &Scenario) -> Support {
     let curve = matches!(scenario, Scenario::Throughput { curve: true, .. });
     match imp {
-        Impl::Weirmq if curve => {
-            let probe = weirmq::Keypair::generate();
-            let client = Security::CurveClient {
-                server: probe.public,
-                secret: probe.secret,
-            };
-            if weirmq_mechanism(&client).is_some() {
-                Support::Yes
-            } else {
-                Support::Pending
-            }
-        }
         // zmq.rs has NULL only.
         Impl::Zmqrs if curve => Support::NotAvailable,
         Impl::TokioTcp => match scenario {

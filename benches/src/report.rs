@@ -87,7 +87,7 @@ pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
 
 /// One implementation's runs of one row.
 enum Runs<'a> {
-    /// Not run: this text is the cell ("n/a", "pending", "timeout", "failed").
+    /// Not run: this text is the cell ("n/a", "timeout", "failed").
     Text(&'static str),
     /// The successful runs, and how many runs there were.
     Done {
@@ -141,7 +141,6 @@ impl<'a> Table<'a> {
     fn runs(&mut self, index: usize, row: &Row, imp: Impl) -> Runs<'a> {
         match support(imp, &row.scenario) {
             Support::NotAvailable => return Runs::Text("n/a"),
-            Support::Pending => return Runs::Text("pending"),
             Support::Yes => {}
         }
         let outcomes = self.samples.of(index, imp);
@@ -429,7 +428,7 @@ mod tests {
              | 100 (0.0 MB/s) (1 of 2 runs failed) | 0.50× (libzmq) |"
         );
         assert!(
-            lines[3].contains("| pending | 50 (0.1 MB/s) | n/a | not run | – |"),
+            lines[3].contains("| not run | 50 (0.1 MB/s) | n/a | not run | – |"),
             "{}",
             lines[3]
         );

@@ -17,7 +17,7 @@ pub(crate) async fn open(
     security: &Security,
 ) -> Result<Socket, String> {
     let mechanism =
-        super::weirmq_mechanism(security).ok_or("weirmq has no CURVE yet (pending)".to_owned())?;
+        super::weirmq_mechanism(security).ok_or("weirmq cannot take this security".to_owned())?;
     let options = Options::default().with_mechanism(mechanism);
     macro_rules! attached {
         ($variant:ident, $ty:ty) => {{
