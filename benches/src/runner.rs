@@ -180,12 +180,12 @@ fn run_one(
                 // Throwaway keys for one loopback run.
                 let server = weirmq::Keypair::generate();
                 let client = weirmq::Keypair::generate();
-                server_keys = vec!["--secret-key".into(), server.secret.to_z85().to_string()];
+                // `--flag=VALUE`: a Z85 key may start with '-', which would
+                // otherwise read as a flag.
+                server_keys = vec![format!("--secret-key={}", server.secret.to_z85().as_str())];
                 client_keys = vec![
-                    "--server-key".into(),
-                    server.public.to_z85(),
-                    "--secret-key".into(),
-                    client.secret.to_z85().to_string(),
+                    format!("--server-key={}", server.public.to_z85()),
+                    format!("--secret-key={}", client.secret.to_z85().as_str()),
                 ];
             }
             let mut receiver = run.start(Role::ThrRecv, &server_keys)?;
