@@ -215,22 +215,17 @@ impl Socket {
     }
 }
 
-/// weirmq's mechanism for `security`, or `None` while weirmq cannot do it.
-///
-/// weirmq's CURVE is being written (issue 5 names it): when
-/// `weirmq::Mechanism` gains its CURVE client and server variants, build
-/// them here from the keys, and the CURVE row gets its weirmq column (the
-/// plan asks this function whether weirmq can do CURVE yet).
-pub(crate) fn weirmq_mechanism(security: &Security) -> Option<weirmq::Mechanism> {
+/// weirmq's mechanism for `security`.
+pub(crate) fn weirmq_mechanism(security: &Security) -> weirmq::Mechanism {
     match security {
-        Security::Null => Some(weirmq::Mechanism::Null),
-        Security::CurveServer { secret } => Some(weirmq::Mechanism::CurveServer {
+        Security::Null => weirmq::Mechanism::Null,
+        Security::CurveServer { secret } => weirmq::Mechanism::CurveServer {
             keypair: weirmq::Keypair::from_secret(secret.clone()),
-        }),
-        Security::CurveClient { server, secret } => Some(weirmq::Mechanism::CurveClient {
+        },
+        Security::CurveClient { server, secret } => weirmq::Mechanism::CurveClient {
             server_key: *server,
             keypair: weirmq::Keypair::from_secret(secret.clone()),
-        }),
+        },
     }
 }
 

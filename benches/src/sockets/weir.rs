@@ -16,9 +16,7 @@ pub(crate) async fn open(
     endpoint: &str,
     security: &Security,
 ) -> Result<Socket, String> {
-    let mechanism =
-        super::weirmq_mechanism(security).ok_or("weirmq cannot take this security".to_owned())?;
-    let options = Options::default().with_mechanism(mechanism);
+    let options = Options::default().with_mechanism(super::weirmq_mechanism(security));
     macro_rules! attached {
         ($variant:ident, $ty:ty) => {{
             let s = <$ty>::with_options(options).map_err(|e| fail("options", e))?;

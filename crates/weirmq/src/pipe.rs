@@ -89,24 +89,31 @@ impl Pipe {
         if st.closed {
             return Err(PushError::Closed(msg));
         }
-        let hwm = &self.shared.hwm;
+        match self.admit(&mut st, msg) {
+            Ok(_) => {
+                self.pushed(st, 1);
+                Ok(())
+            }
+            Err(msg) => Err(PushError::Full(msg)),
+        }
+    }
+
+    /// Queues `msg` under the lock if the HWM admits it (under conflate it
+    /// replaces what is queued); returns its payload octets, or hands it
+    /// back.
+    fn admit(&self, st: &mut State, msg: Message) -> Result<usize, Message> {
         let len = msg.byte_len();
         if self.shared.conflate {
             let replaced = st.queue.len() as u64;
             st.queue.clear();
-            st.bytes = len;
-            st.queue.push_back(msg);
+            st.bytes = 0;
             self.shared.replaced.fetch_add(replaced, Ordering::Relaxed);
-            self.pushed(st, 1);
-            return Ok(());
-        }
-        if !Self::fits(&st, hwm, len) {
-            return Err(PushError::Full(msg));
+        } else if !Self::fits(st, &self.shared.hwm, len) {
+            return Err(msg);
         }
         st.bytes += len;
         st.queue.push_back(msg);
-        self.pushed(st, 1);
-        Ok(())
+        Ok(len)
     }
 
     /// After a push of `n` messages, under the lock: counts them and wakes
@@ -132,32 +139,21 @@ impl Pipe {
         if st.closed {
             return Err(());
         }
-        let was_empty = st.queue.is_empty();
         let (mut n, mut moved) = (0u64, 0);
-        while let Some(msg) = msgs.front() {
-            let len = msg.byte_len();
-            if self.shared.conflate {
-                let replaced = st.queue.len() as u64;
-                st.queue.clear();
-                st.bytes = 0;
-                self.shared.replaced.fetch_add(replaced, Ordering::Relaxed);
-            } else if !Self::fits(&st, &self.shared.hwm, len) {
-                break;
-            }
-            if let Some(msg) = msgs.pop_front() {
-                st.bytes += len;
-                st.queue.push_back(msg);
-                n += 1;
-                moved += len;
+        while let Some(msg) = msgs.pop_front() {
+            match self.admit(&mut st, msg) {
+                Ok(len) => {
+                    n += 1;
+                    moved += len;
+                }
+                Err(msg) => {
+                    msgs.push_front(msg);
+                    break;
+                }
             }
         }
         if n > 0 {
-            let wake = was_empty && self.shared.readable.has_waiters();
-            drop(st);
-            self.shared.pushed.fetch_add(n, Ordering::Relaxed);
-            if wake {
-                self.shared.readable.wake_all();
-            }
+            self.pushed(st, n);
         }
         Ok(moved)
     }

@@ -64,7 +64,6 @@ pub(crate) fn request(
         }
         // A mechanism added later without a ZAP form: the handler would not
         // know it, so ask with no credentials and let it refuse.
-        #[allow(unreachable_patterns)]
         _ => frames.push(Bytes::new()),
     }
     Message::from(frames)
