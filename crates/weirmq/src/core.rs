@@ -10,6 +10,7 @@ use bytes::Bytes;
 use tokio::sync::{Notify, watch};
 use weirmq_zmtp::{Connection, Message, SocketType};
 
+use crate::engine::WriteThrough;
 use crate::error::{Error, TrySendError};
 use crate::options::{Options, WhenFull};
 use crate::pipe::{Pipe, PushError};
@@ -38,6 +39,25 @@ pub(crate) struct Peer {
     /// Signalled when a newer connection took this peer's routing id over
     /// (ROUTER handover): its engine ends.
     pub(crate) replaced: Notify,
+    /// REQ and REP: the peer's connection, written through by the sender
+    /// (see [`crate::engine`]), while there is one.
+    link: Mutex<Option<Arc<dyn WriteThrough>>>,
+}
+
+impl Peer {
+    /// Attaches the connection senders write through, or detaches it.
+    pub(crate) fn set_link(&self, link: Option<Arc<dyn WriteThrough>>) {
+        *lock(&self.link) = link;
+    }
+
+    /// Sends what the pipe holds through the connection now, if it is
+    /// idle; without a connection, the messages wait in the pipe for one.
+    fn write_through(&self) {
+        let link = lock(&self.link).clone();
+        if let Some(link) = link {
+            link.write_through(&self.out);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -74,6 +94,9 @@ pub(crate) struct DuplicateRoutingId;
 pub(crate) struct Core {
     pub(crate) socket_type: SocketType,
     pub(crate) options: Options,
+    /// REQ and REP: senders write through the connection (see
+    /// [`crate::engine`]).
+    writes_through: bool,
     /// Signalled when any peer pipe frees room or a peer arrives.
     room: Arc<Signal>,
     peers: Mutex<Peers>,
@@ -159,6 +182,7 @@ impl Core {
         );
         Ok(Arc::new(Core {
             socket_type,
+            writes_through: crate::engine::writes_through(socket_type),
             options,
             room,
             peers: Mutex::new(Peers::default()),
@@ -337,6 +361,7 @@ impl Core {
             subscriptions: Mutex::new(Subscriptions::default()),
             dropped: AtomicU64::new(0),
             replaced: Notify::new(),
+            link: Mutex::new(None),
         })
     }
 
@@ -553,7 +578,15 @@ impl Core {
             match peers.list[idx].out.try_push(msg) {
                 Ok(()) => {
                     peers.next = (idx + 1) % n;
-                    return Ok(taker(&peers.list[idx]));
+                    if !self.writes_through {
+                        return Ok(taker(&peers.list[idx]));
+                    }
+                    // Not under the peers' lock: the engine takes that one
+                    // while it holds the link.
+                    let peer = peers.list[idx].clone();
+                    drop(peers);
+                    peer.write_through();
+                    return Ok(taker(&peer));
                 }
                 Err(PushError::Full(m) | PushError::Closed(m)) => msg = m,
             }
@@ -592,7 +625,12 @@ impl Core {
             return Err(TrySendError::Unroutable(msg));
         };
         match peer.out.try_push(msg) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if self.writes_through {
+                    peer.write_through();
+                }
+                Ok(())
+            }
             Err(PushError::Full(m)) => match self.options.when_full {
                 WhenFull::Wait => Err(TrySendError::Full(m)),
                 WhenFull::Drop => {

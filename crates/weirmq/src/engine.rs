@@ -12,19 +12,31 @@
 //! written: when a connection ends first, the messages the peer got nothing
 //! of go back to the front of a kept pipe (a connecting socket's, for the
 //! reconnect); the rest are counted as lost.
+//!
+//! The sending half of a connection (the [`Connection`], its unwritten
+//! output and the stream's write half) is a [`Link`], shared with the
+//! socket. REQ and REP write through it: a request or reply has nothing to
+//! batch with (the peer answers before another may go), so the sending task
+//! encodes and writes it at once when the connection is idle, instead of
+//! waking the engine on another thread to do it. That hand-off was most of
+//! a round trip's cost over plain TCP. When the write cannot finish, or the
+//! engine is busy with the link, the engine is kicked to carry on.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Instant;
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{Notify, watch};
 use weirmq_zmtp::{AuthDecision, AuthRequest, Config, Connection, Event, Message, SocketType};
 
 use crate::core::{Core, Peer, Ticket};
 use crate::monitor::MonitorEvent;
-use tokio::sync::watch;
+use crate::pipe::Pipe;
 
 /// Octets of encoded output gathered before writing.
 const WRITE_BATCH: usize = 128 * 1024;
@@ -146,14 +158,179 @@ impl Unsent {
         }
     }
 
-    async fn write<W: AsyncWrite + Unpin>(&self, wr: &mut W) -> std::io::Result<usize> {
+    fn poll_write<W: AsyncWrite + Unpin>(
+        &self,
+        cx: &mut Context<'_>,
+        wr: &mut W,
+    ) -> Poll<std::io::Result<usize>> {
         let mut slices = [IoSlice::new(&[]); 64];
         let mut k = 0;
         for (slot, chunk) in slices.iter_mut().zip(&self.chunks) {
             *slot = IoSlice::new(chunk);
             k += 1;
         }
-        wr.write_vectored(&slices[..k]).await
+        Pin::new(wr).poll_write_vectored(cx, &slices[..k])
+    }
+}
+
+/// A connection's sending half: what the engine and a writing-through
+/// socket share (see the module docs). The engine holds it from the start
+/// of the connection to the end; [`Link::take`] gives it back then.
+pub(crate) struct Link<W> {
+    wire: Mutex<Option<Wire<W>>>,
+    /// Raised by a writing-through sender that left work for the engine.
+    kick: Notify,
+}
+
+/// What a [`Link`] guards.
+struct Wire<W> {
+    conn: Connection,
+    unsent: Unsent,
+    wr: W,
+    /// Reused for each batch taken from the pipe.
+    batch: Vec<Message>,
+}
+
+/// A connection that a socket's sender writes through (REQ and REP).
+pub(crate) trait WriteThrough: Send + Sync {
+    /// Sends what `out` holds: on the caller's task, at once, when the
+    /// connection is idle; otherwise the engine is asked to. Never waits.
+    fn write_through(&self, out: &Pipe);
+}
+
+impl<W: AsyncWrite + Unpin> Link<W> {
+    fn new(wire: Wire<W>) -> Link<W> {
+        Link {
+            wire: Mutex::new(Some(wire)),
+            kick: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Wire<W>>> {
+        crate::core::lock(&self.wire)
+    }
+
+    /// Ends sharing: the engine has the parts back for its last flush.
+    fn take(&self) -> Wire<W> {
+        match self.lock().take() {
+            Some(wire) => wire,
+            None => unreachable!("only the engine takes its link, once"),
+        }
+    }
+
+    /// Runs `f` on the connection, under the lock.
+    fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        match self.lock().as_mut() {
+            Some(wire) => f(&mut wire.conn),
+            None => unreachable!("the engine holds its link until `drive` returns"),
+        }
+    }
+
+    /// Writes some of the unwritten output.
+    fn poll_write(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.lock().as_mut() {
+            Some(wire) => wire.poll_write(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl<W: AsyncWrite + Unpin> Wire<W> {
+    /// Encodes messages from `out`, a batch at a time, while the output is
+    /// under [`WRITE_BATCH`]. A SUB's pipe carries its subscriptions.
+    fn encode_from(&mut self, out: &Pipe, subscriber: bool) {
+        let Wire {
+            conn,
+            unsent,
+            batch,
+            ..
+        } = self;
+        // Not after a failure: the messages stay queued for the engine's
+        // end to account for.
+        if !conn.is_ready() {
+            return;
+        }
+        while conn.pending_transmit() + unsent.len < WRITE_BATCH {
+            batch.clear();
+            if out.pop_batch(POP_BATCH, batch) == 0 {
+                break;
+            }
+            for msg in batch.drain(..) {
+                // The pipe only holds non-empty messages and the
+                // connection is ready: these cannot fail.
+                if subscriber {
+                    // A SUB's pipe carries its subscriptions: %x01 or
+                    // %x00 and the topic, sent as the peer's revision
+                    // wants them (commands for 3.1, frames for 3.0).
+                    match msg.frames() {
+                        [control] if control.first() == Some(&1) => {
+                            drop(conn.subscribe(&control[1..]));
+                            continue;
+                        }
+                        [control] if control.first() == Some(&0) => {
+                            drop(conn.cancel(&control[1..]));
+                            continue;
+                        }
+                        // XSUB: other messages go upstream as data.
+                        _ => {}
+                    }
+                }
+                let start = unsent.output_end(conn);
+                if conn.send(&msg).is_ok() {
+                    unsent.encoded(conn, start, msg);
+                }
+            }
+        }
+        unsent.fill(conn);
+    }
+
+    /// Writes some of the unwritten output (nothing if there is none).
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.unsent.len == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        match ready!(self.unsent.poll_write(cx, &mut self.wr))? {
+            0 => Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+            n => {
+                self.unsent.advance(n);
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+
+    /// Encodes what `out` holds and writes as much as the stream takes
+    /// without waiting; whether everything went. Only when the engine is
+    /// not writing itself (nothing unwritten), so that its wake-up stays
+    /// registered with the stream.
+    fn write_now(&mut self, out: &Pipe) -> bool {
+        if self.unsent.len > 0 {
+            return false;
+        }
+        self.encode_from(out, false);
+        let mut cx = Context::from_waker(Waker::noop());
+        while self.unsent.len > 0 {
+            match self.poll_write(&mut cx) {
+                Poll::Ready(Ok(())) => {}
+                // The engine meets the error (or the wait) on its next turn.
+                Poll::Ready(Err(_)) | Poll::Pending => return false,
+            }
+        }
+        true
+    }
+}
+
+impl<W: AsyncWrite + Unpin + Send> WriteThrough for Link<W> {
+    fn write_through(&self, out: &Pipe) {
+        // Waiting for the lock costs less than handing the message to the
+        // engine: the engine holds it only for short, non-blocking work.
+        let done = match self.lock().as_mut() {
+            Some(wire) => wire.write_now(out),
+            // The connection has ended; the pipe keeps the message.
+            None => true,
+        };
+        if !done {
+            self.kick.notify_one();
+        }
     }
 }
 
@@ -281,15 +458,20 @@ pub(crate) async fn run<S>(
     stop: watch::Receiver<bool>,
 ) -> End
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let _running = core.engine_started();
-    let mut conn =
-        match Connection::new(zmtp_config(core.socket_type, &core.options), Instant::now()) {
-            Ok(c) => c,
-            Err(e) => unreachable!("options were validated: {e}"),
-        };
-    let (mut rd, mut wr) = tokio::io::split(stream);
+    let conn = match Connection::new(zmtp_config(core.socket_type, &core.options), Instant::now()) {
+        Ok(c) => c,
+        Err(e) => unreachable!("options were validated: {e}"),
+    };
+    let (mut rd, wr) = tokio::io::split(stream);
+    let link = Arc::new(Link::new(Wire {
+        conn,
+        unsent: Unsent::default(),
+        wr,
+        batch: Vec::with_capacity(POP_BATCH),
+    }));
     let keep = kept.is_some() && reconnect_keeps_pipe(core.socket_type);
     let mut out: Option<Arc<Peer>> = None;
     let reuse = match kept {
@@ -298,13 +480,11 @@ where
     };
     let earlier = reuse.as_ref().and_then(|slot| (*slot).clone());
     let mut backlog = Backlog::default();
-    let mut unsent = Unsent::default();
     let end = drive(
         &core,
         &peer_name,
-        &mut conn,
-        (&mut rd, &mut wr),
-        &mut unsent,
+        &link,
+        &mut rd,
         &mut out,
         &mut backlog,
         earlier,
@@ -312,6 +492,17 @@ where
         stop,
     )
     .await;
+    // No sender writes through the link any more (one that took it before
+    // this is done when `take` has it).
+    if let Some(peer) = out.as_ref() {
+        peer.set_link(None);
+    }
+    let Wire {
+        mut conn,
+        mut unsent,
+        mut wr,
+        ..
+    } = link.take();
     // What was decoded but not handed on when the connection ended: data is
     // lost (waiting for room here would let peers that come and go pile up
     // messages); an XPUB's pending subscription change is undone in the
@@ -361,7 +552,7 @@ where
     let writable = !matches!(end, End::Eof | End::Io(_));
     let flush = async {
         while writable && unsent.len > 0 {
-            match unsent.write(&mut wr).await {
+            match std::future::poll_fn(|cx| unsent.poll_write(cx, &mut wr)).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => unsent.advance(n),
             }
@@ -407,9 +598,8 @@ where
 async fn drive<R, W>(
     core: &Core,
     peer_name: &str,
-    conn: &mut Connection,
-    (rd, wr): (&mut R, &mut W),
-    unsent: &mut Unsent,
+    link: &Arc<Link<W>>,
+    rd: &mut R,
     out: &mut Option<Arc<Peer>>,
     backlog: &mut Backlog,
     mut earlier: Option<Arc<Peer>>,
@@ -418,8 +608,9 @@ async fn drive<R, W>(
 ) -> End
 where
     R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
+    let through = writes_through(core.socket_type);
     let sends = sends(core);
     let receives = receives(core);
     let subscriber = matches!(core.socket_type, SocketType::Sub | SocketType::XSub);
@@ -427,213 +618,211 @@ where
         core.socket_type,
         SocketType::Router | SocketType::Req | SocketType::Rep
     );
-    let mut batch = Vec::with_capacity(POP_BATCH);
     let mut closing = false;
+    // The connection's input buffer, out of it while a read fills it (the
+    // link's lock is not held across the wait).
+    let mut input = BytesMut::new();
+    let mut received_at = None;
     let mut linger_until = None;
     // A question to the ZAP handler, while one is out.
     let mut zap: Option<std::pin::Pin<Box<dyn std::future::Future<Output = AuthDecision> + Send>>> =
         None;
     loop {
         let now = Instant::now();
-        // 1. Deliver what was decoded, as far as the incoming pipe has room.
-        if !backlog.is_empty() && backlog.deliver(core, &mut closing) {
-            // Reading resumes: the pause was ours, not the peer's silence,
-            // so it must not count towards its heartbeat.
-            conn.input_received(Instant::now());
-        }
-        // Decoding stops while anything waits for room: nothing piles up
-        // here, and the peer feels the backpressure.
-        let mut stalled = !backlog.is_empty();
-        while !stalled && !closing {
-            match conn.poll_event(now) {
-                Ok(None) => break,
-                Ok(Some(Event::HandshakeSucceeded(info))) => {
-                    core.emit(MonitorEvent::HandshakeSucceeded {
-                        peer: peer_name.to_owned(),
-                        socket_type: info.socket_type,
-                    });
-                    if let Some(t) = ticket.take() {
-                        t.done();
-                    }
-                    if sends {
-                        match core.add_peer(conn, peer_name, earlier.take()) {
-                            Ok(peer) => *out = Some(peer),
-                            Err(_) => return End::DuplicateRoutingId,
+        // The link is locked for this synchronous part only, never across
+        // the wait below.
+        let (deadline, paused, want_read, held_len, want_out, unsent_len) = {
+            let mut guard = link.lock();
+            let Some(wire) = guard.as_mut() else {
+                unreachable!("the engine holds its link until `drive` returns")
+            };
+            std::mem::swap(wire.conn.input_buffer(), &mut input);
+            if let Some(at) = received_at.take() {
+                wire.conn.input_received(at);
+            }
+            let conn = &mut wire.conn;
+            // 1. Deliver what was decoded, as far as the incoming pipe has room.
+            if !backlog.is_empty() && backlog.deliver(core, &mut closing) {
+                // Reading resumes: the pause was ours, not the peer's silence,
+                // so it must not count towards its heartbeat.
+                conn.input_received(Instant::now());
+            }
+            // Decoding stops while anything waits for room: nothing piles up
+            // here, and the peer feels the backpressure.
+            let mut stalled = !backlog.is_empty();
+            while !stalled && !closing {
+                match conn.poll_event(now) {
+                    Ok(None) => break,
+                    Ok(Some(Event::HandshakeSucceeded(info))) => {
+                        core.emit(MonitorEvent::HandshakeSucceeded {
+                            peer: peer_name.to_owned(),
+                            socket_type: info.socket_type,
+                        });
+                        if let Some(t) = ticket.take() {
+                            t.done();
+                        }
+                        if sends {
+                            match core.add_peer(conn, peer_name, earlier.take()) {
+                                Ok(peer) => {
+                                    if through {
+                                        peer.set_link(Some(link.clone()));
+                                    }
+                                    *out = Some(peer);
+                                }
+                                Err(_) => return End::DuplicateRoutingId,
+                            }
                         }
                     }
-                }
-                Ok(Some(Event::Message(mut msg))) if receives => {
-                    if subscriber && !core.accepts(&msg) {
-                        continue;
-                    }
-                    if routing {
-                        // ROUTER shows the sender's id; REQ and REP use it to
-                        // match replies to the peer they belong to.
-                        if let Some(peer) = out.as_ref() {
-                            msg.push_front(peer.id.clone());
-                        }
-                    }
-                    backlog.push(msg);
-                    if backlog.is_full() {
-                        stalled = !backlog.deliver(core, &mut closing);
-                    }
-                }
-                Ok(Some(Event::Subscribe(topic))) => {
-                    if let Some(peer) = out.as_ref() {
-                        // A peer's subscriptions are a set, as in libzmq: a
-                        // repeated SUBSCRIBE changes nothing, one CANCEL ends it.
-                        let mut subs = crate::core::lock(&peer.subscriptions);
-                        if subs.count(&topic) > 0 {
+                    Ok(Some(Event::Message(mut msg))) if receives => {
+                        if subscriber && !core.accepts(&msg) {
                             continue;
                         }
-                        if !subs.add(topic.clone()) {
-                            return End::TooManySubscriptions;
+                        if routing {
+                            // ROUTER shows the sender's id; REQ and REP use it to
+                            // match replies to the peer they belong to.
+                            if let Some(peer) = out.as_ref() {
+                                msg.push_front(peer.id.clone());
+                            }
                         }
-                        drop(subs);
-                        // XPUB: a topic's first subscriber is news upstream.
-                        let note = Held {
-                            subscribe: true,
-                            topic,
-                        };
-                        stalled = !backlog.note(core, note, &mut closing);
+                        backlog.push(msg);
+                        if backlog.is_full() {
+                            stalled = !backlog.deliver(core, &mut closing);
+                        }
                     }
-                }
-                Ok(Some(Event::Cancel(topic))) => {
-                    if let Some(peer) = out.as_ref() {
-                        // Cancelling what was never subscribed is ignored, as
-                        // libzmq does.
-                        if crate::core::lock(&peer.subscriptions).remove(&topic) {
-                            // XPUB: so is a topic's last subscriber leaving.
+                    Ok(Some(Event::Subscribe(topic))) => {
+                        if let Some(peer) = out.as_ref() {
+                            // A peer's subscriptions are a set, as in libzmq: a
+                            // repeated SUBSCRIBE changes nothing, one CANCEL ends it.
+                            let mut subs = crate::core::lock(&peer.subscriptions);
+                            if subs.count(&topic) > 0 {
+                                continue;
+                            }
+                            if !subs.add(topic.clone()) {
+                                return End::TooManySubscriptions;
+                            }
+                            drop(subs);
+                            // XPUB: a topic's first subscriber is news upstream.
                             let note = Held {
-                                subscribe: false,
+                                subscribe: true,
                                 topic,
                             };
                             stalled = !backlog.note(core, note, &mut closing);
                         }
                     }
-                }
-                Ok(Some(Event::Authenticate(request))) => {
-                    let decision = match (&core.options.authenticator, &request) {
-                        (Some(judge), _) => judge(&request, peer_name),
-                        // No authenticator of our own: the process's ZAP
-                        // handler judges, while the connection waits (its
-                        // handshake timeout still runs).
-                        (None, _) if crate::zap::zap_handler_bound() => {
-                            let question = crate::zap::request(
-                                &request,
-                                &core.options.zap_domain,
-                                peer_name,
-                                &core.options.routing_id,
-                            );
-                            zap = Some(Box::pin(crate::zap::ask(question)));
-                            continue;
-                        }
-                        // No authenticator: a CURVE client has proved it holds
-                        // its key, and the connection is encrypted; libzmq
-                        // without a ZAP handler lets it in. Its user id is
-                        // its key in Z85.
-                        (None, AuthRequest::Curve { public_key }) => AuthDecision::Allow {
-                            user_id: Bytes::from(public_key.to_z85()),
-                        },
-                        // PLAIN credentials nobody checks: refuse, as libzmq
-                        // does without a ZAP handler.
-                        (None, _) => AuthDecision::Deny {
-                            status: Bytes::from_static(b"400"),
-                        },
-                    };
-                    if let Err(e) = conn.authenticate(decision) {
-                        return End::Protocol(e);
-                    }
-                }
-                // Messages to a socket that does not receive them.
-                Ok(Some(_)) => {}
-                Err(e) => return End::Protocol(e),
-            }
-        }
-        if !backlog.data.is_empty() {
-            backlog.deliver(core, &mut closing);
-        }
-        // 2. Encode outgoing messages, a batch at a time.
-        if let Some(peer) = out.as_ref() {
-            while conn.pending_transmit() + unsent.len < WRITE_BATCH {
-                batch.clear();
-                if peer.out.pop_batch(POP_BATCH, &mut batch) == 0 {
-                    break;
-                }
-                for msg in batch.drain(..) {
-                    // The pipe only holds non-empty messages and the
-                    // connection is ready: these cannot fail.
-                    if subscriber {
-                        // A SUB's pipe carries its subscriptions: %x01 or
-                        // %x00 and the topic, sent as the peer's revision
-                        // wants them (commands for 3.1, frames for 3.0).
-                        match msg.frames() {
-                            [control] if control.first() == Some(&1) => {
-                                drop(conn.subscribe(&control[1..]));
-                                continue;
+                    Ok(Some(Event::Cancel(topic))) => {
+                        if let Some(peer) = out.as_ref() {
+                            // Cancelling what was never subscribed is ignored, as
+                            // libzmq does.
+                            if crate::core::lock(&peer.subscriptions).remove(&topic) {
+                                // XPUB: so is a topic's last subscriber leaving.
+                                let note = Held {
+                                    subscribe: false,
+                                    topic,
+                                };
+                                stalled = !backlog.note(core, note, &mut closing);
                             }
-                            [control] if control.first() == Some(&0) => {
-                                drop(conn.cancel(&control[1..]));
-                                continue;
-                            }
-                            // XSUB: other messages go upstream as data.
-                            _ => {}
                         }
                     }
-                    let start = unsent.output_end(conn);
-                    if conn.send(&msg).is_ok() {
-                        unsent.encoded(conn, start, msg);
+                    Ok(Some(Event::Authenticate(request))) => {
+                        let decision = match (&core.options.authenticator, &request) {
+                            (Some(judge), _) => judge(&request, peer_name),
+                            // No authenticator of our own: the process's ZAP
+                            // handler judges, while the connection waits (its
+                            // handshake timeout still runs).
+                            (None, _) if crate::zap::zap_handler_bound() => {
+                                let question = crate::zap::request(
+                                    &request,
+                                    &core.options.zap_domain,
+                                    peer_name,
+                                    &core.options.routing_id,
+                                );
+                                zap = Some(Box::pin(crate::zap::ask(question)));
+                                continue;
+                            }
+                            // No authenticator: a CURVE client has proved it holds
+                            // its key, and the connection is encrypted; libzmq
+                            // without a ZAP handler lets it in. Its user id is
+                            // its key in Z85.
+                            (None, AuthRequest::Curve { public_key }) => AuthDecision::Allow {
+                                user_id: Bytes::from(public_key.to_z85()),
+                            },
+                            // PLAIN credentials nobody checks: refuse, as libzmq
+                            // does without a ZAP handler.
+                            (None, _) => AuthDecision::Deny {
+                                status: Bytes::from_static(b"400"),
+                            },
+                        };
+                        if let Err(e) = conn.authenticate(decision) {
+                            return End::Protocol(e);
+                        }
                     }
+                    // Messages to a socket that does not receive them.
+                    Ok(Some(_)) => {}
+                    Err(e) => return End::Protocol(e),
                 }
             }
-        }
-        unsent.fill(conn);
-        if closing {
-            let until = *linger_until
-                .get_or_insert_with(|| tokio::time::Instant::now() + core.options.linger);
-            if tokio::time::Instant::now() >= until {
-                return End::Closed;
+            if !backlog.data.is_empty() {
+                backlog.deliver(core, &mut closing);
             }
-            let drained = out.as_ref().is_none_or(|p| p.out.depth().0 == 0);
-            if drained && unsent.len == 0 {
-                return End::Closed;
+            // 2. Encode outgoing messages, a batch at a time.
+            match out.as_ref() {
+                Some(peer) => wire.encode_from(&peer.out, subscriber),
+                None => wire.unsent.fill(&mut wire.conn),
             }
-        }
+            let conn = &mut wire.conn;
+            let unsent_len = wire.unsent.len;
+            if closing {
+                let until = *linger_until
+                    .get_or_insert_with(|| tokio::time::Instant::now() + core.options.linger);
+                if tokio::time::Instant::now() >= until {
+                    return End::Closed;
+                }
+                let drained = out.as_ref().is_none_or(|p| p.out.depth().0 == 0);
+                if drained && unsent_len == 0 {
+                    return End::Closed;
+                }
+            }
 
-        // 3. Wait for whatever can move next.
-        let deadline = conn.poll_timeout();
-        let paused = !backlog.is_empty();
-        let want_read = !paused && !closing;
-        let held_len = backlog.front_len();
-        let want_out = out.is_some() && conn.pending_transmit() + unsent.len < WRITE_BATCH;
-        let input = conn.input_buffer();
+            // 3. Wait for whatever can move next.
+            let deadline = conn.poll_timeout();
+            let paused = !backlog.is_empty();
+            let want_read = !paused && !closing;
+            let held_len = backlog.front_len();
+            let want_out = out.is_some() && conn.pending_transmit() + unsent_len < WRITE_BATCH;
+            std::mem::swap(conn.input_buffer(), &mut input);
+            (deadline, paused, want_read, held_len, want_out, unsent_len)
+        };
         if input.capacity() - input.len() < READ_RESERVE / 2 {
             input.reserve(READ_RESERVE);
         }
         tokio::select! {
-            r = rd.read_buf(input), if want_read => match r {
+            r = rd.read_buf(&mut input), if want_read => match r {
                 Ok(0) => return End::Eof,
-                Ok(_) => conn.input_received(Instant::now()),
+                Ok(_) => received_at = Some(Instant::now()),
                 Err(e) => return End::Io(e),
             },
-            r = unsent.write(wr), if unsent.len > 0 => match r {
-                Ok(0) => return End::Eof,
-                Ok(n) => unsent.advance(n),
+            r = std::future::poll_fn(|cx| link.poll_write(cx)), if unsent_len > 0 => match r {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WriteZero => return End::Eof,
                 Err(e) => return End::Io(e),
             },
-            _ = async { out.as_ref().expect("guarded").out.readable().await }, if want_out && !closing => {}
+            // A writing-through socket's sender raises the kick instead of
+            // the pipe's signal (which it leaves alone: waking this task
+            // is the hand-off it avoids).
+            _ = async { out.as_ref().expect("guarded").out.readable().await }, if want_out && !closing && !through => {}
+            _ = link.kick.notified(), if through => {}
             _ = core.inbound.writable(held_len), if paused => {}
             // While reading is paused for backpressure the peer's traffic
             // waits unread, so its silence proves nothing: no expiry then
             // (libzmq arms no heartbeat timer while its input is stopped).
             _ = sleep_until(deadline), if deadline.is_some() && !paused => {
-                if let Err(e) = conn.handle_timeout(Instant::now()) {
+                if let Err(e) = link.with_conn(|conn| conn.handle_timeout(Instant::now())) {
                     return End::Protocol(e);
                 }
             }
             decision = async { zap.as_mut().expect("guarded").await }, if zap.is_some() => {
                 zap = None;
-                if let Err(e) = conn.authenticate(decision) {
+                if let Err(e) = link.with_conn(|conn| conn.authenticate(decision)) {
                     return End::Protocol(e);
                 }
             }
@@ -655,6 +844,12 @@ async fn sleep_until(deadline: Option<Instant>) {
     if let Some(d) = deadline {
         tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await;
     }
+}
+
+/// Whether the socket's senders write through the connection (see the
+/// module docs): REQ and REP, whose messages alternate with the peer's.
+pub(crate) fn writes_through(socket_type: SocketType) -> bool {
+    matches!(socket_type, SocketType::Req | SocketType::Rep)
 }
 
 /// Whether the socket keeps a pipe per peer (to send messages, or a SUB's

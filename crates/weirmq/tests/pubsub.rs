@@ -157,12 +157,7 @@ async fn publisher_with_wait_policy_holds_the_sender_and_loses_nothing() {
 
 #[tokio::test]
 async fn subscriber_reconnect_resubscribes() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let ep = format!("tcp://127.0.0.1:{port}");
+    let ep = unused_tcp_endpoint();
     let sub = Sub::new();
     sub.subscribe("a").unwrap();
     sub.subscribe("a").unwrap();

@@ -147,6 +147,67 @@ async fn dealer_round_trip(
     );
 }
 
+/// REQ and REP write a request or reply through the connection on the
+/// sender's task; one larger than the socket buffers cannot go at once, and
+/// the engine must carry on where the sender stopped. Over tcp and ipc, in
+/// both directions, several times (each round a fresh partial write).
+#[tokio::test]
+async fn requests_and_replies_larger_than_the_socket_buffers_arrive_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let ipc = format!("ipc://{}", dir.path().join("big").display());
+    for endpoint in ["tcp://127.0.0.1:*", ipc.as_str()] {
+        let rep = Rep::new();
+        let ep = rep.bind(endpoint).await.unwrap();
+        let req = Req::new();
+        req.connect(&ep).await.unwrap();
+        let served = tokio::spawn(async move {
+            for _ in 0..3 {
+                let request = within(rep.recv()).await.unwrap();
+                within(rep.send(request)).await.unwrap();
+            }
+        });
+        for round in 0..3u8 {
+            let body: Vec<u8> = (0..12 << 20)
+                .map(|i: u32| (i % 251) as u8 ^ round)
+                .collect();
+            within(req.send(body.clone())).await.unwrap();
+            let reply = within(req.recv()).await.unwrap();
+            assert_eq!(reply.frames().len(), 1);
+            assert!(
+                reply.frames()[0] == body,
+                "{endpoint}: round {round} came back whole"
+            );
+        }
+        within(served).await.unwrap();
+    }
+}
+
+/// Without `immediate`, a request sent before there is any connection (the
+/// REQ's peer is routed as soon as it connects, as in libzmq) waits in the
+/// pipe and leaves on the first connection; so does one sent after the REP
+/// went away, on the next. Nothing is written through a connection that
+/// is not there.
+#[tokio::test]
+async fn a_request_sent_without_a_connection_leaves_on_the_next_one() {
+    let ep = unused_tcp_endpoint();
+    let req = Req::with_options(Options::default().with_immediate(false)).unwrap();
+    req.connect(&ep).await.unwrap();
+    within(req.send("first")).await.unwrap();
+    for (request, reply) in [("first", "one"), ("second", "two")] {
+        let rep = Rep::new();
+        rep.bind(&ep).await.unwrap();
+        if request == "second" {
+            within(req.send(request)).await.unwrap();
+        }
+        assert_eq!(within(rep.recv()).await.unwrap(), Message::from(request));
+        within(rep.send(reply)).await.unwrap();
+        assert_eq!(within(req.recv()).await.unwrap(), Message::from(reply));
+        drop(rep);
+        // Time for the REQ's engine to see the connection end.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// A REP whose reply times out (or whose send is dropped) still owes that
 /// reply, as libzmq's REP after EAGAIN: it refuses to receive, and the same
 /// reply, sent again once there is room, reaches the requester. Then it

@@ -77,13 +77,7 @@ async fn push_pull_ipc_both_directions() {
 
 #[tokio::test]
 async fn connect_before_bind_reconnects() {
-    // Find a free port, then release it so nothing listens there yet.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let ep = format!("tcp://127.0.0.1:{port}");
+    let ep = unused_tcp_endpoint();
     let push = Push::new();
     push.connect(&ep).await.unwrap();
     tokio::time::sleep(Duration::from_millis(250)).await;
@@ -506,12 +500,7 @@ async fn close_waits_for_queued_messages_to_be_written() {
 
 #[tokio::test]
 async fn immediate_false_queues_for_an_endpoint_not_reached_yet() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let ep = format!("tcp://127.0.0.1:{port}");
+    let ep = unused_tcp_endpoint();
     let push = Push::with_options(
         Options::default()
             .with_immediate(false)

@@ -7,6 +7,17 @@ use std::time::Duration;
 /// Bound on every single step of a test.
 pub const T: Duration = Duration::from_secs(10);
 
+/// A loopback tcp endpoint where nothing listens (a free port, released):
+/// for a socket that connects before its peer binds.
+pub fn unused_tcp_endpoint() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("tcp://127.0.0.1:{port}")
+}
+
 /// Runs one step, failing the test if it takes longer than [`T`].
 pub async fn within<F: std::future::Future>(f: F) -> F::Output {
     tokio::time::timeout(T, f)
