@@ -237,8 +237,9 @@ impl<W: AsyncWrite + Unpin> Link<W> {
 
 impl<W: AsyncWrite + Unpin> Wire<W> {
     /// Encodes messages from `out`, a batch at a time, while the output is
-    /// under [`WRITE_BATCH`]. A SUB's pipe carries its subscriptions.
-    fn encode_from(&mut self, out: &Pipe, subscriber: bool) {
+    /// under [`WRITE_BATCH`]; whether `out` was emptied. A SUB's pipe
+    /// carries its subscriptions.
+    fn encode_from(&mut self, out: &Pipe, subscriber: bool) -> bool {
         let Wire {
             conn,
             unsent,
@@ -247,12 +248,14 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
         } = self;
         // Not after a failure: the messages stay queued for the engine's
         // end to account for.
+        let mut emptied = false;
         if !conn.is_ready() {
-            return;
+            return emptied;
         }
         while conn.pending_transmit() + unsent.len < WRITE_BATCH {
             batch.clear();
             if out.pop_batch(POP_BATCH, batch) == 0 {
+                emptied = true;
                 break;
             }
             for msg in batch.drain(..) {
@@ -282,6 +285,7 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
             }
         }
         unsent.fill(conn);
+        emptied
     }
 
     /// Writes some of the unwritten output (nothing if there is none).
@@ -303,19 +307,24 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
     /// not writing itself (nothing unwritten), so that its wake-up stays
     /// registered with the stream.
     fn write_now(&mut self, out: &Pipe) -> bool {
-        if self.unsent.len > 0 {
+        if self.unsent.len > 0 || !self.conn.is_ready() {
             return false;
         }
-        self.encode_from(out, false);
         let mut cx = Context::from_waker(Waker::noop());
-        while self.unsent.len > 0 {
-            match self.poll_write(&mut cx) {
-                Poll::Ready(Ok(())) => {}
-                // The engine meets the error (or the wait) on its next turn.
-                Poll::Ready(Err(_)) | Poll::Pending => return false,
+        loop {
+            let emptied = self.encode_from(out, false);
+            while self.unsent.len > 0 {
+                match self.poll_write(&mut cx) {
+                    Poll::Ready(Ok(())) => {}
+                    // The engine meets the error (or the wait) on its next
+                    // turn.
+                    Poll::Ready(Err(_)) | Poll::Pending => return false,
+                }
+            }
+            if emptied {
+                return true;
             }
         }
-        true
     }
 }
 
@@ -442,6 +451,39 @@ fn hand_on(core: &Core, item: Held, held: &mut Option<Held>) -> bool {
     }
 }
 
+/// A byte stream split into halves that can be used at once from two
+/// threads: the engine reads while a writing-through sender writes.
+pub(crate) trait Halves: Send + 'static {
+    type Read: AsyncRead + Unpin + Send;
+    type Write: AsyncWrite + Unpin + Send + 'static;
+    fn halves(self) -> (Self::Read, Self::Write);
+}
+
+impl Halves for tokio::net::TcpStream {
+    type Read = tokio::net::tcp::OwnedReadHalf;
+    type Write = tokio::net::tcp::OwnedWriteHalf;
+    fn halves(self) -> (Self::Read, Self::Write) {
+        self.into_split()
+    }
+}
+
+impl Halves for tokio::net::UnixStream {
+    type Read = tokio::net::unix::OwnedReadHalf;
+    type Write = tokio::net::unix::OwnedWriteHalf;
+    fn halves(self) -> (Self::Read, Self::Write) {
+        self.into_split()
+    }
+}
+
+/// The in-memory stream has no lock-free split; its halves share a lock.
+impl Halves for tokio::io::DuplexStream {
+    type Read = tokio::io::ReadHalf<Self>;
+    type Write = tokio::io::WriteHalf<Self>;
+    fn halves(self) -> (Self::Read, Self::Write) {
+        tokio::io::split(self)
+    }
+}
+
 /// Runs one connection until it ends.
 ///
 /// `kept` carries a connecting socket's peer from one connection to the next:
@@ -458,14 +500,14 @@ pub(crate) async fn run<S>(
     stop: watch::Receiver<bool>,
 ) -> End
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Halves,
 {
     let _running = core.engine_started();
     let conn = match Connection::new(zmtp_config(core.socket_type, &core.options), Instant::now()) {
         Ok(c) => c,
         Err(e) => unreachable!("options were validated: {e}"),
     };
-    let (mut rd, wr) = tokio::io::split(stream);
+    let (mut rd, wr) = stream.halves();
     let link = Arc::new(Link::new(Wire {
         conn,
         unsent: Unsent::default(),
@@ -623,6 +665,9 @@ where
     // link's lock is not held across the wait).
     let mut input = BytesMut::new();
     let mut received_at = None;
+    // Whether a writing-through sender asked for help; at first, for what
+    // was queued before this connection.
+    let mut kicked = true;
     let mut linger_until = None;
     // A question to the ZAP handler, while one is out.
     let mut zap: Option<std::pin::Pin<Box<dyn std::future::Future<Output = AuthDecision> + Send>>> =
@@ -631,7 +676,7 @@ where
         let now = Instant::now();
         // The link is locked for this synchronous part only, never across
         // the wait below.
-        let (deadline, paused, want_read, held_len, want_out, unsent_len) = {
+        let (deadline, want_out, unsent_len) = {
             let mut guard = link.lock();
             let Some(wire) = guard.as_mut() else {
                 unreachable!("the engine holds its link until `drive` returns")
@@ -761,13 +806,17 @@ where
                     Err(e) => return End::Protocol(e),
                 }
             }
-            if !backlog.data.is_empty() {
-                backlog.deliver(core, &mut closing);
-            }
-            // 2. Encode outgoing messages, a batch at a time.
+            // 2. Encode outgoing messages, a batch at a time. A writing-
+            // through sender sends its own, and kicks when it leaves some
+            // (taking them here would only race it for the link); once the
+            // engine writes, it goes on taking them, as the sender's
+            // messages then wait behind its output anyway.
             match out.as_ref() {
-                Some(peer) => wire.encode_from(&peer.out, subscriber),
-                None => wire.unsent.fill(&mut wire.conn),
+                Some(peer) if !through || kicked => {
+                    wire.encode_from(&peer.out, subscriber);
+                    kicked = false;
+                }
+                _ => wire.unsent.fill(&mut wire.conn),
             }
             let conn = &mut wire.conn;
             let unsent_len = wire.unsent.len;
@@ -785,13 +834,18 @@ where
 
             // 3. Wait for whatever can move next.
             let deadline = conn.poll_timeout();
-            let paused = !backlog.is_empty();
-            let want_read = !paused && !closing;
-            let held_len = backlog.front_len();
             let want_out = out.is_some() && conn.pending_transmit() + unsent_len < WRITE_BATCH;
             std::mem::swap(conn.input_buffer(), &mut input);
-            (deadline, paused, want_read, held_len, want_out, unsent_len)
+            (deadline, want_out, unsent_len)
         };
+        // What was decoded goes on outside the lock: the receiver it wakes
+        // may want the link at once, to reply.
+        if !backlog.data.is_empty() {
+            backlog.deliver(core, &mut closing);
+        }
+        let paused = !backlog.is_empty();
+        let want_read = !paused && !closing;
+        let held_len = backlog.front_len();
         if input.capacity() - input.len() < READ_RESERVE / 2 {
             input.reserve(READ_RESERVE);
         }
@@ -802,7 +856,7 @@ where
                 Err(e) => return End::Io(e),
             },
             r = std::future::poll_fn(|cx| link.poll_write(cx)), if unsent_len > 0 => match r {
-                Ok(()) => {}
+                Ok(()) => kicked = true,
                 Err(e) if e.kind() == std::io::ErrorKind::WriteZero => return End::Eof,
                 Err(e) => return End::Io(e),
             },
@@ -810,7 +864,7 @@ where
             // the pipe's signal (which it leaves alone: waking this task
             // is the hand-off it avoids).
             _ = async { out.as_ref().expect("guarded").out.readable().await }, if want_out && !closing && !through => {}
-            _ = link.kick.notified(), if through => {}
+            _ = link.kick.notified(), if through => kicked = true,
             _ = core.inbound.writable(held_len), if paused => {}
             // While reading is paused for backpressure the peer's traffic
             // waits unread, so its silence proves nothing: no expiry then

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
+use tokio::io::DuplexStream;
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::{mpsc, watch};
 
@@ -47,7 +47,7 @@ fn io_error(context: String) -> impl FnOnce(std::io::Error) -> Error {
 /// Starts the engine of an accepted connection.
 fn accepted<S>(core: &Arc<Core>, peer: String, stream: S, stop: &watch::Receiver<bool>)
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: engine::Halves,
 {
     core.emit(MonitorEvent::Accepted { peer: peer.clone() });
     let ticket = core.admit();
