@@ -2,7 +2,7 @@
 //! listeners and connectors, and the signal that closes it all.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -16,6 +16,11 @@ use crate::options::{Options, WhenFull};
 use crate::pipe::{Pipe, PushError};
 use crate::signal::Signal;
 use crate::subscriptions::Subscriptions;
+
+/// Messages `recv` takes from the incoming queue at a time ...
+const RECV_BATCH: usize = 64;
+/// ... and payload octets, or one message whatever its size.
+const RECV_BATCH_BYTES: usize = 64 * 1024;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section is a single update: a panic cannot leave the
@@ -103,7 +108,16 @@ pub(crate) struct Core {
     /// The socket's incoming queue: engines push, `recv` pops. One queue for
     /// all peers bounds the socket's incoming memory by one HWM.
     pub(crate) inbound: Pipe,
+    /// Messages `recv` took from `inbound` in one batch and has not handed
+    /// out yet: the queue's lock, which the engines contend for, is taken
+    /// once per batch instead of once per message.
+    taken: Mutex<VecDeque<Message>>,
+    /// Messages (and at most payload octets, or one message) per batch.
+    take_batch: (usize, usize),
     closed: watch::Sender<bool>,
+    /// The same, for the send and receive paths to read without the
+    /// watch's lock.
+    is_closed: AtomicBool,
     /// Bound endpoints, resolved (`tcp://127.0.0.1:40123`).
     pub(crate) endpoints: Mutex<Vec<String>>,
     /// SUB: our own subscriptions, sent to every peer on connect.
@@ -180,7 +194,15 @@ impl Core {
             Arc::new(Signal::default()),
             options.conflate,
         );
+        // Under conflate only the newest message counts: none is held back.
+        let take_batch = if options.conflate {
+            (1, 0)
+        } else {
+            (RECV_BATCH, RECV_BATCH_BYTES)
+        };
         Ok(Arc::new(Core {
+            taken: Mutex::new(VecDeque::with_capacity(take_batch.0)),
+            take_batch,
             socket_type,
             writes_through: crate::engine::writes_through(socket_type),
             options,
@@ -188,6 +210,7 @@ impl Core {
             peers: Mutex::new(Peers::default()),
             inbound,
             closed: watch::channel(false).0,
+            is_closed: AtomicBool::new(false),
             endpoints: Mutex::new(Vec::new()),
             topics: Mutex::new(Subscriptions::default()),
             upstream: Mutex::new(Subscriptions::aggregate()),
@@ -701,23 +724,41 @@ impl Core {
     /// Takes the next incoming message, waiting up to the receive timeout.
     pub(crate) async fn recv(&self) -> Result<Message, Error> {
         // The common case, a message waiting, builds no waiter and no timer.
-        if let Some(msg) = self.inbound.try_pop() {
+        if let Some(msg) = self.try_recv() {
             return Ok(msg);
         }
         Box::pin(self.recv_slow()).await
     }
 
     async fn recv_slow(&self) -> Result<Message, Error> {
-        let wait = async { self.inbound.pop().await.ok_or(Error::Closed) };
+        let wait = async {
+            loop {
+                if let Some(msg) = self.try_recv() {
+                    return Ok(msg);
+                }
+                if self.inbound.is_closed() {
+                    return Err(Error::Closed);
+                }
+                // Another receiver may take what this wakes us for: then
+                // we wait again.
+                self.inbound.readable().await;
+            }
+        };
         with_timeout(self.options.recv_timeout, wait).await
     }
 
+    /// The next message taken in the last batch, or the first of a new one.
     pub(crate) fn try_recv(&self) -> Option<Message> {
-        self.inbound.try_pop()
+        let mut taken = lock(&self.taken);
+        if taken.is_empty() {
+            let (max, max_bytes) = self.take_batch;
+            self.inbound.pop_into(&mut taken, max, max_bytes);
+        }
+        taken.pop_front()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        *self.closed.borrow()
+        self.is_closed.load(Ordering::Acquire)
     }
 
     /// Resolves once the socket is closed.
@@ -729,6 +770,7 @@ impl Core {
     /// Closes the socket: listeners and connectors stop, engines flush what
     /// they hold (within the linger time) and end, receivers see `Closed`.
     pub(crate) fn close(&self) {
+        self.is_closed.store(true, Ordering::Release);
         self.closed.send_replace(true);
         self.inbound.close();
         self.room.wake_all();
@@ -836,7 +878,16 @@ impl Core {
     /// Queue depths and counters now.
     pub(crate) fn stats(&self) -> crate::Stats {
         let (queued_out_messages, queued_out_bytes) = self.queued_out();
-        let (queued_in_messages, queued_in_bytes) = self.inbound.depth();
+        let (mut queued_in_messages, mut queued_in_bytes) = self.inbound.depth();
+        let (batched, batched_bytes) = {
+            let taken = lock(&self.taken);
+            (
+                taken.len(),
+                taken.iter().map(Message::byte_len).sum::<usize>(),
+            )
+        };
+        queued_in_messages += batched;
+        queued_in_bytes += batched_bytes;
         // Each lock is taken and released on its own line: a guard living to
         // the end of the struct expression would deadlock `dropped()`.
         let peers = self.peers().list.len();
@@ -847,7 +898,7 @@ impl Core {
             queued_out_bytes,
             queued_in_messages,
             queued_in_bytes,
-            received: self.inbound.counts().1,
+            received: self.inbound.counts().1 - batched as u64,
             dropped,
             filtered: self.filtered.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),

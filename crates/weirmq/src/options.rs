@@ -81,16 +81,20 @@ pub type Authenticator =
 ///
 /// - its incoming queue: the larger of `recv_hwm.bytes()` and
 ///   `max_message_size` (a queue takes one message of any size when empty,
-///   and nothing joins it until it leaves); with the defaults, 16 MiB;
+///   and nothing joins it until it leaves); with the defaults, 16 MiB; plus
+///   the batch `recv` took from it and has not handed out (at most 64
+///   messages, and none join once they reach 64 KiB; none under
+///   conflate), which [`Stats`](crate::Stats) counts as queued;
 /// - each peer's outgoing queue: the larger of `send_hwm.bytes()` and the
 ///   largest message the application sends it. A connecting socket that
 ///   takes back the messages a failed connection had not written (see
 ///   [`Stats::lost`](crate::Stats::lost)) may pass its HWM by those: they
 ///   were in memory already, moved back, and nothing new is queued until it
 ///   is under its HWM again;
-/// - each connection: one received message waiting for room in the
-///   incoming queue and one being received, each at most
-///   `max_message_size`, a read buffer of about 64 KiB, and the messages it
+/// - each connection: the received messages waiting for room in the
+///   incoming queue (at most 64 messages, and none join once they reach
+///   64 KiB) and one being received, a read buffer of
+///   about 64 KiB, and the messages it
 ///   took from its peer's queue and has not written yet (a batch of up to
 ///   256 messages whenever less than 128 KiB of output waits).
 ///

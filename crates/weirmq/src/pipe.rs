@@ -278,7 +278,39 @@ impl Pipe {
         n
     }
 
+    /// Moves messages from the front into `out` under one lock: at most
+    /// `max` of them, and no more once `max_bytes` payload octets are taken
+    /// (at least one message, whatever its size); returns how many.
+    pub(crate) fn pop_into(
+        &self,
+        out: &mut VecDeque<Message>,
+        max: usize,
+        max_bytes: usize,
+    ) -> usize {
+        let mut st = self.lock();
+        let (mut n, mut taken) = (0, 0);
+        while n < max && (n == 0 || taken < max_bytes) {
+            let Some(msg) = st.queue.pop_front() else {
+                break;
+            };
+            taken += msg.byte_len();
+            n += 1;
+            out.push_back(msg);
+        }
+        st.bytes -= taken;
+        let wake = n > 0 && self.below_low_water(&st) && self.shared.writable.has_waiters();
+        drop(st);
+        if n > 0 {
+            self.shared.popped.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        if wake {
+            self.shared.writable.wake_all();
+        }
+        n
+    }
+
     /// Takes one message, if any.
+    #[cfg(test)]
     pub(crate) fn try_pop(&self) -> Option<Message> {
         let mut st = self.lock();
         let msg = st.queue.pop_front()?;
@@ -293,6 +325,7 @@ impl Pipe {
     }
 
     /// Waits for a message; `None` once the pipe is closed and empty.
+    #[cfg(test)]
     pub(crate) async fn pop(&self) -> Option<Message> {
         // The common case, a message waiting, registers nothing.
         if let Some(msg) = self.try_pop() {
@@ -415,6 +448,28 @@ mod tests {
     /// `has_room` (what waiters and the PUB pre-check ask) must agree with
     /// `try_push` for every size, or a waiter spins (it was told there is
     /// room, the push fails, repeat) and a PUB under Wait drops.
+    #[test]
+    fn pop_into_stops_at_the_count_or_once_the_bytes_are_reached() {
+        let p = pipe(100, 1 << 20);
+        for n in 0..10u8 {
+            p.try_push(Message::from(vec![n; 10])).unwrap();
+        }
+        let mut out = VecDeque::new();
+        assert_eq!(p.pop_into(&mut out, 3, 1 << 20), 3, "by count");
+        assert_eq!(
+            p.pop_into(&mut out, 100, 25),
+            3,
+            "by bytes: 10, 20, 30 >= 25"
+        );
+        assert_eq!(p.pop_into(&mut out, 100, 0), 1, "always one");
+        let firsts: Vec<u8> = out.iter().map(|m| m.frames()[0][0]).collect();
+        assert_eq!(firsts, [0, 1, 2, 3, 4, 5, 6], "in order");
+        assert_eq!(p.depth(), (3, 30));
+        assert_eq!(p.counts(), (10, 7));
+        assert_eq!(p.pop_into(&mut out, 100, 1 << 20), 3);
+        assert_eq!(p.pop_into(&mut out, 100, 1 << 20), 0, "empty");
+    }
+
     #[test]
     fn has_room_agrees_with_try_push() {
         let p = pipe(100, 10);

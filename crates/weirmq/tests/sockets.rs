@@ -87,6 +87,32 @@ async fn connect_before_bind_reconnects() {
     assert_eq!(within(pull.recv()).await.unwrap(), Message::from("late"));
 }
 
+/// `recv` takes messages from the incoming queue in batches; those it has
+/// not handed out yet still count as queued, not as received.
+#[tokio::test]
+async fn stats_count_a_received_batch_as_queued_until_handed_out() {
+    let pull = Pull::new();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let push = Push::new();
+    push.connect(&ep).await.unwrap();
+    for n in 0..10u8 {
+        within(push.send(vec![n; 100])).await.unwrap();
+    }
+    wait_until(|| pull.stats().queued_in_messages == 10).await;
+    assert_eq!(
+        within(pull.recv()).await.unwrap(),
+        Message::from(vec![0; 100])
+    );
+    let st = pull.stats();
+    assert_eq!((st.received, st.queued_in_messages), (1, 9), "{st:?}");
+    assert_eq!(st.queued_in_bytes, 900);
+    for n in 1..10u8 {
+        assert_eq!(pull.try_recv(), Some(Message::from(vec![n; 100])));
+    }
+    let st = pull.stats();
+    assert_eq!((st.received, st.queued_in_messages), (10, 0), "{st:?}");
+}
+
 #[tokio::test]
 async fn push_round_robins_over_pulls() {
     let push = Push::new();
