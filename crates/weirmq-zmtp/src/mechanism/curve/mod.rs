@@ -155,8 +155,7 @@ impl CurveCodec {
             .next_nonce
             .checked_add(1)
             .expect("CURVE nonce space exhausted");
-        let staged = out.staged();
-        staged.reserve(crate::frame::MAX_HEADER_LEN + MESSAGE_OVERHEAD + body.len());
+        let staged = out.staged(crate::frame::MAX_HEADER_LEN + MESSAGE_OVERHEAD + body.len());
         encode_header(staged, false, false, MESSAGE_OVERHEAD + body.len());
         staged.extend_from_slice(MESSAGE);
         staged.extend_from_slice(&tail);
@@ -209,21 +208,21 @@ impl CurveCodec {
         self.recv
             .open_in_place(&tail, &mut body[32..], &tag)
             .map_err(|_| CurveError::Unopened("MESSAGE"))?;
-        body.advance(32);
-        let plain = body;
         // Only an authentic MESSAGE moves the window: a forged one with a
         // huge nonce must not lock the real peer out.
         self.peer_nonce = got;
-        let flags = plain[0];
+        let flags = body[32];
         let more = flags & FLAG_MORE != 0;
         let command = flags & FLAG_COMMAND != 0;
         if more && command {
             return Err(MalformedError::CommandWithMore.into());
         }
+        // The frame is what follows the flags, where it was decrypted.
+        body.advance(MESSAGE_OVERHEAD);
         Ok(Frame {
             more,
             command,
-            body: plain.freeze().slice(1..),
+            body: body.freeze(),
         })
     }
 }
