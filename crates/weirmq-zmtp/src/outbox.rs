@@ -3,18 +3,23 @@
 //! Headers and small bodies are copied into one contiguous buffer, so a burst
 //! of small messages leaves as one write. A body of [`ZERO_COPY_MIN`] octets
 //! or more is not copied: it is queued as its own [`Bytes`] chunk, ready for a
-//! vectored write.
+//! vectored write. Nor is that buffer grown by copying what it holds into a
+//! bigger one: a full buffer joins the chunks as it is and a fresh one, twice
+//! its size up to [`STAGED_GROWTH_MAX`], takes its place.
 
 use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
 use crate::command::Command;
-use crate::frame::encode_header;
+use crate::frame::{MAX_HEADER_LEN, encode_header};
 use crate::metadata::Metadata;
 
 /// Bodies at least this long are queued by reference instead of copied.
 pub(crate) const ZERO_COPY_MIN: usize = 8 * 1024;
+
+/// A full staged buffer is followed by one twice its size, up to this.
+pub(crate) const STAGED_GROWTH_MAX: usize = 64 * 1024;
 
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
@@ -45,10 +50,31 @@ impl Outbox {
         self.staged.extend_from_slice(body);
     }
 
-    /// The buffer after everything queued, for codecs that build frames in
-    /// place (CURVE seals each frame where it will be written from).
-    pub(crate) fn staged(&mut self) -> &mut BytesMut {
+    /// The buffer after everything queued, with room for `additional` more
+    /// octets, for codecs that build frames in place (CURVE seals each frame
+    /// where it will be written from).
+    pub(crate) fn staged(&mut self, additional: usize) -> &mut BytesMut {
+        self.make_room(additional);
         &mut self.staged
+    }
+
+    /// Room for `additional` more octets in the staged buffer. A buffer
+    /// that holds something and lacks the room is not grown, which would
+    /// copy all it holds: it becomes a chunk, and a fresh one takes over.
+    fn make_room(&mut self, additional: usize) {
+        let room = self.staged.capacity() - self.staged.len();
+        if room >= additional {
+            return;
+        }
+        if self.staged.is_empty() {
+            // Nothing to copy: `bytes` sizes it (from what the last buffer
+            // held, up to 64 KiB).
+            self.staged.reserve(additional);
+            return;
+        }
+        let next = (2 * self.staged.capacity()).min(STAGED_GROWTH_MAX);
+        self.flush_staged();
+        self.staged.reserve(additional.max(next));
     }
 
     pub(crate) fn ready(&mut self, metadata: &Metadata) {
@@ -56,12 +82,15 @@ impl Outbox {
     }
 
     pub(crate) fn frame(&mut self, more: bool, body: &Bytes) {
-        encode_header(&mut self.staged, more, false, body.len());
         if body.len() >= ZERO_COPY_MIN {
+            self.make_room(MAX_HEADER_LEN);
+            encode_header(&mut self.staged, more, false, body.len());
             self.flush_staged();
             self.chunked += body.len();
             self.chunks.push_back(body.clone());
         } else {
+            self.make_room(MAX_HEADER_LEN + body.len());
+            encode_header(&mut self.staged, more, false, body.len());
             self.staged.extend_from_slice(body);
         }
     }
@@ -110,5 +139,35 @@ mod tests {
         want.extend_from_slice(&big);
         want.extend_from_slice(&[0x00, 1, b'c']);
         assert_eq!(out, want);
+    }
+
+    #[test]
+    fn a_full_buffer_becomes_a_chunk_instead_of_growing_by_a_copy() {
+        const FRAME: usize = MAX_HEADER_LEN + 1000;
+        let mut o = Outbox::default();
+        let body = Bytes::from(vec![3u8; 1000]);
+        // Where each frame was written.
+        let mut written = Vec::new();
+        for _ in 0..201 {
+            o.frame(false, &body);
+            written.push(o.staged.as_ptr() as usize + o.staged.len() - FRAME);
+        }
+        // Buffers of 1, 2, 4, ... frames, then of 64 KiB: few chunks.
+        assert!((2..=10).contains(&o.chunks.len()), "{}", o.chunks.len());
+        let mut frames = written.iter();
+        let mut total = 0;
+        while let Some(chunk) = o.pop() {
+            assert!(chunk.len() <= STAGED_GROWTH_MAX);
+            for (k, frame) in chunk.chunks(FRAME).enumerate() {
+                // Still where it was written: never copied to grow a buffer.
+                let at = chunk.as_ptr() as usize + k * FRAME;
+                assert_eq!(Some(&at), frames.next());
+                assert_eq!(frame[0], crate::frame::FLAG_LONG);
+                assert_eq!(&frame[1..MAX_HEADER_LEN], &1000u64.to_be_bytes());
+                assert!(frame[MAX_HEADER_LEN..].iter().all(|&b| b == 3));
+                total += 1;
+            }
+        }
+        assert_eq!(total, 201);
     }
 }

@@ -5,8 +5,8 @@ use zeroize::Zeroizing;
 
 use super::{
     COOKIE_LEN, CurveCodec, HELLO, HELLO_LEN, HELLO_NONCE, HELLO_PADDING, INITIATE, INITIATE_NONCE,
-    MESSAGE_NONCE_C, MESSAGE_NONCE_S, READY, READY_MIN, READY_NONCE, VOUCH_NONCE, WELCOME,
-    WELCOME_LEN, WELCOME_NONCE, check_size, short_nonce, unexpected,
+    READY, READY_MIN, READY_NONCE, VOUCH_NONCE, WELCOME, WELCOME_LEN, WELCOME_NONCE, check_size,
+    short_nonce, unexpected,
 };
 use crate::error::{CurveError, Error};
 use crate::keys::{Keypair, PublicKey};
@@ -143,13 +143,7 @@ impl ClientAwaitingReady {
             .open(&nonce(READY_NONCE, &body[6..14]), &body[14..])
             .map_err(|_| CurveError::Unopened("READY"))?;
         let peer = Metadata::decode(Bytes::copy_from_slice(&plain))?;
-        let codec = CurveCodec {
-            key: self.session,
-            send_prefix: MESSAGE_NONCE_C,
-            recv_prefix: MESSAGE_NONCE_S,
-            next_nonce: INITIATE_SHORT_NONCE + 1,
-            peer_nonce: ready_nonce,
-        };
+        let codec = CurveCodec::new(&self.session, true, INITIATE_SHORT_NONCE + 1, ready_nonce);
         Ok(Step::Done(peer, Codec::Curve(Box::new(codec))))
     }
 }

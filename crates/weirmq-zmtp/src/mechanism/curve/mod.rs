@@ -24,7 +24,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use crate::command::Command;
 use crate::error::{CurveError, Error, ErrorReason, MalformedError, ProtocolError};
 use crate::frame::{Frame, encode_header};
-use crate::mechanism::crypto::{BoxKey, TAG_LEN, nonce};
+use crate::mechanism::crypto::{BoxKey, NONCE_TAIL_LEN, StreamKey, TAG_LEN};
 use crate::outbox::Outbox;
 
 pub(crate) mod client;
@@ -108,9 +108,11 @@ fn short_nonce(octets: &[u8]) -> u64 {
 /// Traffic after a CURVE handshake: every frame, and every command (PING,
 /// SUBSCRIBE, ...), travels sealed in a MESSAGE under the short-term keys.
 pub(crate) struct CurveCodec {
-    key: BoxKey,
-    send_prefix: &'static [u8; 16],
-    recv_prefix: &'static [u8; 16],
+    /// Seals our MESSAGEs: the session key with our direction's nonce
+    /// prefix.
+    send: StreamKey,
+    /// Opens the peer's, with its prefix.
+    recv: StreamKey,
     /// The short nonce of our next MESSAGE.
     next_nonce: u64,
     /// The peer's last short nonce; the next must be above it.
@@ -127,6 +129,23 @@ impl std::fmt::Debug for CurveCodec {
 }
 
 impl CurveCodec {
+    /// Traffic under the session key (C' and S'), from the client's side
+    /// (`client`) or the server's, once the handshake has used the short
+    /// nonces below `next_nonce` and the peer's up to `peer_nonce`.
+    pub(crate) fn new(session: &BoxKey, client: bool, next_nonce: u64, peer_nonce: u64) -> Self {
+        let (send, recv) = if client {
+            (MESSAGE_NONCE_C, MESSAGE_NONCE_S)
+        } else {
+            (MESSAGE_NONCE_S, MESSAGE_NONCE_C)
+        };
+        CurveCodec {
+            send: session.stream(send),
+            recv: session.stream(recv),
+            next_nonce,
+            peer_nonce,
+        }
+    }
+
     /// Seals one frame into a MESSAGE, built in place in the send buffer: one
     /// copy of the body, encrypted where it lies.
     fn seal(&mut self, flags: u8, body: &[u8], out: &mut Outbox) {
@@ -136,8 +155,7 @@ impl CurveCodec {
             .next_nonce
             .checked_add(1)
             .expect("CURVE nonce space exhausted");
-        let staged = out.staged();
-        staged.reserve(crate::frame::MAX_HEADER_LEN + MESSAGE_OVERHEAD + body.len());
+        let staged = out.staged(crate::frame::MAX_HEADER_LEN + MESSAGE_OVERHEAD + body.len());
         encode_header(staged, false, false, MESSAGE_OVERHEAD + body.len());
         staged.extend_from_slice(MESSAGE);
         staged.extend_from_slice(&tail);
@@ -146,10 +164,7 @@ impl CurveCodec {
         staged.put_u8(flags);
         staged.extend_from_slice(body);
         let (tag, plain) = staged[tag_at..].split_at_mut(TAG_LEN);
-        let sealed = self
-            .key
-            .seal_in_place(&nonce(self.send_prefix, &tail), plain);
-        tag.copy_from_slice(&sealed);
+        tag.copy_from_slice(&self.send.seal_in_place(&tail, plain));
     }
 
     pub(crate) fn seal_frame(&mut self, more: bool, body: &[u8], out: &mut Outbox) {
@@ -175,7 +190,9 @@ impl CurveCodec {
             body.len() >= MESSAGE_OVERHEAD,
             "at least 33",
         )?;
-        let got = short_nonce(&body[8..16]);
+        let mut tail = [0; NONCE_TAIL_LEN];
+        tail.copy_from_slice(&body[8..16]);
+        let got = u64::from_be_bytes(tail);
         // RFC 26: "the server SHALL verify that the nonce is strictly greater
         // than the last one" (and the client likewise): a replayed or
         // reordered MESSAGE closes the connection (libzmq CVE-2014-7203).
@@ -188,25 +205,24 @@ impl CurveCodec {
         }
         let mut tag = [0; TAG_LEN];
         tag.copy_from_slice(&body[16..32]);
-        let full_nonce = nonce(self.recv_prefix, &body[8..16]);
-        self.key
-            .open_in_place(&full_nonce, &mut body[32..], &tag)
+        self.recv
+            .open_in_place(&tail, &mut body[32..], &tag)
             .map_err(|_| CurveError::Unopened("MESSAGE"))?;
-        body.advance(32);
-        let plain = body;
         // Only an authentic MESSAGE moves the window: a forged one with a
         // huge nonce must not lock the real peer out.
         self.peer_nonce = got;
-        let flags = plain[0];
+        let flags = body[32];
         let more = flags & FLAG_MORE != 0;
         let command = flags & FLAG_COMMAND != 0;
         if more && command {
             return Err(MalformedError::CommandWithMore.into());
         }
+        // The frame is what follows the flags, where it was decrypted.
+        body.advance(MESSAGE_OVERHEAD);
         Ok(Frame {
             more,
             command,
-            body: plain.freeze().slice(1..),
+            body: body.freeze(),
         })
     }
 }

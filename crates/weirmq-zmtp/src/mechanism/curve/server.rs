@@ -6,8 +6,8 @@ use zeroize::Zeroizing;
 
 use super::{
     COOKIE_NONCE, CurveCodec, HELLO, HELLO_LEN, HELLO_NONCE, INITIATE, INITIATE_MIN,
-    INITIATE_NONCE, MESSAGE_NONCE_C, MESSAGE_NONCE_S, READY, READY_NONCE, VOUCH_NONCE, WELCOME,
-    WELCOME_LEN, WELCOME_NONCE, check_size, short_nonce, unexpected,
+    INITIATE_NONCE, READY, READY_NONCE, VOUCH_NONCE, WELCOME, WELCOME_LEN, WELCOME_NONCE,
+    check_size, short_nonce, unexpected,
 };
 use crate::error::{CurveError, Error};
 use crate::keys::{Keypair, PublicKey, SecretKey};
@@ -188,13 +188,7 @@ impl ServerAwaitingDecision {
         self.session
             .seal_into(&nonce(READY_NONCE, &tail), &metadata, &mut ready);
         out.command_body(&ready);
-        let codec = CurveCodec {
-            key: self.session,
-            send_prefix: MESSAGE_NONCE_S,
-            recv_prefix: MESSAGE_NONCE_C,
-            next_nonce: READY_SHORT_NONCE + 1,
-            peer_nonce: self.peer_nonce,
-        };
+        let codec = CurveCodec::new(&self.session, false, READY_SHORT_NONCE + 1, self.peer_nonce);
         Step::Done(self.peer, Codec::Curve(Box::new(codec)))
     }
 }
