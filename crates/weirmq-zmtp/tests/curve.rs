@@ -356,6 +356,10 @@ enum Fault {
     HelloLength,
     HelloVersion,
     HelloName,
+    /// A short-term key of small order (here the identity, 0): the shared
+    /// secret is then 0 whatever the server's key, so anyone could seal
+    /// HELLO and read WELCOME; libsodium refuses such a key.
+    HelloSmallOrderKey,
     Cookie,
     VouchKey,
     VouchServer,
@@ -383,7 +387,14 @@ impl RawClient {
     }
 
     fn hello(&self, fault: Fault) -> Vec<u8> {
-        let key = SalsaBox::new(&pk(&self.server_key.public), &self.short);
+        let small_order = crypto_box::PublicKey::from([0; 32]);
+        let key = if fault == Fault::HelloSmallOrderKey {
+            // X25519 with the identity is 0 for any secret: the key the
+            // server would derive too.
+            SalsaBox::new(&small_order, &self.short)
+        } else {
+            SalsaBox::new(&pk(&self.server_key.public), &self.short)
+        };
         let mut body = b"\x05HELLO".to_vec();
         if fault == Fault::HelloName {
             body[1] = b'J';
@@ -394,7 +405,12 @@ impl RawClient {
             &[1, 0]
         });
         body.extend_from_slice(&[0; 72]);
-        body.extend_from_slice(self.short.public_key().as_bytes());
+        let short_public = if fault == Fault::HelloSmallOrderKey {
+            small_order
+        } else {
+            self.short.public_key()
+        };
+        body.extend_from_slice(short_public.as_bytes());
         let tail = 1u64.to_be_bytes();
         body.extend_from_slice(&tail);
         body.extend(seal(
@@ -516,6 +532,10 @@ fn every_broken_step_is_refused() {
         (
             Fault::HelloVersion,
             CurveError::Version { major: 2, minor: 0 }.into(),
+        ),
+        (
+            Fault::HelloSmallOrderKey,
+            CurveError::Unopened("HELLO").into(),
         ),
         (Fault::Cookie, CurveError::Unopened("cookie").into()),
         (Fault::InitiateBox, CurveError::Unopened("INITIATE").into()),

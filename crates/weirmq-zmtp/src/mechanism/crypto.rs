@@ -81,12 +81,21 @@ mod imp {
     impl BoxKey {
         /// `crypto_box_beforenm`: HSalsa20 of the X25519 shared secret and
         /// 16 zero octets, as NaCl and libsodium compute it.
+        ///
+        /// A public key of small order makes the shared secret all zeros,
+        /// a value anyone can compute: libsodium refuses it, and here the
+        /// key becomes a random one instead, so that nothing sealed for it
+        /// opens and nothing sealed under it can be read (the handshake
+        /// then fails as with any wrong key).
         pub(crate) fn pair(theirs: &PublicKey, ours: &SecretKey) -> BoxKey {
-            let shared = Zeroizing::new(
+            let mut shared = Zeroizing::new(
                 MontgomeryPoint(*theirs.as_bytes())
                     .mul_clamped(*ours.as_bytes())
                     .to_bytes(),
             );
+            if bool::from(shared.ct_eq(&[0; 32])) {
+                random(&mut shared[..]);
+            }
             BoxKey(hsalsa20(&shared, &[0; NONCE_PREFIX_LEN]))
         }
 
