@@ -26,6 +26,10 @@ struct State {
     queue: VecDeque<Message>,
     bytes: usize,
     closed: bool,
+    /// Messages that ever went in and came out (counted under the lock the
+    /// push or pop holds anyway: no atomic per message).
+    pushed: u64,
+    popped: u64,
 }
 
 struct Shared {
@@ -40,8 +44,6 @@ struct Shared {
     /// Raised when room frees up or the pipe closes; may be shared by all
     /// the pipes of a socket, so a sender can wait for "any peer".
     writable: Arc<Signal>,
-    pushed: AtomicU64,
-    popped: AtomicU64,
 }
 
 /// Both ends of a bounded queue (cheap to clone).
@@ -68,11 +70,11 @@ impl Pipe {
                     queue: VecDeque::new(),
                     bytes: 0,
                     closed: false,
+                    pushed: 0,
+                    popped: 0,
                 }),
                 readable: Signal::default(),
                 writable,
-                pushed: AtomicU64::new(0),
-                popped: AtomicU64::new(0),
             }),
         }
     }
@@ -120,11 +122,11 @@ impl Pipe {
     /// waiting readers (reading whether one waits before the lock goes, see
     /// [`Signal`]). Readers wait only for an empty queue to fill, so only
     /// the push that ends emptiness wakes them.
-    fn pushed(&self, st: MutexGuard<'_, State>, n: u64) {
+    fn pushed(&self, mut st: MutexGuard<'_, State>, n: u64) {
+        st.pushed += n;
         let was_empty = st.queue.len() as u64 <= n;
         let wake = was_empty && self.shared.readable.has_waiters();
         drop(st);
-        self.shared.pushed.fetch_add(n, Ordering::Relaxed);
         if wake {
             self.shared.readable.wake_all();
         }
@@ -267,11 +269,9 @@ impl Pipe {
             out.push(msg);
         }
         st.bytes -= taken;
+        st.popped += n as u64;
         let wake = n > 0 && self.below_low_water(&st) && self.shared.writable.has_waiters();
         drop(st);
-        if n > 0 {
-            self.shared.popped.fetch_add(n as u64, Ordering::Relaxed);
-        }
         if wake {
             self.shared.writable.wake_all();
         }
@@ -298,11 +298,9 @@ impl Pipe {
             out.push_back(msg);
         }
         st.bytes -= taken;
+        st.popped += n as u64;
         let wake = n > 0 && self.below_low_water(&st) && self.shared.writable.has_waiters();
         drop(st);
-        if n > 0 {
-            self.shared.popped.fetch_add(n as u64, Ordering::Relaxed);
-        }
         if wake {
             self.shared.writable.wake_all();
         }
@@ -315,9 +313,9 @@ impl Pipe {
         let mut st = self.lock();
         let msg = st.queue.pop_front()?;
         st.bytes -= msg.byte_len();
+        st.popped += 1;
         let wake = self.below_low_water(&st) && self.shared.writable.has_waiters();
         drop(st);
-        self.shared.popped.fetch_add(1, Ordering::Relaxed);
         if wake {
             self.shared.writable.wake_all();
         }
@@ -394,10 +392,8 @@ impl Pipe {
 
     /// Messages that ever went in and came out.
     pub(crate) fn counts(&self) -> (u64, u64) {
-        (
-            self.shared.pushed.load(Ordering::Relaxed),
-            self.shared.popped.load(Ordering::Relaxed),
-        )
+        let st = self.lock();
+        (st.pushed, st.popped)
     }
 }
 
