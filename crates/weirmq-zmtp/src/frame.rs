@@ -172,26 +172,18 @@ impl FrameDecoder {
         &mut self,
         src: &mut BytesMut,
     ) -> Result<Option<(bool, bool, BytesMut)>, MalformedError> {
-        let Some(&flags) = src.first() else {
+        let Some(Header {
+            flags,
+            len: header_len,
+            size,
+        }) = Header::peek(src)
+        else {
             return Ok(None);
         };
         // RFC 37: "Bits 7-3 are reserved ... and MUST be zero". libzmq ignores
         // them, so a peer that sets them still interoperates: ignore them too.
         let more = flags & FLAG_MORE != 0;
         let command = flags & FLAG_COMMAND != 0;
-        let (header_len, size) = if flags & FLAG_LONG != 0 {
-            let Some(raw) = src.get(1..MAX_HEADER_LEN) else {
-                return Ok(None);
-            };
-            let mut be = [0u8; 8];
-            be.copy_from_slice(raw);
-            (MAX_HEADER_LEN, u64::from_be_bytes(be))
-        } else {
-            let Some(&size) = src.get(1) else {
-                return Ok(None);
-            };
-            (2, u64::from(size))
-        };
 
         // RFC 37: "This bit [MORE] SHALL be zero on command frames."
         if command && more {
@@ -243,6 +235,39 @@ impl FrameDecoder {
             self.account(more, size);
         }
         Ok(Some((more, command, body)))
+    }
+}
+
+/// A frame header as on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    /// The flags octet.
+    pub(crate) flags: u8,
+    /// Octets of the header: 2 or [`MAX_HEADER_LEN`].
+    pub(crate) len: usize,
+    /// The body size the header announces (not checked against any limit).
+    pub(crate) size: u64,
+}
+
+impl Header {
+    /// The header at the front of `src`, if it is all there.
+    pub(crate) fn peek(src: &[u8]) -> Option<Header> {
+        let &flags = src.first()?;
+        if flags & FLAG_LONG != 0 {
+            let mut be = [0u8; 8];
+            be.copy_from_slice(src.get(1..MAX_HEADER_LEN)?);
+            Some(Header {
+                flags,
+                len: MAX_HEADER_LEN,
+                size: u64::from_be_bytes(be),
+            })
+        } else {
+            Some(Header {
+                flags,
+                len: 2,
+                size: u64::from(*src.get(1)?),
+            })
+        }
     }
 }
 
@@ -467,6 +492,17 @@ mod tests {
             d.decode(&mut more),
             Err(MalformedError::TooManyFrames { limit: 2 })
         );
+    }
+
+    #[test]
+    fn header_peek_needs_the_whole_header() {
+        for cut in [&[][..], &hex!("00"), &hex!("02 00000000000001")] {
+            assert_eq!(Header::peek(cut), None, "{cut:?}");
+        }
+        let short = Header::peek(&hex!("01 05 41")).unwrap();
+        assert_eq!((short.flags, short.len, short.size), (0x01, 2, 5));
+        let long = Header::peek(&hex!("06 0000000000010000")).unwrap();
+        assert_eq!((long.flags, long.len, long.size), (0x06, 9, 65_536));
     }
 
     #[test]
