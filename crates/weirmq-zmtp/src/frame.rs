@@ -8,6 +8,8 @@
 //! short-size = OCTET; long-size = 8OCTET ; network byte order
 //! ```
 
+use std::mem;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::{ConfigError, MalformedError};
@@ -110,6 +112,10 @@ pub struct FrameDecoder {
     /// its header against what its content may still add, and the carried
     /// frame is counted by [`FrameDecoder::account_sealed`] once opened.
     sealed_overhead: Option<u64>,
+    /// The largest frame so far of the message being received, and of the
+    /// one before it (see [`FrameDecoder::recent_frame_len`]).
+    current_largest: usize,
+    previous_largest: usize,
 }
 
 impl FrameDecoder {
@@ -120,6 +126,8 @@ impl FrameDecoder {
             message_size: 0,
             message_frames: 0,
             sealed_overhead: None,
+            current_largest: 0,
+            previous_largest: 0,
         }
     }
 
@@ -234,7 +242,20 @@ impl FrameDecoder {
         if !command && self.sealed_overhead.is_none() {
             self.account(more, size);
         }
+        self.current_largest = self.current_largest.max(header_len + body_len);
+        if !more {
+            self.previous_largest = mem::take(&mut self.current_largest);
+        }
         Ok(Some((more, command, body)))
+    }
+
+    /// The largest frame on the wire (header and body octets) of the message
+    /// being received and of the one before it: what the next frames are
+    /// likely to be like, to size the next read (`input.rs`). Counting the
+    /// message before keeps a routing id in front of a large body from
+    /// looking like a change to small frames.
+    pub(crate) fn recent_frame_len(&self) -> usize {
+        self.current_largest.max(self.previous_largest)
     }
 }
 
@@ -268,6 +289,14 @@ impl Header {
                 size: u64::from(*src.get(1)?),
             })
         }
+    }
+
+    /// Header and body octets, saturating where a claim exceeds memory.
+    pub(crate) fn frame_len(&self) -> usize {
+        usize::try_from(self.size)
+            .ok()
+            .and_then(|size| size.checked_add(self.len))
+            .unwrap_or(usize::MAX)
     }
 }
 
@@ -501,8 +530,28 @@ mod tests {
         }
         let short = Header::peek(&hex!("01 05 41")).unwrap();
         assert_eq!((short.flags, short.len, short.size), (0x01, 2, 5));
+        assert_eq!(short.frame_len(), 7);
         let long = Header::peek(&hex!("06 0000000000010000")).unwrap();
         assert_eq!((long.flags, long.len, long.size), (0x06, 9, 65_536));
+        assert_eq!(long.frame_len(), 65_545);
+        let claim = Header::peek(&hex!("02 ffffffffffffffff")).unwrap();
+        assert_eq!(claim.frame_len(), usize::MAX, "saturates");
+    }
+
+    #[test]
+    fn recent_frame_len_spans_this_message_and_the_last() {
+        let mut d = decoder();
+        let mut buf = BytesMut::new();
+        encode_frame(&mut buf, false, false, &[0; 300]);
+        encode_frame(&mut buf, true, false, b"id");
+        encode_frame(&mut buf, false, false, b"x");
+        encode_frame(&mut buf, false, false, b"y");
+        let mut seen = Vec::new();
+        while d.decode(&mut buf).unwrap().is_some() {
+            seen.push(d.recent_frame_len());
+        }
+        // 309 lasts through the next message's routing id, not past it.
+        assert_eq!(seen, [309, 309, 4, 3]);
     }
 
     #[test]

@@ -30,7 +30,8 @@ use tokio::sync::watch;
 const WRITE_BATCH: usize = 128 * 1024;
 /// Messages taken from a pipe under one lock.
 const POP_BATCH: usize = 256;
-/// Room kept free in the input buffer for one read.
+/// The usual read: room kept free in the input buffer (a large frame's read
+/// is sized to the frame instead, see `Connection::read_buffer`).
 const READ_RESERVE: usize = 64 * 1024;
 
 /// Why an engine stopped.
@@ -606,12 +607,9 @@ where
         let want_read = !paused && !closing;
         let held_len = backlog.front_len();
         let want_out = out.is_some() && conn.pending_transmit() + unsent.len < WRITE_BATCH;
-        let input = conn.input_buffer();
-        if input.capacity() - input.len() < READ_RESERVE / 2 {
-            input.reserve(READ_RESERVE);
-        }
+        let mut input = conn.read_buffer(READ_RESERVE);
         tokio::select! {
-            r = rd.read_buf(input), if want_read => match r {
+            r = rd.read_buf(&mut input), if want_read => match r {
                 Ok(0) => return End::Eof,
                 Ok(_) => conn.input_received(Instant::now()),
                 Err(e) => return End::Io(e),
