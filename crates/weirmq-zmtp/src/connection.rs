@@ -4,7 +4,7 @@
 //! The caller owns the socket and the clock. The loop it runs is:
 //!
 //! 1. write whatever [`Connection::poll_transmit`] hands out;
-//! 2. read into [`Connection::input_buffer`] and call
+//! 2. read into [`Connection::read_buffer`] and call
 //!    [`Connection::input_received`] (or pass a slice to
 //!    [`Connection::handle_input`]);
 //! 3. call [`Connection::poll_event`] until it returns `Ok(None)`. Frames are
@@ -21,12 +21,14 @@
 use std::mem;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::buf::Limit;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::command::Command;
 use crate::error::{ConfigError, Error, ErrorReason, ProtocolError, TimeoutError, UsageError};
 use crate::frame::{FrameDecoder, Limits};
 use crate::greeting::{Greeting, GreetingDecoder, MechanismName, Revision};
+use crate::input::{SIZING, unframed_room};
 use crate::mechanism::{AuthDecision, AuthRequest, Codec, Handshake, Mechanism, Step};
 use crate::message::Message;
 use crate::metadata::{IDENTITY, Metadata, SOCKET_TYPE};
@@ -368,8 +370,31 @@ impl Connection {
 
     /// The receive buffer, for reading from the transport without a copy.
     /// Call [`Connection::input_received`] after adding to it.
+    /// [`Connection::read_buffer`] also sizes it for the next read.
     pub fn input_buffer(&mut self) -> &mut BytesMut {
         &mut self.input
+    }
+
+    /// The receive buffer, with room made for the next read from the
+    /// transport, limited to what that read should take (a `BufMut` for
+    /// tokio's `read_buf`). Call [`Connection::input_received`] after it.
+    ///
+    /// `room` is the usual size of a read: small frames arrive that many
+    /// octets at a time. A large frame (32 KiB or more) gets an allocation
+    /// of its own, sized once its header is in, so that its body arrives in
+    /// place and leaves without a copy; the reads around it are sized to
+    /// stop just past it. Nothing is reserved for what a header merely
+    /// announces beyond 256 KiB, or twice what has arrived.
+    pub fn read_buffer(&mut self, room: usize) -> Limit<&mut BytesMut> {
+        let limit = match self.phase {
+            Phase::Handshake(_) | Phase::Traffic(_) => {
+                let recent = self.decoder.recent_frame_len();
+                SIZING.make_room(&mut self.input, room, recent)
+            }
+            // The greeting is not framed.
+            _ => unframed_room(&mut self.input, room),
+        };
+        (&mut self.input).limit(limit)
     }
 
     /// Notes that octets were added to the input buffer at `now`. Any octet

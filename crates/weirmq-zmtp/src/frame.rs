@@ -8,6 +8,8 @@
 //! short-size = OCTET; long-size = 8OCTET ; network byte order
 //! ```
 
+use std::mem;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::{ConfigError, MalformedError};
@@ -110,6 +112,10 @@ pub struct FrameDecoder {
     /// its header against what its content may still add, and the carried
     /// frame is counted by [`FrameDecoder::account_sealed`] once opened.
     sealed_overhead: Option<u64>,
+    /// The largest frame so far of the message being received, and of the
+    /// one before it (see [`FrameDecoder::recent_frame_len`]).
+    current_largest: usize,
+    previous_largest: usize,
 }
 
 impl FrameDecoder {
@@ -120,6 +126,8 @@ impl FrameDecoder {
             message_size: 0,
             message_frames: 0,
             sealed_overhead: None,
+            current_largest: 0,
+            previous_largest: 0,
         }
     }
 
@@ -172,26 +180,18 @@ impl FrameDecoder {
         &mut self,
         src: &mut BytesMut,
     ) -> Result<Option<(bool, bool, BytesMut)>, MalformedError> {
-        let Some(&flags) = src.first() else {
+        let Some(Header {
+            flags,
+            len: header_len,
+            size,
+        }) = Header::peek(src)
+        else {
             return Ok(None);
         };
         // RFC 37: "Bits 7-3 are reserved ... and MUST be zero". libzmq ignores
         // them, so a peer that sets them still interoperates: ignore them too.
         let more = flags & FLAG_MORE != 0;
         let command = flags & FLAG_COMMAND != 0;
-        let (header_len, size) = if flags & FLAG_LONG != 0 {
-            let Some(raw) = src.get(1..MAX_HEADER_LEN) else {
-                return Ok(None);
-            };
-            let mut be = [0u8; 8];
-            be.copy_from_slice(raw);
-            (MAX_HEADER_LEN, u64::from_be_bytes(be))
-        } else {
-            let Some(&size) = src.get(1) else {
-                return Ok(None);
-            };
-            (2, u64::from(size))
-        };
 
         // RFC 37: "This bit [MORE] SHALL be zero on command frames."
         if command && more {
@@ -242,7 +242,61 @@ impl FrameDecoder {
         if !command && self.sealed_overhead.is_none() {
             self.account(more, size);
         }
+        self.current_largest = self.current_largest.max(header_len + body_len);
+        if !more {
+            self.previous_largest = mem::take(&mut self.current_largest);
+        }
         Ok(Some((more, command, body)))
+    }
+
+    /// The largest frame on the wire (header and body octets) of the message
+    /// being received and of the one before it: what the next frames are
+    /// likely to be like, to size the next read (`input.rs`). Counting the
+    /// message before keeps a routing id in front of a large body from
+    /// looking like a change to small frames.
+    pub(crate) fn recent_frame_len(&self) -> usize {
+        self.current_largest.max(self.previous_largest)
+    }
+}
+
+/// A frame header as on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    /// The flags octet.
+    pub(crate) flags: u8,
+    /// Octets of the header: 2 or [`MAX_HEADER_LEN`].
+    pub(crate) len: usize,
+    /// The body size the header announces (not checked against any limit).
+    pub(crate) size: u64,
+}
+
+impl Header {
+    /// The header at the front of `src`, if it is all there.
+    pub(crate) fn peek(src: &[u8]) -> Option<Header> {
+        let &flags = src.first()?;
+        if flags & FLAG_LONG != 0 {
+            let mut be = [0u8; 8];
+            be.copy_from_slice(src.get(1..MAX_HEADER_LEN)?);
+            Some(Header {
+                flags,
+                len: MAX_HEADER_LEN,
+                size: u64::from_be_bytes(be),
+            })
+        } else {
+            Some(Header {
+                flags,
+                len: 2,
+                size: u64::from(*src.get(1)?),
+            })
+        }
+    }
+
+    /// Header and body octets, saturating where a claim exceeds memory.
+    pub(crate) fn frame_len(&self) -> usize {
+        usize::try_from(self.size)
+            .ok()
+            .and_then(|size| size.checked_add(self.len))
+            .unwrap_or(usize::MAX)
     }
 }
 
@@ -467,6 +521,37 @@ mod tests {
             d.decode(&mut more),
             Err(MalformedError::TooManyFrames { limit: 2 })
         );
+    }
+
+    #[test]
+    fn header_peek_needs_the_whole_header() {
+        for cut in [&[][..], &hex!("00"), &hex!("02 00000000000001")] {
+            assert_eq!(Header::peek(cut), None, "{cut:?}");
+        }
+        let short = Header::peek(&hex!("01 05 41")).unwrap();
+        assert_eq!((short.flags, short.len, short.size), (0x01, 2, 5));
+        assert_eq!(short.frame_len(), 7);
+        let long = Header::peek(&hex!("06 0000000000010000")).unwrap();
+        assert_eq!((long.flags, long.len, long.size), (0x06, 9, 65_536));
+        assert_eq!(long.frame_len(), 65_545);
+        let claim = Header::peek(&hex!("02 ffffffffffffffff")).unwrap();
+        assert_eq!(claim.frame_len(), usize::MAX, "saturates");
+    }
+
+    #[test]
+    fn recent_frame_len_spans_this_message_and_the_last() {
+        let mut d = decoder();
+        let mut buf = BytesMut::new();
+        encode_frame(&mut buf, false, false, &[0; 300]);
+        encode_frame(&mut buf, true, false, b"id");
+        encode_frame(&mut buf, false, false, b"x");
+        encode_frame(&mut buf, false, false, b"y");
+        let mut seen = Vec::new();
+        while d.decode(&mut buf).unwrap().is_some() {
+            seen.push(d.recent_frame_len());
+        }
+        // 309 lasts through the next message's routing id, not past it.
+        assert_eq!(seen, [309, 309, 4, 3]);
     }
 
     #[test]

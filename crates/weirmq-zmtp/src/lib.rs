@@ -48,6 +48,7 @@ pub mod error;
 pub mod frame;
 pub mod fuzzing;
 pub mod greeting;
+mod input;
 pub mod keys;
 pub mod mechanism;
 pub mod message;

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker, ready};
 use std::time::Instant;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 use weirmq_zmtp::{AuthDecision, AuthRequest, Config, Connection, Event, Message, SocketType};
@@ -42,7 +42,8 @@ use crate::pipe::Pipe;
 const WRITE_BATCH: usize = 128 * 1024;
 /// Messages taken from a pipe under one lock.
 const POP_BATCH: usize = 256;
-/// Room kept free in the input buffer for one read.
+/// The usual read: room kept free in the input buffer (a large frame's read
+/// is sized to the frame instead, see `Connection::read_buffer`).
 const READ_RESERVE: usize = 64 * 1024;
 
 /// Why an engine stopped.
@@ -676,7 +677,7 @@ where
         let now = Instant::now();
         // The link is locked for this synchronous part only, never across
         // the wait below.
-        let (deadline, want_out, unsent_len) = {
+        let (deadline, want_out, unsent_len, read_limit) = {
             let mut guard = link.lock();
             let Some(wire) = guard.as_mut() else {
                 unreachable!("the engine holds its link until `drive` returns")
@@ -835,8 +836,10 @@ where
             // 3. Wait for whatever can move next.
             let deadline = conn.poll_timeout();
             let want_out = out.is_some() && conn.pending_transmit() + unsent_len < WRITE_BATCH;
+            // Sized for the next read, then out of the connection for it.
+            let read_limit = bytes::buf::Limit::limit(&conn.read_buffer(READ_RESERVE));
             std::mem::swap(conn.input_buffer(), &mut input);
-            (deadline, want_out, unsent_len)
+            (deadline, want_out, unsent_len, read_limit)
         };
         // What was decoded goes on outside the lock: the receiver it wakes
         // may want the link at once, to reply.
@@ -846,11 +849,9 @@ where
         let paused = !backlog.is_empty();
         let want_read = !paused && !closing;
         let held_len = backlog.front_len();
-        if input.capacity() - input.len() < READ_RESERVE / 2 {
-            input.reserve(READ_RESERVE);
-        }
+        let mut reading = (&mut input).limit(read_limit);
         tokio::select! {
-            r = rd.read_buf(&mut input), if want_read => match r {
+            r = rd.read_buf(&mut reading), if want_read => match r {
                 Ok(0) => return End::Eof,
                 Ok(_) => received_at = Some(Instant::now()),
                 Err(e) => return End::Io(e),

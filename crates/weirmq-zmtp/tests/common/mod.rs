@@ -209,3 +209,39 @@ pub fn feed(conn: &mut Connection, input: &[u8], now: Instant) -> (Vec<Event>, O
         }
     }
 }
+
+/// Feeds `input` as a transport would through [`Connection::read_buffer`]:
+/// each read takes what has arrived, at most what the connection allows
+/// (`room` being its usual read), and events are collected after each read,
+/// until input runs out or an error.
+pub fn feed_reads(
+    conn: &mut Connection,
+    input: &[u8],
+    room: usize,
+    now: Instant,
+) -> (Vec<Event>, Option<Error>) {
+    let mut events = Vec::new();
+    let mut rest = input;
+    while !rest.is_empty() {
+        let mut buf = conn.read_buffer(room);
+        let n = buf.remaining_mut().min(rest.len());
+        assert!(n > 0, "read_buffer allowed a read of nothing");
+        let capacity = buf.get_ref().capacity();
+        buf.put_slice(&rest[..n]);
+        assert_eq!(
+            buf.get_ref().capacity(),
+            capacity,
+            "a read must fit in the room made for it"
+        );
+        rest = &rest[n..];
+        conn.input_received(now);
+        loop {
+            match conn.poll_event(now) {
+                Ok(Some(e)) => events.push(e),
+                Ok(None) => break,
+                Err(e) => return (events, Some(e)),
+            }
+        }
+    }
+    (events, None)
+}
