@@ -121,8 +121,9 @@ SEEDS = {
         "bad_char": b"Hel o",
     },
     # Octet 0: socket type index (SocketType::ALL: 2 = DEALER, 3 = ROUTER,
-    # 4 = PUB, 6 = SUB, 8 = PUSH, 9 = PULL), bit 5 heartbeats, bit 7 prepend
-    # a greeting. Octet 1: read size - 1.
+    # 4 = PUB, 6 = SUB, 8 = PUSH, 9 = PULL), bit 5 heartbeats, bit 6 read in
+    # through Connection::read_buffer, bit 7 prepend a greeting. Octet 1:
+    # read size - 1.
     "null_connection": {
         "dealer_from_router": bytes([0x02, 0xFF])
         + greeting()
@@ -140,6 +141,16 @@ SEEDS = {
         + frame(cmd(b"SUBSCRIBE", b"weather"), command=True)
         + frame(b"\x00news"),
         "incompatible": bytes([0x08 | 0x80, 0x40]) + frame(ready(b"PUSH"), command=True),
+        "pull_reads": bytes([0x09 | 0x80 | 0x40, 0x1F])
+        + frame(ready(b"PUSH"), command=True)
+        + frame(b"m1", more=True)
+        + frame(b"m2" * 200)
+        + frame(b"m3" * 1000),
+        # A header announcing 1 GiB, and a little of it.
+        "pull_reads_claim": bytes([0x09 | 0x80 | 0x40, 0xFF])
+        + frame(ready(b"PUSH"), command=True)
+        + b"\x02" + struct.pack(">Q", 1 << 30)
+        + b"x" * 300,
     },
     # Octets 0 and 1 as for null_connection; bit 5 makes the server deny.
     "plain_server": {

@@ -28,7 +28,7 @@ use crate::command::Command;
 use crate::error::{ConfigError, Error, ErrorReason, ProtocolError, TimeoutError, UsageError};
 use crate::frame::{FrameDecoder, Limits};
 use crate::greeting::{Greeting, GreetingDecoder, MechanismName, Revision};
-use crate::input::{SIZING, unframed_room};
+use crate::input::{Recycler, SIZING, unframed_room};
 use crate::mechanism::{AuthDecision, AuthRequest, Codec, Handshake, Mechanism, Step};
 use crate::message::Message;
 use crate::metadata::{IDENTITY, Metadata, SOCKET_TYPE};
@@ -172,6 +172,8 @@ pub struct Connection {
     revision: Option<Revision>,
     peer: Option<std::sync::Arc<PeerInfo>>,
     input: BytesMut,
+    /// The input buffer's earlier allocations, for reuse.
+    recycler: Recycler,
     decoder: FrameDecoder,
     /// Frames of the message being received.
     partial: Message,
@@ -294,6 +296,7 @@ impl Connection {
             revision: None,
             peer: None,
             input: BytesMut::new(),
+            recycler: Recycler::default(),
             decoder: FrameDecoder::new(limits),
             partial: Message::new(),
             outbox,
@@ -372,6 +375,7 @@ impl Connection {
     /// Call [`Connection::input_received`] after adding to it.
     /// [`Connection::read_buffer`] also sizes it for the next read.
     pub fn input_buffer(&mut self) -> &mut BytesMut {
+        self.recycler.forget();
         &mut self.input
     }
 
@@ -384,12 +388,14 @@ impl Connection {
     /// of its own, sized once its header is in, so that its body arrives in
     /// place and leaves without a copy; the reads around it are sized to
     /// stop just past it. Nothing is reserved for what a header merely
-    /// announces beyond 256 KiB, or twice what has arrived.
+    /// announces beyond 256 KiB, or twice what has arrived. Up to four
+    /// allocations of large frames (320 KiB at most each) are kept, to be
+    /// reused once the application has dropped the frames in them.
     pub fn read_buffer(&mut self, room: usize) -> Limit<&mut BytesMut> {
         let limit = match self.phase {
             Phase::Handshake(_) | Phase::Traffic(_) => {
                 let recent = self.decoder.recent_frame_len();
-                SIZING.make_room(&mut self.input, room, recent)
+                SIZING.make_room(&mut self.input, &mut self.recycler, room, recent)
             }
             // The greeting is not framed.
             _ => unframed_room(&mut self.input, room),
@@ -410,6 +416,7 @@ impl Connection {
         if data.is_empty() || matches!(self.phase, Phase::Failed(_)) {
             return;
         }
+        self.recycler.forget();
         self.input.extend_from_slice(data);
         self.input_received(now);
     }
@@ -566,6 +573,7 @@ impl Connection {
     fn fail(&mut self, e: Error) {
         self.phase = Phase::Failed(e);
         self.input = BytesMut::new();
+        self.recycler.clear();
         self.partial = Message::new();
         self.pending_pong = None;
     }

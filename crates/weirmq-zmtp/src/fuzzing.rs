@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::command::Command;
 use crate::connection::{Config, Connection, Event, Heartbeat};
@@ -128,10 +128,11 @@ pub fn command(data: &[u8]) {
 
 /// A whole NULL [`Connection`] fed raw bytes.
 ///
-/// Octet 0 picks the socket type (bits 0..4), heartbeats (bit 5) and whether
-/// a valid greeting is put in front of the input (bit 7), so the fuzzer
-/// spends its time past the greeting; octet 1 is the read size (1..=256).
-/// Time advances a millisecond per read.
+/// Octet 0 picks the socket type (bits 0..4), heartbeats (bit 5), whether
+/// input is read in through [`Connection::read_buffer`] rather than copied
+/// in (bit 6), and whether a valid greeting is put in front of the input
+/// (bit 7), so the fuzzer spends its time past the greeting; octet 1 is the
+/// read size (1..=256). Time advances a millisecond per read.
 pub fn null_connection(data: &[u8]) {
     let [mode, chunk, rest @ ..] = data else {
         return;
@@ -232,7 +233,11 @@ fn run_connection(config: Config, mode: u8, chunk: u8, rest: &[u8], allow: bool)
     let mut failed: Option<Error> = None;
     for piece in input.chunks(usize::from(chunk) + 1) {
         now += Duration::from_millis(1);
-        conn.handle_input(piece, now);
+        if mode & 0x40 != 0 {
+            read_in(&mut conn, piece, now);
+        } else {
+            conn.handle_input(piece, now);
+        }
         loop {
             match conn.poll_event(now) {
                 Ok(Some(Event::Message(m))) => assert!(!m.is_empty()),
@@ -283,6 +288,27 @@ fn run_connection(config: Config, mode: u8, chunk: u8, rest: &[u8], allow: bool)
         if let Some(deadline) = conn.poll_timeout() {
             assert!(deadline > now, "deadline in the past after handle_timeout");
         }
+    }
+}
+
+/// Reads `piece` in as a transport would, through [`Connection::read_buffer`]:
+/// each read within the room made for it, and that room never far ahead of
+/// what has arrived, whatever the frame headers claim.
+fn read_in(conn: &mut Connection, mut piece: &[u8], now: Instant) {
+    const ROOM: usize = 64;
+    while !piece.is_empty() {
+        let mut buf = conn.read_buffer(ROOM);
+        let (len, capacity) = (buf.get_ref().len(), buf.get_ref().capacity());
+        assert!(
+            capacity <= 2 * len + 2 * ROOM + (512 << 10),
+            "{capacity} octets reserved for {len}"
+        );
+        let n = buf.remaining_mut().min(piece.len());
+        assert!(n > 0, "read_buffer allowed a read of nothing");
+        buf.put_slice(&piece[..n]);
+        assert_eq!(buf.get_ref().capacity(), capacity, "the read did not fit");
+        piece = &piece[n..];
+        conn.input_received(now);
     }
 }
 

@@ -25,6 +25,13 @@
 //! until its octets come, and a body that keeps coming grows its allocation
 //! by doubling. (The decoder's limits still apply: a header over the maximum
 //! message size fails the connection when it is decoded.)
+//!
+//! Large frames' allocations are reused once the application has dropped
+//! the frames in them ([`Recycler`]), rather than handed back to the
+//! allocator one by one.
+
+use std::collections::VecDeque;
+use std::mem;
 
 use bytes::BytesMut;
 
@@ -41,15 +48,83 @@ pub(crate) struct Sizing {
     pub(crate) ahead: usize,
     /// Octets read past the end of a large frame, to learn the next header.
     pub(crate) read_ahead: usize,
+    /// Allocations kept for reuse ([`Recycler`]).
+    pub(crate) spares: usize,
+    /// Largest allocation kept for reuse.
+    pub(crate) keep_max: usize,
 }
 
 /// The sizing in use: half a usual 64 KiB read makes a frame large (above
-/// that, reads of `room` octets would copy much of every frame).
+/// that, reads of `room` octets would copy much of every frame). At most
+/// 4 × 320 KiB of allocations whose frames are gone are kept per connection.
 pub(crate) const SIZING: Sizing = Sizing {
     large: 32 * 1024,
     ahead: 256 * 1024,
     read_ahead: 512,
+    spares: 4,
+    keep_max: 320 * 1024,
 };
+
+/// The receive buffer's earlier allocations, kept to be reused once the
+/// frames in them are dropped.
+///
+/// Every frame the application is handed holds a share of the allocation it
+/// arrived in, and the last share to go frees it, on whatever thread drops
+/// it. With an allocation per large frame, that is a `malloc` here and a
+/// `free` there per frame, and the allocator hands the pages back to the
+/// kernel and takes them again over and over (64 KiB messages, profiled:
+/// page faults were a fifth of the receiver's time). Instead the buffer's
+/// allocation, when it moves on, is kept here, and a later one is taken
+/// from here when its frames have all been dropped. What is kept is
+/// bounded: [`Sizing::spares`] allocations of at most [`Sizing::keep_max`]
+/// octets each.
+#[derive(Debug, Default)]
+pub(crate) struct Recycler {
+    /// The size of the receive buffer's allocation, when it is one made here
+    /// for a large frame (only those are kept: a connection of small frames
+    /// keeps nothing). `None` once the buffer may have been given another
+    /// one behind our back ([`Recycler::forget`]).
+    current: Option<usize>,
+    /// Empty handles on earlier allocations, oldest first, with their sizes.
+    spares: VecDeque<(BytesMut, usize)>,
+}
+
+impl Recycler {
+    /// The receive buffer may have been reallocated elsewhere.
+    pub(crate) fn forget(&mut self) {
+        self.current = None;
+    }
+
+    /// Drops every kept allocation.
+    pub(crate) fn clear(&mut self) {
+        self.current = None;
+        self.spares.clear();
+    }
+
+    /// A kept allocation with room for `size` octets whose frames are all
+    /// gone, with its size.
+    fn take(&mut self, size: usize) -> Option<(BytesMut, usize)> {
+        let at = self
+            .spares
+            .iter_mut()
+            .position(|(spare, cap)| *cap >= size && spare.try_reclaim(size))?;
+        self.spares.remove(at)
+    }
+
+    /// Keeps `old`, the buffer's allocation until now, if it can be reused.
+    fn retire(&mut self, sizing: &Sizing, mut old: BytesMut) {
+        let Some(size) = self.current.take() else {
+            return;
+        };
+        if size <= sizing.keep_max && sizing.spares > 0 {
+            if self.spares.len() == sizing.spares {
+                self.spares.pop_front();
+            }
+            old.clear();
+            self.spares.push_back((old, size));
+        }
+    }
+}
 
 impl Sizing {
     /// Makes room in `src`, whose front is the first frame not yet decoded,
@@ -57,7 +132,13 @@ impl Sizing {
     /// at most (never zero, never more than the spare capacity). `room` is
     /// the caller's usual read; `recent` the largest recent frame
     /// ([`FrameDecoder::recent_frame_len`](crate::FrameDecoder)).
-    pub(crate) fn make_room(&self, src: &mut BytesMut, room: usize, recent: usize) -> usize {
+    pub(crate) fn make_room(
+        &self,
+        src: &mut BytesMut,
+        recycler: &mut Recycler,
+        room: usize,
+        recent: usize,
+    ) -> usize {
         let have = src.len();
         // While frames are large, every frame not yet in gets an exact read,
         // small ones included (a routing id before each large body, say).
@@ -71,44 +152,58 @@ impl Sizing {
                 let grant = missing.min(self.ahead.max(have));
                 let extra = if grant == missing { self.read_ahead } else { 0 };
                 if spare(src) < grant {
-                    reallocate(src, grant + extra);
+                    self.reallocate(src, recycler, grant + extra, true);
                 }
                 spare(src).min(grant + extra)
             }
             None if large_run => {
                 // Room enough for a header, and no more than `read_ahead`.
                 if spare(src) < MAX_HEADER_LEN {
-                    reallocate(src, self.read_ahead);
+                    self.reallocate(src, recycler, self.read_ahead, false);
                 }
                 spare(src).min(self.read_ahead)
             }
             _ => {
                 let room = room.max(1);
                 if spare(src) < room.div_ceil(2) {
-                    reallocate(src, room);
+                    self.reallocate(src, recycler, room, false);
                 }
                 spare(src)
             }
         }
     }
-}
 
-/// Gives `src` room for `additional` octets more: in its own allocation if
-/// the frames split off it are all gone, else in a new one of just the size
-/// needed. (`BytesMut::reserve` would allocate at least the buffer's
-/// original capacity, and more with doubling: a large frame's allocation
-/// would then carry the next frames' octets too, and live as long as they
-/// do.)
-fn reallocate(src: &mut BytesMut, additional: usize) {
-    if src.try_reclaim(additional) {
-        return;
+    /// Gives `src` room for `additional` octets more: in its own allocation
+    /// if the frames split off it are all gone, else in a kept one, else in
+    /// a new one of just the size needed, which may be kept in turn when it
+    /// is for a large frame (`large`). (`BytesMut::reserve` would allocate at
+    /// least the buffer's original capacity, and more with doubling: a large
+    /// frame's allocation would then carry the next frames' octets too, and
+    /// live as long as they do.)
+    fn reallocate(
+        &self,
+        src: &mut BytesMut,
+        recycler: &mut Recycler,
+        additional: usize,
+        large: bool,
+    ) {
+        if src.try_reclaim(additional) {
+            return;
+        }
+        let size = src.len() + additional;
+        let (mut next, keep) = match recycler.take(size) {
+            Some((spare, spare_size)) => (spare, Some(spare_size)),
+            None => {
+                #[cfg(test)]
+                tests::FRESH.with(|fresh| fresh.set(fresh.get() + size));
+                (BytesMut::with_capacity(size), large.then_some(size))
+            }
+        };
+        next.extend_from_slice(src);
+        let old = mem::replace(src, next);
+        recycler.retire(self, old);
+        recycler.current = keep;
     }
-    let size = src.len() + additional;
-    #[cfg(test)]
-    tests::FRESH.with(|fresh| fresh.set(fresh.get() + size));
-    let mut next = BytesMut::with_capacity(size);
-    next.extend_from_slice(src);
-    *src = next;
 }
 
 /// Makes room for a read of about `room` octets (at least one): reserved
@@ -130,7 +225,6 @@ mod tests {
     use crate::frame::{FrameDecoder, Limits, encode_frame};
     use proptest::prelude::*;
     use std::cell::Cell;
-    use std::collections::VecDeque;
 
     thread_local! {
         /// Octets `reallocate` has allocated afresh on this thread.
@@ -142,6 +236,8 @@ mod tests {
         large: 32,
         ahead: 64,
         read_ahead: 4,
+        spares: 2,
+        keep_max: 100,
     };
 
     const ROOM: usize = 64 * 1024;
@@ -183,6 +279,8 @@ mod tests {
         /// Octets allocated afresh.
         fresh: usize,
         reads: usize,
+        /// Allocations kept at the end.
+        spares: usize,
     }
 
     /// Receives `bodies` on the wire, whose octets arrive up to each of
@@ -202,6 +300,7 @@ mod tests {
         let limits = Limits::new(1 << 30, 1 << 20, 1 << 30).unwrap();
         let mut dec = FrameDecoder::new(limits);
         let mut src = BytesMut::new();
+        let mut recycler = Recycler::default();
         let mut got = Received::default();
         let mut held = VecDeque::new();
         let mut arrivals = arrivals.iter().copied().chain([stream.len()]);
@@ -211,7 +310,7 @@ mod tests {
                 arrived = arrivals.next().unwrap().clamp(arrived, stream.len());
             }
             let (ptr, len, fresh) = (src.as_ptr(), src.len(), FRESH.get());
-            let limit = sizing.make_room(&mut src, room, dec.recent_frame_len());
+            let limit = sizing.make_room(&mut src, &mut recycler, room, dec.recent_frame_len());
             if src.as_ptr() != ptr {
                 got.copied += len;
             }
@@ -219,6 +318,8 @@ mod tests {
             got.fresh += new;
             let bound = 2 * (src.len() + room) + sizing.ahead + sizing.read_ahead;
             assert!(new <= bound, "allocated {new}, past {bound}");
+            assert!(recycler.spares.len() <= sizing.spares);
+            assert!(recycler.spares.iter().all(|(_, n)| *n <= sizing.keep_max));
             at += read(&mut src, limit, &stream[at..arrived]);
             got.reads += 1;
             while let Some(frame) = dec.decode(&mut src).unwrap() {
@@ -232,6 +333,7 @@ mod tests {
         }
         assert!(src.is_empty(), "octets left over");
         assert_eq!(got.frames, bodies.len());
+        got.spares = recycler.spares.len();
         got
     }
 
@@ -240,11 +342,12 @@ mod tests {
         let body = vec![0xA5; 64 * 1024];
         let stream = wire(&[body.clone(), body.clone()]);
         let mut src = BytesMut::new();
+        let mut rec = Recycler::default();
         let mut dec = FrameDecoder::new(Limits::default());
         // The first read brings the header and some of the body.
-        let limit = SIZING.make_room(&mut src, ROOM, 0);
+        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0);
         let mut at = read(&mut src, limit, &stream[..1000]);
-        let limit = SIZING.make_room(&mut src, ROOM, 0);
+        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0);
         assert_eq!(
             limit,
             MAX_HEADER_LEN + body.len() - 1000 + SIZING.read_ahead,
@@ -257,7 +360,7 @@ mod tests {
         assert_eq!(frame.body.as_ptr() as usize, base + MAX_HEADER_LEN);
         assert_eq!(src.len(), SIZING.read_ahead, "the next frame's start");
         // The next frame: only the read-ahead moves.
-        let limit = SIZING.make_room(&mut src, ROOM, dec.recent_frame_len());
+        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, dec.recent_frame_len());
         let missing = MAX_HEADER_LEN + body.len() - SIZING.read_ahead;
         assert_eq!(limit, missing + SIZING.read_ahead);
         let base = src.as_ptr() as usize;
@@ -267,7 +370,7 @@ mod tests {
         assert_eq!(frame.body, body);
         assert_eq!(frame.body.as_ptr() as usize, base + MAX_HEADER_LEN);
         // Nothing in view, after large frames: a short read for a header.
-        let limit = SIZING.make_room(&mut src, ROOM, dec.recent_frame_len());
+        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, dec.recent_frame_len());
         assert!((MAX_HEADER_LEN..=SIZING.read_ahead).contains(&limit));
     }
 
@@ -278,13 +381,14 @@ mod tests {
         stream.extend_from_slice(&(1u64 << 30).to_be_bytes());
         stream.extend_from_slice(&[0; 100]);
         let mut src = BytesMut::from(&stream[..]);
-        let limit = SIZING.make_room(&mut src, ROOM, 0);
+        let mut rec = Recycler::default();
+        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0);
         assert_eq!(limit, SIZING.ahead);
         assert!(src.capacity() < stream.len() + SIZING.ahead + 1024);
         // Once those have arrived, the allocation doubles.
         src.extend_from_slice(&vec![0; limit]);
         let have = src.len();
-        let limit = SIZING.make_room(&mut src, ROOM, 0);
+        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0);
         assert_eq!(limit, have);
         assert!(src.capacity() < 2 * have + 1024);
     }
@@ -292,15 +396,16 @@ mod tests {
     #[test]
     fn small_frames_read_room_at_a_time() {
         let mut src = BytesMut::new();
-        assert!(SIZING.make_room(&mut src, ROOM, 0) >= ROOM);
+        let mut rec = Recycler::default();
+        assert!(SIZING.make_room(&mut src, &mut rec, ROOM, 0) >= ROOM);
         // A small frame cut short gets no allocation of its own.
         src.extend_from_slice(&[0x00, 200, 1, 2, 3]);
-        assert!(SIZING.make_room(&mut src, ROOM, 0) >= ROOM / 2);
+        assert!(SIZING.make_room(&mut src, &mut rec, ROOM, 0) >= ROOM / 2);
         // Nor does a large one that fits.
         let mut src = BytesMut::with_capacity(128 * 1024);
         src.extend_from_slice(&[0x02, 0, 0, 0, 0, 0, 1, 0, 0, 7]);
         let base = src.as_ptr();
-        let limit = SIZING.make_room(&mut src, ROOM, 0);
+        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0);
         assert_eq!(src.as_ptr(), base);
         assert_eq!(limit, 64 * 1024 - 1 + SIZING.read_ahead);
     }
@@ -314,6 +419,46 @@ mod tests {
         assert_eq!(got.reads, 20);
         // Each frame's allocation holds it and the read-ahead, no more.
         assert!(got.fresh <= 64 + 19 * (52 + TINY.read_ahead), "{got:?}");
+    }
+
+    #[test]
+    fn allocations_are_reused_once_their_frames_are_dropped() {
+        let bodies = bodies(&[50; 40]);
+        // A short header, the body, the read-ahead.
+        let one = 2 + 50 + TINY.read_ahead;
+        let held = receive(&TINY, 64, &bodies, &[], usize::MAX);
+        assert!(held.fresh >= 39 * one, "{held:?}");
+        // Dropped at once: the buffer's own allocation is reused.
+        let dropped = receive(&TINY, 64, &bodies, &[], 0);
+        assert!(dropped.fresh <= 64 + one, "{dropped:?}");
+        // Dropped late: kept ones are.
+        for lag in 1..=TINY.spares {
+            let lagging = receive(&TINY, 64, &bodies, &[], lag);
+            assert!(lagging.fresh <= 64 + (lag + 2) * one, "{lag}: {lagging:?}");
+        }
+        let too_late = receive(&TINY, 64, &bodies, &[], TINY.spares + 1);
+        assert!(too_late.fresh >= 39 * one, "{too_late:?}");
+    }
+
+    #[test]
+    fn kept_allocations_are_few_and_small() {
+        // `receive` checks the bounds after every step: allocations of 50-
+        // and 60-octet frames are kept, those of 90 and more are not.
+        for hold in [0, 1, usize::MAX] {
+            let got = receive(
+                &TINY,
+                64,
+                &bodies(&[50, 60, 90, 98, 50, 60, 50, 99]),
+                &[],
+                hold,
+            );
+            assert_eq!(got.spares, TINY.spares, "{got:?}");
+        }
+        // Small frames' allocations are not kept.
+        for hold in [0, 1, usize::MAX] {
+            let got = receive(&TINY, 64, &bodies(&[5; 200]), &[], hold);
+            assert_eq!(got.spares, 0, "{got:?}");
+        }
     }
 
     #[test]
