@@ -682,7 +682,7 @@ where
             let Some(wire) = guard.as_mut() else {
                 unreachable!("the engine holds its link until `drive` returns")
             };
-            std::mem::swap(wire.conn.input_buffer(), &mut input);
+            wire.conn.swap_input(&mut input);
             if let Some(at) = received_at.take() {
                 wire.conn.input_received(at);
             }
@@ -838,7 +838,7 @@ where
             let want_out = out.is_some() && conn.pending_transmit() + unsent_len < WRITE_BATCH;
             // Sized for the next read, then out of the connection for it.
             let read_limit = bytes::buf::Limit::limit(&conn.read_buffer(READ_RESERVE));
-            std::mem::swap(conn.input_buffer(), &mut input);
+            conn.swap_input(&mut input);
             (deadline, want_out, unsent_len, read_limit)
         };
         // What was decoded goes on outside the lock: the receiver it wakes
