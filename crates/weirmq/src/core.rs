@@ -752,7 +752,7 @@ impl Core {
         let mut taken = lock(&self.taken);
         if taken.is_empty() {
             let (max, max_bytes) = self.take_batch;
-            self.inbound.pop_into(&mut taken, max, max_bytes);
+            self.inbound.pop_into(&mut *taken, max, max_bytes);
         }
         taken.pop_front()
     }

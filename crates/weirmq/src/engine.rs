@@ -195,7 +195,8 @@ struct Wire<W> {
 /// A connection that a socket's sender writes through (REQ and REP).
 pub(crate) trait WriteThrough: Send + Sync {
     /// Sends what `out` holds: on the caller's task, at once, when the
-    /// connection is idle; otherwise the engine is asked to. Never waits.
+    /// connection is idle; otherwise the engine is asked to. Never waits
+    /// for the stream (only, briefly, for the engine's hold on the link).
     fn write_through(&self, out: &Pipe);
 }
 
@@ -540,12 +541,7 @@ where
     if let Some(peer) = out.as_ref() {
         peer.set_link(None);
     }
-    let Wire {
-        mut conn,
-        mut unsent,
-        mut wr,
-        ..
-    } = link.take();
+    let mut wire = link.take();
     // What was decoded but not handed on when the connection ended: data is
     // lost (waiting for room here would let peers that come and go pile up
     // messages); an XPUB's pending subscription change is undone in the
@@ -572,7 +568,7 @@ where
     };
     if let Some(reason) = reason {
         let peer = peer_name.clone();
-        core.emit(if conn.peer().is_some() {
+        core.emit(if wire.conn.peer().is_some() {
             MonitorEvent::Disconnected { peer, reason }
         } else {
             MonitorEvent::HandshakeFailed { peer, reason }
@@ -591,16 +587,18 @@ where
     // the connection still holds, such as an ERROR command after a protocol
     // failure, in stream order) before the stream is dropped. Not after the
     // peer closed or the stream failed: the octets would only feign delivery.
-    unsent.fill(&mut conn);
+    wire.unsent.fill(&mut wire.conn);
     let writable = !matches!(end, End::Eof | End::Io(_));
     let flush = async {
-        while writable && unsent.len > 0 {
-            match std::future::poll_fn(|cx| unsent.poll_write(cx, &mut wr)).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => unsent.advance(n),
+        while writable && wire.unsent.len > 0 {
+            if std::future::poll_fn(|cx| wire.poll_write(cx))
+                .await
+                .is_err()
+            {
+                break;
             }
         }
-        let _ = wr.shutdown().await;
+        let _ = wire.wr.shutdown().await;
     };
     // A close already spent its linger in `drive`; other endings get one.
     let budget = match end {
@@ -608,6 +606,7 @@ where
         _ => core.options.linger,
     };
     let _ = tokio::time::timeout(budget, flush).await;
+    let Wire { mut unsent, wr, .. } = wire;
     drop((rd, wr));
     // Messages the peer got nothing of go back in front of a kept pipe, in
     // order, for the next connection. One it got part of is lost: it may be

@@ -261,21 +261,7 @@ impl Pipe {
 
     /// Takes up to `max` messages into `out`; returns how many.
     pub(crate) fn pop_batch(&self, max: usize, out: &mut Vec<Message>) -> usize {
-        let mut st = self.lock();
-        let n = st.queue.len().min(max);
-        let mut taken = 0;
-        for msg in st.queue.drain(..n) {
-            taken += msg.byte_len();
-            out.push(msg);
-        }
-        st.bytes -= taken;
-        st.popped += n as u64;
-        let wake = n > 0 && self.below_low_water(&st) && self.shared.writable.has_waiters();
-        drop(st);
-        if wake {
-            self.shared.writable.wake_all();
-        }
-        n
+        self.pop_into(out, max, usize::MAX)
     }
 
     /// Moves messages from the front into `out` under one lock: at most
@@ -283,7 +269,7 @@ impl Pipe {
     /// (at least one message, whatever its size); returns how many.
     pub(crate) fn pop_into(
         &self,
-        out: &mut VecDeque<Message>,
+        out: &mut impl Extend<Message>,
         max: usize,
         max_bytes: usize,
     ) -> usize {
@@ -295,7 +281,7 @@ impl Pipe {
             };
             taken += msg.byte_len();
             n += 1;
-            out.push_back(msg);
+            out.extend(Some(msg));
         }
         st.bytes -= taken;
         st.popped += n as u64;
@@ -310,16 +296,9 @@ impl Pipe {
     /// Takes one message, if any.
     #[cfg(test)]
     pub(crate) fn try_pop(&self) -> Option<Message> {
-        let mut st = self.lock();
-        let msg = st.queue.pop_front()?;
-        st.bytes -= msg.byte_len();
-        st.popped += 1;
-        let wake = self.below_low_water(&st) && self.shared.writable.has_waiters();
-        drop(st);
-        if wake {
-            self.shared.writable.wake_all();
-        }
-        Some(msg)
+        let mut one = Vec::with_capacity(1);
+        self.pop_into(&mut one, 1, 0);
+        one.pop()
     }
 
     /// Waits for a message; `None` once the pipe is closed and empty.
