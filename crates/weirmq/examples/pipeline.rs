@@ -15,17 +15,20 @@ fn number(m: &Message, frame: usize) -> u64 {
     u64::from_le_bytes(f[..8].try_into().expect("8-octet number"))
 }
 
-async fn worker(id: u8, tasks: String, results: String) -> Result<(), Error> {
+async fn worker(id: u8, tasks: String, results: String, control: String) -> Result<(), Error> {
     let input = Pull::new();
     input.connect(&tasks).await?;
     let output = Push::new();
     output.connect(&results).await?;
+    let stop = Sub::new();
+    stop.subscribe("STOP")?;
+    stop.connect(&control).await?;
     loop {
-        let task = input.recv().await?;
-        if task.frames()[0] == "END" {
-            output.send(task).await?;
-            return Ok(());
-        }
+        // `recv` is cancel-safe: the branch not taken loses nothing.
+        let task = tokio::select! {
+            task = input.recv() => task?,
+            _ = stop.recv() => return Ok(()),
+        };
         let n = number(&task, 0);
         let reply: Message = [
             Bytes::copy_from_slice(&[id]),
@@ -45,9 +48,11 @@ async fn pipeline(tasks: u64) -> Result<(), Error> {
     let results = sink.bind("tcp://127.0.0.1:*").await?;
     let ventilator = Push::new();
     let work = ventilator.bind("tcp://127.0.0.1:*").await?;
-    println!("   ventilator on {work}, sink on {results}");
+    let controller = Pub::new();
+    let control = controller.bind("tcp://127.0.0.1:*").await?;
+    println!("   ventilator on {work}, sink on {results}, controller PUB on {control}");
     let workers: Vec<_> = (0..2u8)
-        .map(|id| tokio::spawn(worker(id, work.clone(), results.clone())))
+        .map(|id| tokio::spawn(worker(id, work.clone(), results.clone(), control.clone())))
         .collect();
     while ventilator.stats().peers < 2 {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -59,20 +64,19 @@ async fn pipeline(tasks: u64) -> Result<(), Error> {
         ventilator.send(n.to_le_bytes().to_vec()).await?;
         expected = expected.wrapping_add(n * n);
     }
-    for _ in 0..2 {
-        ventilator.send("END").await?;
-    }
-    let (mut sum, mut per_worker, mut ends) = (0u64, [0u64; 2], 0);
-    while ends < 2 {
+    let (mut sum, mut per_worker) = (0u64, [0u64; 2]);
+    for _ in 0..tasks {
         let m = sink.recv().await?;
-        if m.frames()[0] == "END" {
-            ends += 1;
-            continue;
-        }
         per_worker[usize::from(m.frames()[0][0])] += 1;
         sum = sum.wrapping_add(number(&m, 1));
     }
     let secs = start.elapsed().as_secs_f64();
+    // Every result is in: the controller tells the workers to stop (again
+    // until they have, as a subscription may still be on its way).
+    while !workers.iter().all(|w| w.is_finished()) {
+        controller.send("STOP").await?;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     for w in workers {
         w.await.expect("worker panicked")?;
     }

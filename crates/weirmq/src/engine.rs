@@ -676,7 +676,7 @@ where
         let now = Instant::now();
         // The link is locked for this synchronous part only, never across
         // the wait below.
-        let (deadline, want_out, unsent_len, read_limit) = {
+        let (deadline, want_out, unsent_len, read_limit, decoded_all) = {
             let mut guard = link.lock();
             let Some(wire) = guard.as_mut() else {
                 unreachable!("the engine holds its link until `drive` returns")
@@ -695,9 +695,15 @@ where
             // Decoding stops while anything waits for room: nothing piles up
             // here, and the peer feels the backpressure.
             let mut stalled = !backlog.is_empty();
+            // Whether all complete frames read so far are decoded: only then
+            // may the next read come (it may be the end of the stream).
+            let mut decoded_all = false;
             while !stalled && !closing {
                 match conn.poll_event(now) {
-                    Ok(None) => break,
+                    Ok(None) => {
+                        decoded_all = true;
+                        break;
+                    }
                     Ok(Some(Event::HandshakeSucceeded(info))) => {
                         core.emit(MonitorEvent::HandshakeSucceeded {
                             peer: peer_name.to_owned(),
@@ -838,7 +844,7 @@ where
             // Sized for the next read, then out of the connection for it.
             let read_limit = bytes::buf::Limit::limit(&conn.read_buffer(READ_RESERVE));
             conn.swap_input(&mut input);
-            (deadline, want_out, unsent_len, read_limit)
+            (deadline, want_out, unsent_len, read_limit, decoded_all)
         };
         // What was decoded goes on outside the lock: the receiver it wakes
         // may want the link at once, to reply.
@@ -846,6 +852,13 @@ where
             backlog.deliver(core, &mut closing);
         }
         let paused = !backlog.is_empty();
+        // Decoding stopped for want of room, and there is room now: decode
+        // the rest of what was read before reading on. (Reading first would
+        // take the end of the stream for the end of the connection, and
+        // drop the peer's last messages with the input.)
+        if !paused && !decoded_all && !closing {
+            continue;
+        }
         let want_read = !paused && !closing;
         let held_len = backlog.front_len();
         let mut reading = (&mut input).limit(read_limit);

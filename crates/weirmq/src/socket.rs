@@ -190,6 +190,9 @@ macro_rules! socket_send {
             /// Sends a message to the next peer in turn that has room,
             /// waiting while every peer's queue is full (backpressure), up to
             /// the send timeout.
+            ///
+            /// All or nothing: if the future is dropped before it completes
+            /// (in a `select!`, say), the message was not queued.
             pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
                 self.core.send_round_robin(msg.into()).await
             }
@@ -226,6 +229,9 @@ macro_rules! socket_recv {
     ($name:ident) => {
         impl $name {
             /// Receives the next message, waiting up to the receive timeout.
+            ///
+            /// Cancel-safe: a message is taken only when the future
+            /// completes, so dropping it (in a `select!`, say) loses none.
             pub async fn recv(&self) -> Result<Message, Error> {
                 self.core.recv().await
             }

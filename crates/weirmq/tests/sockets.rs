@@ -568,3 +568,66 @@ async fn invalid_protocol_options_are_refused_at_construction() {
     hb.ttl = Some(Duration::from_secs(7000));
     assert!(Pull::with_options(Options::default().with_heartbeat(hb)).is_err());
 }
+
+/// A PUSH that is dropped right after its last send still delivers every
+/// message it accepted, over tcp and ipc, to a PULL whose small queue keeps
+/// filling up: the receiving engine must decode what it has read before it
+/// heeds the end of the stream. (The pipeline demo's workers end this way;
+/// their last results used to vanish, uncounted.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_push_delivers_everything_it_accepted() {
+    const N: u32 = 30_000;
+    let dir = tempfile::tempdir().unwrap();
+    for ep in [
+        "tcp://127.0.0.1:*".to_string(),
+        ipc_endpoint(&dir, "d.sock"),
+    ] {
+        let pull =
+            Pull::with_options(Options::default().with_hwm(Hwm::new(8, 1 << 20).unwrap())).unwrap();
+        let ep = pull.bind(&ep).await.unwrap();
+        let senders: Vec<_> = (0..2u8)
+            .map(|id| {
+                let ep = ep.clone();
+                tokio::spawn(async move {
+                    let push = Push::new();
+                    push.connect(&ep).await.unwrap();
+                    for n in 0..N {
+                        let mut body = vec![id];
+                        body.extend_from_slice(&n.to_le_bytes());
+                        within(push.send(body)).await.unwrap();
+                    }
+                    within(push.send(vec![id, b'E'])).await.unwrap();
+                    // Dropped here, with messages still queued and in flight.
+                })
+            })
+            .collect();
+        let mut next = [0u32; 2];
+        let mut ends = 0;
+        let mut got = 0u32;
+        while ends < 2 {
+            let m = tokio::time::timeout(Duration::from_secs(5), pull.recv())
+                .await
+                .unwrap_or_else(|_| panic!("{ep}: stuck after {next:?} of {N} each"))
+                .unwrap();
+            got += 1;
+            if got % 64 == 0 {
+                // A receiver a little slower than its senders.
+                tokio::task::yield_now().await;
+            }
+            let f = &m.frames()[0];
+            let id = usize::from(f[0]);
+            if f.len() == 2 {
+                assert_eq!(next[id], N, "{ep}: sender {id} ended early");
+                ends += 1;
+                continue;
+            }
+            let n = u32::from_le_bytes(f[1..5].try_into().unwrap());
+            assert_eq!(n, next[id], "{ep}: sender {id} lost or reordered");
+            next[id] += 1;
+        }
+        for s in senders {
+            s.await.unwrap();
+        }
+        assert_eq!(pull.stats().lost, 0);
+    }
+}
