@@ -731,18 +731,16 @@ impl Core {
     }
 
     async fn recv_slow(&self) -> Result<Message, Error> {
+        // Each wake-up is checked with `try_recv`, which looks in the batch
+        // as well as in the queue: another receiver may have moved the
+        // messages whose push woke us into the batch (and handed out only
+        // one), leaving the queue empty. If it took everything, we wait
+        // again.
         let wait = async {
-            loop {
-                if let Some(msg) = self.try_recv() {
-                    return Ok(msg);
-                }
-                if self.inbound.is_closed() {
-                    return Err(Error::Closed);
-                }
-                // Another receiver may take what this wakes us for: then
-                // we wait again.
-                self.inbound.readable().await;
-            }
+            self.inbound
+                .wait_for(|| self.try_recv())
+                .await
+                .ok_or(Error::Closed)
         };
         with_timeout(self.options.recv_timeout, wait).await
     }
@@ -916,5 +914,35 @@ async fn with_timeout<T>(
         Some(t) => tokio::time::timeout(t, fut)
             .await
             .unwrap_or(Err(Error::Timeout(t))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two receivers: one waits on an empty queue; messages arrive, and the
+    /// other takes them as a batch (handing out one) before the waiter
+    /// runs. The waiter must then find the rest in the batch, not wait on
+    /// the now empty queue for a push that may never come.
+    #[tokio::test]
+    async fn a_waiting_receiver_finds_what_another_took_in_a_batch() {
+        let core = Core::new(SocketType::Pull, Options::default()).unwrap();
+        let waiter = tokio::spawn({
+            let core = core.clone();
+            async move { core.recv().await }
+        });
+        // The waiter runs until it waits.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        for m in ["a", "b", "c"] {
+            core.inbound.try_push(Message::from(m)).unwrap();
+        }
+        // No await between the pushes and this: the waiter has not run.
+        assert_eq!(core.try_recv(), Some(Message::from("a")));
+        let got = tokio::time::timeout(Duration::from_secs(2), waiter)
+            .await
+            .expect("the waiter missed the messages in the batch")
+            .unwrap();
+        assert_eq!(got.unwrap(), Message::from("b"));
     }
 }

@@ -323,6 +323,30 @@ impl Pipe {
         }
     }
 
+    /// Waits until `take` finds something, trying it now and after each
+    /// push into the empty queue; `None` once the pipe is closed and `take`
+    /// found nothing. `take` may look beyond the queue too: a receiver's
+    /// batch, where another receiver may have moved the very messages whose
+    /// push woke this one.
+    pub(crate) async fn wait_for<T>(&self, mut take: impl FnMut() -> Option<T>) -> Option<T> {
+        if let Some(t) = take() {
+            return Some(t);
+        }
+        let _registered = self.shared.readable.register();
+        loop {
+            let notified = self.shared.readable.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(t) = take() {
+                return Some(t);
+            }
+            if self.is_closed() {
+                return None;
+            }
+            notified.await;
+        }
+    }
+
     /// Waits until there is a message or the pipe is closed.
     pub(crate) async fn readable(&self) {
         {
