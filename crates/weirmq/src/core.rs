@@ -102,7 +102,7 @@ pub(crate) struct Core {
     /// REQ and REP: senders write through the connection (see
     /// [`crate::engine`]).
     writes_through: bool,
-    /// Signalled when any peer pipe frees room or a peer arrives.
+    /// Signalled when any peer pipe frees room or a peer arrives or leaves.
     room: Arc<Signal>,
     peers: Mutex<Peers>,
     /// The socket's incoming queue: engines push, `recv` pops. One queue for
@@ -431,6 +431,10 @@ impl Core {
         if peers.next >= peers.list.len() {
             peers.next = 0;
         }
+        drop(peers);
+        // A PUB waiting for room at every subscribed peer may now go on
+        // without this one.
+        self.room.wake_all();
     }
 
     /// Counts messages that will never arrive (see

@@ -322,3 +322,77 @@ async fn xpub_cancels_of_a_departed_peer_wait_for_room_within_the_hwm() {
             .is_err()
     );
 }
+
+/// A hand-played ZMTP SUB's side of the handshake (NULL greeting, READY as
+/// a SUB), then a subscription to everything.
+fn sub_handshake() -> Vec<u8> {
+    let mut out = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1];
+    out.extend_from_slice(b"NULL");
+    out.resize(64, 0);
+    let mut ready = vec![5];
+    ready.extend_from_slice(b"READY");
+    ready.push(11);
+    ready.extend_from_slice(b"Socket-Type");
+    ready.extend_from_slice(&3u32.to_be_bytes());
+    ready.extend_from_slice(b"SUB");
+    out.extend_from_slice(&[0x04, ready.len() as u8]);
+    out.extend_from_slice(&ready);
+    let mut subscribe = vec![9];
+    subscribe.extend_from_slice(b"SUBSCRIBE");
+    out.extend_from_slice(&[0x04, subscribe.len() as u8]);
+    out.extend_from_slice(&subscribe);
+    out
+}
+
+/// A publisher that waits (under `WhenFull::Wait`) for a full subscriber
+/// goes on once that subscriber's connection has failed (here: it stopped
+/// reading and answering, and its heartbeat expired), not a linger later,
+/// when the ended connection gives up flushing to it.
+#[tokio::test]
+async fn a_publisher_waiting_for_a_dead_subscriber_goes_on_when_it_is_dropped() {
+    use tokio::io::AsyncWriteExt;
+
+    let options = Options::default()
+        .with_hwm(Hwm::new(4, 1 << 20).unwrap())
+        .with_when_full(WhenFull::Wait)
+        .with_heartbeat(weirmq::Heartbeat::new(Duration::from_secs(1)))
+        // Longer than any step of the test may take.
+        .with_linger(Duration::from_secs(60));
+    let publisher = Pub::with_options(options).unwrap();
+    let mut events = publisher.monitor();
+    let ep = publisher.bind("tcp://127.0.0.1:*").await.unwrap();
+    let mut peer = tokio::net::TcpStream::connect(ep.trim_start_matches("tcp://"))
+        .await
+        .unwrap();
+    peer.write_all(&sub_handshake()).await.unwrap();
+    // The peer never reads: the kernels' buffers, then the PUB's fill up.
+    let body = Bytes::from(vec![7u8; 64 * 1024]);
+    let mut refused = 0;
+    within(async {
+        while refused < 50 {
+            match publisher.try_send(body.clone()) {
+                // Before the subscription arrives nobody takes it; after,
+                // the engine must run to write.
+                Ok(()) => tokio::task::yield_now().await,
+                Err(TrySendError::Full(_)) => {
+                    refused += 1;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
+    let sender = tokio::spawn(async move {
+        let sent = publisher.send(body).await;
+        (sent, publisher)
+    });
+    first_event(&mut events, |e| match e {
+        weirmq::MonitorEvent::Disconnected { .. } => Some(()),
+        _ => None,
+    })
+    .await;
+    let (sent, _publisher) = within(sender).await.unwrap();
+    sent.unwrap();
+    drop(peer);
+}
