@@ -859,7 +859,10 @@ where
         if !paused && !decoded_all && !closing {
             continue;
         }
-        let want_read = !paused && !closing;
+        // Nor while the ZAP handler judges the peer: its handshake stands
+        // still, and what it sends meanwhile would only pile up in the input
+        // buffer until the answer (or the handshake timeout).
+        let want_read = !paused && !closing && zap.is_none();
         let held_len = backlog.front_len();
         let mut reading = (&mut input).limit(read_limit);
         tokio::select! {
