@@ -93,8 +93,8 @@ struct Unsent {
     /// stream offsets of its first octet and just past its last. Moved here
     /// from the pipe's batch (not copied, and the deque's capacity is
     /// reused: no allocation per message), they leave as soon as they are
-    /// written, so this holds at most the messages of one write batch plus
-    /// one pop batch.
+    /// written, so this holds at most the messages of two write batches and
+    /// one message beyond them.
     in_flight: VecDeque<(u64, u64, Message)>,
 }
 
@@ -256,7 +256,11 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
         }
         while conn.pending_transmit() + unsent.len < WRITE_BATCH {
             batch.clear();
-            if out.pop_batch(POP_BATCH, batch) == 0 {
+            // No more than a write batch of octets at a time (or one
+            // message): what is taken leaves room in the pipe for as much
+            // again, so a whole pipe taken at once would double what a
+            // peer that does not read costs.
+            if out.pop_into(batch, POP_BATCH, WRITE_BATCH) == 0 {
                 emptied = true;
                 break;
             }

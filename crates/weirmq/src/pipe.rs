@@ -260,6 +260,7 @@ impl Pipe {
     }
 
     /// Takes up to `max` messages into `out`; returns how many.
+    #[cfg(test)]
     pub(crate) fn pop_batch(&self, max: usize, out: &mut Vec<Message>) -> usize {
         self.pop_into(out, max, usize::MAX)
     }

@@ -631,3 +631,32 @@ async fn a_dropped_push_delivers_everything_it_accepted() {
         assert_eq!(pull.stats().lost, 0);
     }
 }
+
+/// What a PUSH holds for a stalled peer, in octets: its queue's byte HWM,
+/// plus the engine's write batches and one message in flight, not a second
+/// HWM's worth taken out of the queue in one go. Over inproc, whose stream
+/// buffers a known 256 KiB, to a PULL that holds one message.
+#[tokio::test]
+async fn a_stalled_peer_costs_the_sender_one_hwm_of_octets() {
+    const BODY: usize = 256 * 1024;
+    const HWM_BYTES: usize = 4 << 20;
+    let pull = Pull::with_options(Options::default().with_hwm(Hwm::new(1, 1).unwrap())).unwrap();
+    pull.bind("inproc://stalled-peer-octets").await.unwrap();
+    let push = Push::with_options(Options::default().with_hwm(Hwm::new(1000, HWM_BYTES).unwrap()))
+        .unwrap();
+    push.connect("inproc://stalled-peer-octets").await.unwrap();
+    wait_until(|| push.stats().peers > 0).await;
+    let body = Bytes::from(vec![7u8; BODY]);
+    let accepted = offer_until_refused(|m| push.try_send(m), |_| body.clone()).await;
+    let queued = push.stats().queued_out_messages;
+    // The sender's queue, its engine's write batches (2 x 128 KiB) and one
+    // message beyond; the stream; the receiver's queue (one message), its
+    // engine's batch (64 KiB, plus one message) and input buffer (one
+    // frame). Generous: 2 MiB past the sender's HWM.
+    let beyond = (accepted as usize * BODY).saturating_sub(HWM_BYTES);
+    assert!(
+        beyond <= 2 << 20,
+        "accepted {accepted} messages of {BODY} octets, {queued} of them queued: \
+         {beyond} octets beyond the {HWM_BYTES}-octet HWM"
+    );
+}
