@@ -46,6 +46,9 @@ const POP_BATCH: usize = 256;
 /// is sized to the frame instead, see `Connection::read_buffer`).
 const READ_RESERVE: usize = 64 * 1024;
 
+/// A deadline that never comes (as tokio's own: about 30 years).
+const FAR_FUTURE: std::time::Duration = std::time::Duration::from_secs(86400 * 365 * 30);
+
 /// Why an engine stopped.
 #[derive(Debug)]
 pub(crate) enum End {
@@ -831,8 +834,13 @@ where
             let conn = &mut wire.conn;
             let unsent_len = wire.unsent.len;
             if closing {
-                let until = *linger_until
-                    .get_or_insert_with(|| tokio::time::Instant::now() + core.options.linger);
+                let until = *linger_until.get_or_insert_with(|| {
+                    let now = tokio::time::Instant::now();
+                    // An endless linger (`Duration::MAX`) must not overflow:
+                    // a deadline that never comes, as tokio's own timeouts.
+                    now.checked_add(core.options.linger)
+                        .unwrap_or_else(|| now + FAR_FUTURE)
+                });
                 if tokio::time::Instant::now() >= until {
                     return End::Closed;
                 }

@@ -660,3 +660,35 @@ async fn a_stalled_peer_costs_the_sender_one_hwm_of_octets() {
          {beyond} octets beyond the {HWM_BYTES}-octet HWM"
     );
 }
+
+/// A linger of `Duration::MAX` (libzmq's default, -1, is "forever") makes
+/// close wait for the peer like any other: every message accepted arrives
+/// once the peer reads.
+#[tokio::test]
+async fn close_with_an_endless_linger_delivers_everything() {
+    let hwm = Hwm::new(10, 1 << 20).unwrap();
+    let pull = Pull::with_options(Options::default().with_hwm(hwm)).unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let push =
+        Push::with_options(Options::default().with_hwm(hwm).with_linger(Duration::MAX)).unwrap();
+    push.connect(&ep).await.unwrap();
+    wait_until(|| push.stats().peers > 0).await;
+    // Everything between the sockets fills; the PULL reads after the close.
+    let accepted = offer_until_refused(
+        |m| push.try_send(m),
+        |n| {
+            let mut body = n.to_le_bytes().to_vec();
+            body.resize(1024, 0);
+            body
+        },
+    )
+    .await;
+    let closing = tokio::spawn(push.close());
+    for n in 0..accepted {
+        let m = within(pull.recv())
+            .await
+            .unwrap_or_else(|e| panic!("message {n} of {accepted}: {e}"));
+        assert_eq!(m.frames()[0][..8], n.to_le_bytes());
+    }
+    within(closing).await.unwrap();
+}
