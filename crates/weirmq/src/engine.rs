@@ -677,8 +677,30 @@ where
     let mut kicked = true;
     let mut linger_until = None;
     // A question to the ZAP handler, while one is out.
-    let mut zap: Option<std::pin::Pin<Box<dyn std::future::Future<Output = AuthDecision> + Send>>> =
-        None;
+    let mut zap: Option<Pin<Box<dyn std::future::Future<Output = AuthDecision> + Send>>> = None;
+    // The signals that last the whole connection are armed once, not built
+    // and dropped on every turn of the loop (that cost more than the rest of
+    // a small message's turn). A close, or an unbind or disconnect: end
+    // like a close, flushing within the linger.
+    let mut close_signal = std::pin::pin!(async {
+        tokio::select! {
+            _ = core.closed() => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+    });
+    // Eviction, while in the handshake.
+    let evicted = ticket.as_ref().map(|t| t.evicted.clone());
+    let mut evicted = std::pin::pin!(async move {
+        match evicted {
+            Some(signal) => signal.notified().await,
+            None => std::future::pending().await,
+        }
+    });
+    // A writing-through sender's kick: re-armed each time it fires.
+    let mut kick = std::pin::pin!(link.kick.notified());
+    // A newer connection taking over the peer's routing id, once there is
+    // a peer.
+    let mut replaced: Option<Pin<Box<dyn std::future::Future<Output = ()> + Send>>> = None;
     loop {
         let now = Instant::now();
         // The link is locked for this synchronous part only, never across
@@ -863,6 +885,12 @@ where
         if !backlog.data.is_empty() {
             backlog.deliver(core, &mut closing);
         }
+        if replaced.is_none() {
+            if let Some(peer) = out.as_ref() {
+                let peer = peer.clone();
+                replaced = Some(Box::pin(async move { peer.replaced.notified().await }));
+            }
+        }
         let paused = !backlog.is_empty();
         // Decoding stopped for want of room, and there is room now: decode
         // the rest of what was read before reading on. (Reading first would
@@ -892,7 +920,10 @@ where
             // the pipe's signal (which it leaves alone: waking this task
             // is the hand-off it avoids).
             _ = async { out.as_ref().expect("guarded").out.readable().await }, if want_out && !closing && !through => {}
-            _ = link.kick.notified(), if through => kicked = true,
+            _ = kick.as_mut(), if through => {
+                kicked = true;
+                kick.set(link.kick.notified());
+            }
             _ = core.inbound.writable(held_len), if paused => {}
             // While reading is paused for backpressure the peer's traffic
             // waits unread, so its silence proves nothing: no expiry then
@@ -908,13 +939,11 @@ where
                     return End::Protocol(e);
                 }
             }
-            _ = core.closed(), if !closing => closing = true,
-            _ = async { out.as_ref().expect("guarded").replaced.notified().await }, if out.is_some() => {
+            _ = close_signal.as_mut(), if !closing => closing = true,
+            _ = async { replaced.as_mut().expect("guarded").await }, if replaced.is_some() => {
                 return End::HandedOver;
             }
-            // unbind/disconnect: end like a close, flushing within the linger.
-            _ = stop.wait_for(|s| *s), if !closing => closing = true,
-            _ = async { ticket.as_ref().expect("guarded").evicted.notified().await }, if ticket.is_some() => {
+            _ = evicted.as_mut(), if ticket.is_some() => {
                 return End::Evicted;
             }
             _ = tokio::time::sleep_until(linger_until.unwrap_or_else(tokio::time::Instant::now)), if closing => {}
