@@ -516,8 +516,9 @@ impl Core {
         let control = Message::from(control);
         for peer in &self.peers().list {
             // A subscription is a command of ours, not data: it bypasses the
-            // HWM (it costs what the caller chose to subscribe to).
-            peer.out.force_push(control.clone());
+            // HWM, and a change not yet sent is undone rather than followed
+            // (at most one queued per topic).
+            peer.out.push_subscription(control.clone());
         }
         Ok(())
     }

@@ -160,15 +160,42 @@ impl Pipe {
         Ok(moved)
     }
 
-    /// Adds `msg` whatever the HWM (for our own control messages, such as a
-    /// SUB's subscriptions, never for data). Refused only when closed.
-    pub(crate) fn force_push(&self, msg: Message) {
+    /// Adds a SUB's subscription change (`%x01` or `%x00`, then the topic)
+    /// whatever the HWM: a command of ours, not data. The socket sends a
+    /// change only when a topic's count leaves or returns to zero, so a
+    /// change still queued for the same topic is the opposite one: the two
+    /// cancel out and both go (a subscription may take effect at any time
+    /// later; one that never reached the peer changed nothing). Changes a
+    /// peer does not read thus hold at most one place per topic, however
+    /// often the application, or a proxy's downstream, toggles it. The one
+    /// that leaves counts as taken out. Refused only when closed.
+    pub(crate) fn push_subscription(&self, change: Message) {
         let mut st = self.lock();
         if st.closed {
             return;
         }
-        st.bytes += msg.byte_len();
-        st.queue.push_back(msg);
+        let topic = |m: &Message| match m.frames() {
+            [f] if matches!(f.first(), Some(0 | 1)) => Some(f.slice(1..)),
+            _ => None,
+        };
+        let new_topic = topic(&change);
+        let queued = new_topic
+            .as_ref()
+            .and_then(|t| st.queue.iter().rposition(|m| topic(m).as_ref() == Some(t)));
+        if let Some(at) = queued {
+            if let Some(gone) = st.queue.remove(at) {
+                st.bytes -= gone.byte_len();
+                st.popped += 1;
+            }
+            let wake = self.below_low_water(&st) && self.shared.writable.has_waiters();
+            drop(st);
+            if wake {
+                self.shared.writable.wake_all();
+            }
+            return;
+        }
+        st.bytes += change.byte_len();
+        st.queue.push_back(change);
         self.pushed(st, 1);
     }
 
@@ -489,6 +516,39 @@ mod tests {
         assert_eq!(p.depth(), (1, 1));
         assert_eq!(p.replaced(), 2);
         assert_eq!(p.try_pop(), Some(Message::from("c")));
+    }
+
+    fn change(subscribe: bool, topic: &str) -> Message {
+        let mut m = vec![u8::from(subscribe)];
+        m.extend_from_slice(topic.as_bytes());
+        Message::from(m)
+    }
+
+    /// Subscription changes a peer does not read hold one place per topic
+    /// at most: a change still queued is undone by the opposite one, not
+    /// followed by it; other messages (an XSUB's data) stay as they were.
+    #[test]
+    fn unread_subscription_changes_stay_one_per_topic() {
+        let p = pipe(2, 100);
+        p.push_subscription(change(true, "a"));
+        p.try_push(Message::from("data")).unwrap();
+        for round in 0..10_000 {
+            for topic in ["b", "c", "d"] {
+                let subscribed = round % 2 == 0;
+                p.push_subscription(change(subscribed, topic));
+            }
+        }
+        // Each of b, c and d was subscribed and cancelled 5,000 times: none
+        // of it is left. Then one more for b; a cancel for a, already
+        // queued, undoes it.
+        assert_eq!(p.depth().0, 2, "what toggled left nothing");
+        p.push_subscription(change(true, "b"));
+        p.push_subscription(change(false, "a"));
+        let mut out = Vec::new();
+        p.pop_into(&mut out, 10, usize::MAX);
+        assert_eq!(out, [Message::from("data"), change(true, "b")]);
+        let (pushed, popped) = p.counts();
+        assert_eq!(pushed, popped, "what left is counted as taken out");
     }
 
     #[test]
