@@ -437,6 +437,12 @@ impl Core {
         self.room.wake_all();
     }
 
+    /// Wakes the senders waiting for room, to look again at who a message
+    /// is for (a peer cancelled a subscription, say).
+    pub(crate) fn wake_senders(&self) {
+        self.room.wake_all();
+    }
+
     /// Counts messages that will never arrive (see
     /// [`Stats::lost`](crate::Stats::lost)), and reports them.
     pub(crate) fn count_lost(&self, peer: &str, count: u64) {

@@ -794,6 +794,9 @@ where
                             // Cancelling what was never subscribed is ignored, as
                             // libzmq does.
                             if crate::core::lock(&peer.subscriptions).remove(&topic) {
+                                // A PUB waiting for room at this peer may
+                                // not need it any more.
+                                core.wake_senders();
                                 // XPUB: so is a topic's last subscriber leaving.
                                 let note = Held {
                                     subscribe: false,

@@ -396,3 +396,52 @@ async fn a_publisher_waiting_for_a_dead_subscriber_goes_on_when_it_is_dropped() 
     sent.unwrap();
     drop(peer);
 }
+
+/// A publisher that waits (under `WhenFull::Wait`) for a full subscriber
+/// goes on when that subscriber cancels its subscription: the message is
+/// no longer for it.
+#[tokio::test]
+async fn a_publisher_waiting_for_a_subscriber_goes_on_when_it_cancels() {
+    use tokio::io::AsyncWriteExt;
+
+    let options = Options::default()
+        .with_hwm(Hwm::new(4, 1 << 20).unwrap())
+        .with_when_full(WhenFull::Wait);
+    let publisher = Pub::with_options(options).unwrap();
+    let ep = publisher.bind("tcp://127.0.0.1:*").await.unwrap();
+    let mut peer = tokio::net::TcpStream::connect(ep.trim_start_matches("tcp://"))
+        .await
+        .unwrap();
+    peer.write_all(&sub_handshake()).await.unwrap();
+    // The peer never reads: the kernels' buffers, then the PUB's fill up.
+    let body = Bytes::from(vec![7u8; 64 * 1024]);
+    let mut refused = 0;
+    within(async {
+        while refused < 50 {
+            match publisher.try_send(body.clone()) {
+                Ok(()) => tokio::task::yield_now().await,
+                Err(TrySendError::Full(_)) => {
+                    refused += 1;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
+    let sender = tokio::spawn(async move {
+        let sent = publisher.send(body).await;
+        (sent, publisher)
+    });
+    // Let the sender start waiting, then cancel the (empty) topic.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!sender.is_finished(), "the send should wait for room first");
+    let mut cancel = vec![6];
+    cancel.extend_from_slice(b"CANCEL");
+    let mut frame = vec![0x04, cancel.len() as u8];
+    frame.extend_from_slice(&cancel);
+    peer.write_all(&frame).await.unwrap();
+    let (sent, _publisher) = within(sender).await.unwrap();
+    sent.unwrap();
+    drop(peer);
+}
