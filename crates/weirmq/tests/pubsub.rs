@@ -344,23 +344,19 @@ fn sub_handshake() -> Vec<u8> {
     out
 }
 
-/// A publisher that waits (under `WhenFull::Wait`) for a full subscriber
-/// goes on once that subscriber's connection has failed (here: it stopped
-/// reading and answering, and its heartbeat expired), not a linger later,
-/// when the ended connection gives up flushing to it.
-#[tokio::test]
-async fn a_publisher_waiting_for_a_dead_subscriber_goes_on_when_it_is_dropped() {
+/// Connects a hand-played SUB (subscribed to everything) to `publisher`
+/// at `ep` that never reads, fills every queue between them, and starts a
+/// send that has to wait for room. Returns the send (with the publisher)
+/// and the SUB's stream.
+async fn fill_then_send(
+    publisher: Pub,
+    ep: &str,
+) -> (
+    tokio::task::JoinHandle<(Result<(), weirmq::Error>, Pub)>,
+    tokio::net::TcpStream,
+) {
     use tokio::io::AsyncWriteExt;
 
-    let options = Options::default()
-        .with_hwm(Hwm::new(4, 1 << 20).unwrap())
-        .with_when_full(WhenFull::Wait)
-        .with_heartbeat(weirmq::Heartbeat::new(Duration::from_secs(1)))
-        // Longer than any step of the test may take.
-        .with_linger(Duration::from_secs(60));
-    let publisher = Pub::with_options(options).unwrap();
-    let mut events = publisher.monitor();
-    let ep = publisher.bind("tcp://127.0.0.1:*").await.unwrap();
     let mut peer = tokio::net::TcpStream::connect(ep.trim_start_matches("tcp://"))
         .await
         .unwrap();
@@ -387,6 +383,25 @@ async fn a_publisher_waiting_for_a_dead_subscriber_goes_on_when_it_is_dropped() 
         let sent = publisher.send(body).await;
         (sent, publisher)
     });
+    (sender, peer)
+}
+
+/// A publisher that waits (under `WhenFull::Wait`) for a full subscriber
+/// goes on once that subscriber's connection has failed (here: it stopped
+/// reading and answering, and its heartbeat expired), not a linger later,
+/// when the ended connection gives up flushing to it.
+#[tokio::test]
+async fn a_publisher_waiting_for_a_dead_subscriber_goes_on_when_it_is_dropped() {
+    let options = Options::default()
+        .with_hwm(Hwm::new(4, 1 << 20).unwrap())
+        .with_when_full(WhenFull::Wait)
+        .with_heartbeat(weirmq::Heartbeat::new(Duration::from_secs(1)))
+        // Longer than any step of the test may take.
+        .with_linger(Duration::from_secs(60));
+    let publisher = Pub::with_options(options).unwrap();
+    let mut events = publisher.monitor();
+    let ep = publisher.bind("tcp://127.0.0.1:*").await.unwrap();
+    let (sender, peer) = fill_then_send(publisher, &ep).await;
     first_event(&mut events, |e| match e {
         weirmq::MonitorEvent::Disconnected { .. } => Some(()),
         _ => None,
@@ -409,30 +424,7 @@ async fn a_publisher_waiting_for_a_subscriber_goes_on_when_it_cancels() {
         .with_when_full(WhenFull::Wait);
     let publisher = Pub::with_options(options).unwrap();
     let ep = publisher.bind("tcp://127.0.0.1:*").await.unwrap();
-    let mut peer = tokio::net::TcpStream::connect(ep.trim_start_matches("tcp://"))
-        .await
-        .unwrap();
-    peer.write_all(&sub_handshake()).await.unwrap();
-    // The peer never reads: the kernels' buffers, then the PUB's fill up.
-    let body = Bytes::from(vec![7u8; 64 * 1024]);
-    let mut refused = 0;
-    within(async {
-        while refused < 50 {
-            match publisher.try_send(body.clone()) {
-                Ok(()) => tokio::task::yield_now().await,
-                Err(TrySendError::Full(_)) => {
-                    refused += 1;
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-                Err(e) => panic!("{e}"),
-            }
-        }
-    })
-    .await;
-    let sender = tokio::spawn(async move {
-        let sent = publisher.send(body).await;
-        (sent, publisher)
-    });
+    let (sender, mut peer) = fill_then_send(publisher, &ep).await;
     // Let the sender start waiting, then cancel the (empty) topic.
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!sender.is_finished(), "the send should wait for room first");
