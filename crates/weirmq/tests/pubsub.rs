@@ -326,21 +326,8 @@ async fn xpub_cancels_of_a_departed_peer_wait_for_room_within_the_hwm() {
 /// A hand-played ZMTP SUB's side of the handshake (NULL greeting, READY as
 /// a SUB), then a subscription to everything.
 fn sub_handshake() -> Vec<u8> {
-    let mut out = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1];
-    out.extend_from_slice(b"NULL");
-    out.resize(64, 0);
-    let mut ready = vec![5];
-    ready.extend_from_slice(b"READY");
-    ready.push(11);
-    ready.extend_from_slice(b"Socket-Type");
-    ready.extend_from_slice(&3u32.to_be_bytes());
-    ready.extend_from_slice(b"SUB");
-    out.extend_from_slice(&[0x04, ready.len() as u8]);
-    out.extend_from_slice(&ready);
-    let mut subscribe = vec![9];
-    subscribe.extend_from_slice(b"SUBSCRIBE");
-    out.extend_from_slice(&[0x04, subscribe.len() as u8]);
-    out.extend_from_slice(&subscribe);
+    let mut out = null_handshake("SUB");
+    push_command(&mut out, "SUBSCRIBE", b"");
     out
 }
 
@@ -428,10 +415,8 @@ async fn a_publisher_waiting_for_a_subscriber_goes_on_when_it_cancels() {
     // Let the sender start waiting, then cancel the (empty) topic.
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!sender.is_finished(), "the send should wait for room first");
-    let mut cancel = vec![6];
-    cancel.extend_from_slice(b"CANCEL");
-    let mut frame = vec![0x04, cancel.len() as u8];
-    frame.extend_from_slice(&cancel);
+    let mut frame = Vec::new();
+    push_command(&mut frame, "CANCEL", b"");
     peer.write_all(&frame).await.unwrap();
     let (sent, _publisher) = within(sender).await.unwrap();
     sent.unwrap();

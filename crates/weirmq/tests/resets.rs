@@ -25,18 +25,7 @@ const BODY: usize = 16 * 1024;
 
 /// Our side of the handshake, as a NULL PULL: greeting, then READY.
 fn pull_handshake() -> Vec<u8> {
-    let mut out = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1];
-    out.extend_from_slice(b"NULL");
-    out.resize(64, 0);
-    let mut ready = vec![5];
-    ready.extend_from_slice(b"READY");
-    ready.push(11);
-    ready.extend_from_slice(b"Socket-Type");
-    ready.extend_from_slice(&4u32.to_be_bytes());
-    ready.extend_from_slice(b"PULL");
-    out.extend_from_slice(&[0x04, ready.len() as u8]);
-    out.extend_from_slice(&ready);
-    out
+    null_handshake("PULL")
 }
 
 /// The sequence numbers of the whole messages in what the peer read: the

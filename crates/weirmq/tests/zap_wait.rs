@@ -17,17 +17,12 @@ use common::*;
 
 /// A hand-played PLAIN client: greeting, then HELLO.
 fn plain_hello() -> Vec<u8> {
-    let mut out = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1];
-    out.extend_from_slice(b"PLAIN");
-    out.resize(64, 0);
+    let mut out = greeting("PLAIN");
     let mut hello = vec![5];
-    hello.extend_from_slice(b"HELLO");
-    hello.push(5);
     hello.extend_from_slice(b"admin");
     hello.push(6);
     hello.extend_from_slice(b"secret");
-    out.extend_from_slice(&[0x04, hello.len() as u8]);
-    out.extend_from_slice(&hello);
+    push_command(&mut out, "HELLO", &hello);
     out
 }
 

@@ -77,3 +77,32 @@ pub async fn first_event<R>(
     })
     .await
 }
+
+/// A hand-played peer's ZMTP 3.1 greeting for `mechanism`, as a client.
+pub fn greeting(mechanism: &str) -> Vec<u8> {
+    let mut out = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1];
+    out.extend_from_slice(mechanism.as_bytes());
+    out.resize(64, 0);
+    out
+}
+
+/// Appends a command frame (short form): `name`, then `body`.
+pub fn push_command(out: &mut Vec<u8>, name: &str, body: &[u8]) {
+    let mut command = vec![name.len() as u8];
+    command.extend_from_slice(name.as_bytes());
+    command.extend_from_slice(body);
+    out.extend_from_slice(&[0x04, command.len() as u8]);
+    out.extend_from_slice(&command);
+}
+
+/// A hand-played NULL peer's side of the handshake: greeting, then READY
+/// with its `Socket-Type`.
+pub fn null_handshake(socket_type: &str) -> Vec<u8> {
+    let mut out = greeting("NULL");
+    let mut ready = vec![11];
+    ready.extend_from_slice(b"Socket-Type");
+    ready.extend_from_slice(&(socket_type.len() as u32).to_be_bytes());
+    ready.extend_from_slice(socket_type.as_bytes());
+    push_command(&mut out, "READY", &ready);
+    out
+}
