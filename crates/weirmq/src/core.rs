@@ -434,7 +434,7 @@ impl Core {
         drop(peers);
         // A PUB waiting for room at every subscribed peer may now go on
         // without this one.
-        self.room.wake_all();
+        self.wake_senders();
     }
 
     /// Wakes the senders waiting for room, to look again at who a message

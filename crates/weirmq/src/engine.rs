@@ -747,6 +747,10 @@ where
                                     if through {
                                         peer.set_link(Some(link.clone()));
                                     }
+                                    let handed_over = peer.clone();
+                                    replaced = Some(Box::pin(async move {
+                                        handed_over.replaced.notified().await
+                                    }));
                                     *out = Some(peer);
                                 }
                                 Err(_) => return End::DuplicateRoutingId,
@@ -887,12 +891,6 @@ where
         // may want the link at once, to reply.
         if !backlog.data.is_empty() {
             backlog.deliver(core, &mut closing);
-        }
-        if replaced.is_none() {
-            if let Some(peer) = out.as_ref() {
-                let peer = peer.clone();
-                replaced = Some(Box::pin(async move { peer.replaced.notified().await }));
-            }
         }
         let paused = !backlog.is_empty();
         // Decoding stopped for want of room, and there is room now: decode

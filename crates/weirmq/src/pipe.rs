@@ -132,6 +132,19 @@ impl Pipe {
         }
     }
 
+    /// Accounts for `n` messages of `bytes` payload octets that left the
+    /// queue (under the lock `st`), then wakes waiting writers if that made
+    /// room enough.
+    fn taken_out(&self, mut st: MutexGuard<'_, State>, n: usize, bytes: usize) {
+        st.bytes -= bytes;
+        st.popped += n as u64;
+        let wake = self.below_low_water(&st) && self.shared.writable.has_waiters();
+        drop(st);
+        if wake {
+            self.shared.writable.wake_all();
+        }
+    }
+
     /// Moves messages from the front of `msgs` in, in order and under one
     /// lock, while each fits (the rule of [`Pipe::try_push`]); what does not
     /// fit stays in `msgs`. Returns the payload octets moved; `Err` when the
@@ -182,16 +195,8 @@ impl Pipe {
         let queued = new_topic
             .as_ref()
             .and_then(|t| st.queue.iter().rposition(|m| topic(m).as_ref() == Some(t)));
-        if let Some(at) = queued {
-            if let Some(gone) = st.queue.remove(at) {
-                st.bytes -= gone.byte_len();
-                st.popped += 1;
-            }
-            let wake = self.below_low_water(&st) && self.shared.writable.has_waiters();
-            drop(st);
-            if wake {
-                self.shared.writable.wake_all();
-            }
+        if let Some(gone) = queued.and_then(|at| st.queue.remove(at)) {
+            self.taken_out(st, 1, gone.byte_len());
             return;
         }
         st.bytes += change.byte_len();
@@ -311,12 +316,8 @@ impl Pipe {
             n += 1;
             out.extend(Some(msg));
         }
-        st.bytes -= taken;
-        st.popped += n as u64;
-        let wake = n > 0 && self.below_low_water(&st) && self.shared.writable.has_waiters();
-        drop(st);
-        if wake {
-            self.shared.writable.wake_all();
+        if n > 0 {
+            self.taken_out(st, n, taken);
         }
         n
     }
@@ -332,23 +333,7 @@ impl Pipe {
     /// Waits for a message; `None` once the pipe is closed and empty.
     #[cfg(test)]
     pub(crate) async fn pop(&self) -> Option<Message> {
-        // The common case, a message waiting, registers nothing.
-        if let Some(msg) = self.try_pop() {
-            return Some(msg);
-        }
-        let _registered = self.shared.readable.register();
-        loop {
-            let notified = self.shared.readable.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(msg) = self.try_pop() {
-                return Some(msg);
-            }
-            if self.is_closed() {
-                return None;
-            }
-            notified.await;
-        }
+        self.wait_for(|| self.try_pop()).await
     }
 
     /// Waits until `take` finds something, trying it now and after each
@@ -357,6 +342,7 @@ impl Pipe {
     /// batch, where another receiver may have moved the very messages whose
     /// push woke this one.
     pub(crate) async fn wait_for<T>(&self, mut take: impl FnMut() -> Option<T>) -> Option<T> {
+        // The common case, something there already, registers nothing.
         if let Some(t) = take() {
             return Some(t);
         }
@@ -377,25 +363,8 @@ impl Pipe {
 
     /// Waits until there is a message or the pipe is closed.
     pub(crate) async fn readable(&self) {
-        {
-            let st = self.lock();
-            if !st.queue.is_empty() || st.closed {
-                return;
-            }
-        }
-        let _registered = self.shared.readable.register();
-        loop {
-            let notified = self.shared.readable.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let st = self.lock();
-                if !st.queue.is_empty() || st.closed {
-                    return;
-                }
-            }
-            notified.await;
-        }
+        self.wait_for(|| (!self.lock().queue.is_empty()).then_some(()))
+            .await;
     }
 
     /// Refuses further pushes; queued messages can still be popped. Returns
