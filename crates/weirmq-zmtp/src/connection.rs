@@ -541,6 +541,14 @@ impl Connection {
         Ok(())
     }
 
+    /// Queues a single-frame message whose body is copied from `body` now
+    /// (for a body the caller holds in place of a [`Bytes`]).
+    pub fn send_frame(&mut self, body: &[u8]) -> Result<(), UsageError> {
+        let (codec, out) = self.traffic()?;
+        codec.seal_slice(false, body, out);
+        Ok(())
+    }
+
     /// Sends a subscription (SUB and XSUB): a SUBSCRIBE command to a ZMTP 3.1
     /// peer, a `%x01` data frame to a 3.0 peer.
     pub fn subscribe(&mut self, topic: &[u8]) -> Result<(), UsageError> {

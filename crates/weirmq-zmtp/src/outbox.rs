@@ -89,10 +89,15 @@ impl Outbox {
             self.chunked += body.len();
             self.chunks.push_back(body.clone());
         } else {
-            self.make_room(MAX_HEADER_LEN + body.len());
-            encode_header(&mut self.staged, more, false, body.len());
-            self.staged.extend_from_slice(body);
+            self.frame_copied(more, body);
         }
+    }
+
+    /// A frame whose body is copied, whatever its size.
+    pub(crate) fn frame_copied(&mut self, more: bool, body: &[u8]) {
+        self.make_room(MAX_HEADER_LEN + body.len());
+        encode_header(&mut self.staged, more, false, body.len());
+        self.staged.extend_from_slice(body);
     }
 
     fn flush_staged(&mut self) {

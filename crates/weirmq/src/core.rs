@@ -11,6 +11,7 @@ use tokio::sync::{Notify, watch};
 use weirmq_zmtp::{Connection, Message, SocketType};
 
 use crate::engine::WriteThrough;
+use crate::entry::Entry;
 use crate::error::{Error, TrySendError};
 use crate::options::{Options, WhenFull};
 use crate::pipe::{Pipe, PushError};
@@ -111,7 +112,7 @@ pub(crate) struct Core {
     /// Messages `recv` took from `inbound` in one batch and has not handed
     /// out yet: the queue's lock, which the engines contend for, is taken
     /// once per batch instead of once per message.
-    taken: Mutex<VecDeque<Message>>,
+    taken: Mutex<VecDeque<Entry>>,
     /// Messages (and at most payload octets, or one message) per batch.
     take_batch: (usize, usize),
     closed: watch::Sender<bool>,
@@ -761,9 +762,11 @@ impl Core {
         let mut taken = lock(&self.taken);
         if taken.is_empty() {
             let (max, max_bytes) = self.take_batch;
-            self.inbound.pop_into(&mut *taken, max, max_bytes);
+            self.inbound.pop_into(&mut taken, max, max_bytes);
         }
-        taken.pop_front()
+        let entry = taken.pop_front();
+        drop(taken);
+        entry.map(Entry::into_message)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -892,7 +895,7 @@ impl Core {
             let taken = lock(&self.taken);
             (
                 taken.len(),
-                taken.iter().map(Message::byte_len).sum::<usize>(),
+                taken.iter().map(Entry::byte_len).sum::<usize>(),
             )
         };
         queued_in_messages += batched;

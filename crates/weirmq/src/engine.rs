@@ -32,9 +32,10 @@ use std::time::Instant;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
-use weirmq_zmtp::{AuthDecision, AuthRequest, Config, Connection, Event, Message, SocketType};
+use weirmq_zmtp::{AuthDecision, AuthRequest, Config, Connection, Event, SocketType};
 
 use crate::core::{Core, Peer, Ticket};
+use crate::entry::Entry;
 use crate::monitor::MonitorEvent;
 use crate::pipe::Pipe;
 
@@ -98,7 +99,7 @@ struct Unsent {
     /// reused: no allocation per message), they leave as soon as they are
     /// written, so this holds at most the messages of two write batches and
     /// one message beyond them.
-    in_flight: VecDeque<(u64, u64, Message)>,
+    in_flight: VecDeque<(u64, u64, Entry)>,
 }
 
 impl Unsent {
@@ -115,10 +116,11 @@ impl Unsent {
         self.taken + conn.pending_transmit() as u64
     }
 
-    /// Tracks `msg`, which `conn` has just encoded from stream offset `start`.
-    fn encoded(&mut self, conn: &Connection, start: u64, msg: Message) {
+    /// Tracks `entry`, which `conn` has just encoded from stream offset
+    /// `start`.
+    fn encoded(&mut self, conn: &Connection, start: u64, entry: Entry) {
         let end = self.output_end(conn);
-        self.in_flight.push_back((start, end, msg));
+        self.in_flight.push_back((start, end, entry));
     }
 
     /// Takes the messages not wholly written: `(untouched, partial)`, where
@@ -126,7 +128,7 @@ impl Unsent {
     fn take_unwritten(
         &mut self,
     ) -> (
-        impl ExactSizeIterator<Item = Message> + DoubleEndedIterator,
+        impl ExactSizeIterator<Item = Entry> + DoubleEndedIterator,
         u64,
     ) {
         let partial = self
@@ -137,7 +139,10 @@ impl Unsent {
         if partial {
             all.pop_front();
         }
-        (all.into_iter().map(|(_, _, msg)| msg), u64::from(partial))
+        (
+            all.into_iter().map(|(_, _, entry)| entry),
+            u64::from(partial),
+        )
     }
 
     fn advance(&mut self, mut n: usize) {
@@ -192,7 +197,7 @@ struct Wire<W> {
     unsent: Unsent,
     wr: W,
     /// Reused for each batch taken from the pipe.
-    batch: Vec<Message>,
+    batch: VecDeque<Entry>,
 }
 
 /// A connection that a socket's sender writes through (REQ and REP).
@@ -267,20 +272,20 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
                 emptied = true;
                 break;
             }
-            for msg in batch.drain(..) {
+            for entry in batch.drain(..) {
                 // The pipe only holds non-empty messages and the
                 // connection is ready: these cannot fail.
                 if subscriber {
                     // A SUB's pipe carries its subscriptions: %x01 or
                     // %x00 and the topic, sent as the peer's revision
                     // wants them (commands for 3.1, frames for 3.0).
-                    match msg.frames() {
-                        [control] if control.first() == Some(&1) => {
-                            drop(conn.subscribe(&control[1..]));
+                    match entry.single_frame() {
+                        Some([1, topic @ ..]) => {
+                            drop(conn.subscribe(topic));
                             continue;
                         }
-                        [control] if control.first() == Some(&0) => {
-                            drop(conn.cancel(&control[1..]));
+                        Some([0, topic @ ..]) => {
+                            drop(conn.cancel(topic));
                             continue;
                         }
                         // XSUB: other messages go upstream as data.
@@ -288,8 +293,8 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
                     }
                 }
                 let start = unsent.output_end(conn);
-                if conn.send(&msg).is_ok() {
-                    unsent.encoded(conn, start, msg);
+                if entry.encode(conn).is_ok() {
+                    unsent.encoded(conn, start, entry);
                 }
             }
         }
@@ -385,7 +390,7 @@ const IN_BATCH_BYTES: usize = 64 * 1024;
 /// on in batches, then at most one item that has to wait behind it.
 #[derive(Default)]
 struct Backlog {
-    data: VecDeque<Message>,
+    data: VecDeque<Entry>,
     bytes: usize,
     held: Option<Held>,
 }
@@ -395,9 +400,9 @@ impl Backlog {
         self.data.is_empty() && self.held.is_none()
     }
 
-    fn push(&mut self, msg: Message) {
-        self.bytes += msg.byte_len();
-        self.data.push_back(msg);
+    fn push(&mut self, entry: Entry) {
+        self.bytes += entry.byte_len();
+        self.data.push_back(entry);
     }
 
     /// Enough for one hand-on.
@@ -408,7 +413,7 @@ impl Backlog {
     /// The octets the first waiting item needs room for.
     fn front_len(&self) -> usize {
         match (self.data.front(), &self.held) {
-            (Some(msg), _) => msg.byte_len(),
+            (Some(entry), _) => entry.byte_len(),
             (None, Some(item)) => item.len(),
             (None, None) => 0,
         }
@@ -431,7 +436,7 @@ impl Backlog {
     /// everything went.
     fn deliver(&mut self, core: &Core, closing: &mut bool) -> bool {
         if !self.data.is_empty() {
-            match core.inbound.try_push_batch(&mut self.data) {
+            match core.inbound.try_push_batch(&mut self.data, self.bytes) {
                 Ok(bytes) => self.bytes -= bytes,
                 Err(()) => {
                     *closing = true;
@@ -521,7 +526,7 @@ where
         conn,
         unsent: Unsent::default(),
         wr,
-        batch: Vec::with_capacity(POP_BATCH),
+        batch: VecDeque::with_capacity(POP_BATCH),
     }));
     let keep = kept.is_some() && reconnect_keeps_pipe(core.socket_type);
     let mut out: Option<Arc<Peer>> = None;
@@ -768,7 +773,9 @@ where
                                 msg.push_front(peer.id.clone());
                             }
                         }
-                        backlog.push(msg);
+                        // Copied in here if small, and the input buffer's
+                        // share dropped on this thread, not the reader's.
+                        backlog.push(Entry::from(msg));
                         if backlog.is_full() {
                             stalled = !backlog.deliver(core, &mut closing);
                         }

@@ -29,6 +29,7 @@ pub mod cert;
 mod core;
 mod endpoint;
 mod engine;
+mod entry;
 mod error;
 mod monitor;
 mod options;

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use weirmq_zmtp::Message;
 
+use crate::entry::Entry;
 use crate::options::Hwm;
 use crate::signal::Signal;
 
@@ -23,7 +24,7 @@ pub(crate) enum PushError {
 }
 
 struct State {
-    queue: VecDeque<Message>,
+    queue: VecDeque<Entry>,
     bytes: usize,
     closed: bool,
     /// Messages that ever went in and came out (counted under the lock the
@@ -91,31 +92,33 @@ impl Pipe {
         if st.closed {
             return Err(PushError::Closed(msg));
         }
-        match self.admit(&mut st, msg) {
-            Ok(_) => {
-                self.pushed(st, 1);
-                Ok(())
-            }
-            Err(msg) => Err(PushError::Full(msg)),
+        if !self.admits(&mut st, msg.byte_len()) {
+            return Err(PushError::Full(msg));
         }
+        // Copied in (if small) only now that it stays: a sender refused
+        // gets back what it gave.
+        self.enqueue(&mut st, Entry::from(msg));
+        self.pushed(st, 1);
+        Ok(())
     }
 
-    /// Queues `msg` under the lock if the HWM admits it (under conflate it
-    /// replaces what is queued); returns its payload octets, or hands it
-    /// back.
-    fn admit(&self, st: &mut State, msg: Message) -> Result<usize, Message> {
-        let len = msg.byte_len();
+    /// Whether the HWM admits a message of `len` payload octets now, under
+    /// the lock. Under conflate it always does: what is queued is dropped
+    /// (counted as replaced) to make way.
+    fn admits(&self, st: &mut State, len: usize) -> bool {
         if self.shared.conflate {
             let replaced = st.queue.len() as u64;
             st.queue.clear();
             st.bytes = 0;
             self.shared.replaced.fetch_add(replaced, Ordering::Relaxed);
-        } else if !Self::fits(st, &self.shared.hwm, len) {
-            return Err(msg);
+            return true;
         }
-        st.bytes += len;
-        st.queue.push_back(msg);
-        Ok(len)
+        Self::fits(st, &self.shared.hwm, len)
+    }
+
+    fn enqueue(&self, st: &mut State, entry: Entry) {
+        st.bytes += entry.byte_len();
+        st.queue.push_back(entry);
     }
 
     /// After a push of `n` messages, under the lock: counts them and wakes
@@ -145,26 +148,44 @@ impl Pipe {
         }
     }
 
-    /// Moves messages from the front of `msgs` in, in order and under one
-    /// lock, while each fits (the rule of [`Pipe::try_push`]); what does not
-    /// fit stays in `msgs`. Returns the payload octets moved; `Err` when the
-    /// pipe is closed.
-    pub(crate) fn try_push_batch(&self, msgs: &mut VecDeque<Message>) -> Result<usize, ()> {
+    /// Moves messages from the front of `msgs`, which hold `bytes` payload
+    /// octets, in, in order and under one lock, while each fits (the rule
+    /// of [`Pipe::try_push`]); what does not fit stays in `msgs`. Returns
+    /// the payload octets moved; `Err` when the pipe is closed.
+    ///
+    /// Into an empty queue that takes them all, the two swap instead (as in
+    /// [`Pipe::pop_into`]): a reader that keeps up finds them there with no
+    /// copying under the lock.
+    pub(crate) fn try_push_batch(
+        &self,
+        msgs: &mut VecDeque<Entry>,
+        bytes: usize,
+    ) -> Result<usize, ()> {
         let mut st = self.lock();
         if st.closed {
             return Err(());
         }
+        debug_assert_eq!(bytes, msgs.iter().map(Entry::byte_len).sum::<usize>());
+        let hwm = &self.shared.hwm;
+        let all_fit = msgs.len() == 1 || (msgs.len() <= hwm.messages() && bytes <= hwm.bytes());
+        if st.queue.is_empty() && !self.shared.conflate && all_fit {
+            let n = msgs.len() as u64;
+            std::mem::swap(&mut st.queue, msgs);
+            st.bytes = bytes;
+            if n > 0 {
+                self.pushed(st, n);
+            }
+            return Ok(bytes);
+        }
         let (mut n, mut moved) = (0u64, 0);
-        while let Some(msg) = msgs.pop_front() {
-            match self.admit(&mut st, msg) {
-                Ok(len) => {
-                    n += 1;
-                    moved += len;
-                }
-                Err(msg) => {
-                    msgs.push_front(msg);
-                    break;
-                }
+        while let Some(len) = msgs.front().map(Entry::byte_len) {
+            if !self.admits(&mut st, len) {
+                break;
+            }
+            if let Some(entry) = msgs.pop_front() {
+                self.enqueue(&mut st, entry);
+                n += 1;
+                moved += len;
             }
         }
         if n > 0 {
@@ -187,20 +208,20 @@ impl Pipe {
         if st.closed {
             return;
         }
-        let topic = |m: &Message| match m.frames() {
-            [f] if matches!(f.first(), Some(0 | 1)) => Some(f.slice(1..)),
-            _ => None,
-        };
-        let new_topic = topic(&change);
-        let queued = new_topic
-            .as_ref()
-            .and_then(|t| st.queue.iter().rposition(|m| topic(m).as_ref() == Some(t)));
+        let change = Entry::from(change);
+        fn topic(e: &Entry) -> Option<&[u8]> {
+            match e.single_frame() {
+                Some([0 | 1, topic @ ..]) => Some(topic),
+                _ => None,
+            }
+        }
+        let queued =
+            topic(&change).and_then(|t| st.queue.iter().rposition(|e| topic(e) == Some(t)));
         if let Some(gone) = queued.and_then(|at| st.queue.remove(at)) {
             self.taken_out(st, 1, gone.byte_len());
             return;
         }
-        st.bytes += change.byte_len();
-        st.queue.push_back(change);
+        self.enqueue(&mut st, change);
         self.pushed(st, 1);
     }
 
@@ -215,7 +236,7 @@ impl Pipe {
     /// many were refused because the pipe is closed (the caller counts them).
     pub(crate) fn requeue<I>(&self, msgs: I) -> usize
     where
-        I: DoubleEndedIterator<Item = Message> + ExactSizeIterator,
+        I: DoubleEndedIterator<Item = Entry> + ExactSizeIterator,
     {
         let n = msgs.len();
         if n == 0 {
@@ -230,18 +251,17 @@ impl Pipe {
             // Whatever is queued now is newer than any of these.
             let newest = msgs.next_back().filter(|_| st.queue.is_empty());
             let kept = usize::from(newest.is_some());
-            if let Some(msg) = newest {
-                st.bytes += msg.byte_len();
-                st.queue.push_back(msg);
+            if let Some(entry) = newest {
+                self.enqueue(&mut st, entry);
             }
             self.shared
                 .replaced
                 .fetch_add((n - kept) as u64, Ordering::Relaxed);
             kept
         } else {
-            for msg in msgs.rev() {
-                st.bytes += msg.byte_len();
-                st.queue.push_front(msg);
+            for entry in msgs.rev() {
+                st.bytes += entry.byte_len();
+                st.queue.push_front(entry);
             }
             n
         };
@@ -293,28 +313,45 @@ impl Pipe {
 
     /// Takes up to `max` messages into `out`; returns how many.
     #[cfg(test)]
-    pub(crate) fn pop_batch(&self, max: usize, out: &mut Vec<Message>) -> usize {
+    pub(crate) fn pop_batch(&self, max: usize, out: &mut VecDeque<Entry>) -> usize {
         self.pop_into(out, max, usize::MAX)
     }
 
-    /// Moves messages from the front into `out` under one lock: at most
-    /// `max` of them, and no more once `max_bytes` payload octets are taken
-    /// (at least one message, whatever its size); returns how many.
+    /// Moves messages from the front to the back of `out` under one lock:
+    /// at most `max` of them, and no more once `max_bytes` payload octets
+    /// are taken (at least one message, whatever its size); returns how
+    /// many.
+    ///
+    /// When they are all of the queue and `out` is empty, the two swap
+    /// instead: the lock is held for no copying, however many there are,
+    /// and the queue goes on in the storage `out` had (so the two sides
+    /// pass a pair of buffers back and forth and allocate nothing).
     pub(crate) fn pop_into(
         &self,
-        out: &mut impl Extend<Message>,
+        out: &mut VecDeque<Entry>,
         max: usize,
         max_bytes: usize,
     ) -> usize {
         let mut st = self.lock();
+        let all = st.queue.len() <= max
+            && st
+                .queue
+                .back()
+                .is_some_and(|last| st.queue.len() == 1 || st.bytes - last.byte_len() < max_bytes);
+        if all && out.is_empty() {
+            let (n, taken) = (st.queue.len(), st.bytes);
+            std::mem::swap(&mut st.queue, out);
+            self.taken_out(st, n, taken);
+            return n;
+        }
         let (mut n, mut taken) = (0, 0);
         while n < max && (n == 0 || taken < max_bytes) {
-            let Some(msg) = st.queue.pop_front() else {
+            let Some(entry) = st.queue.pop_front() else {
                 break;
             };
-            taken += msg.byte_len();
+            taken += entry.byte_len();
             n += 1;
-            out.extend(Some(msg));
+            out.push_back(entry);
         }
         if n > 0 {
             self.taken_out(st, n, taken);
@@ -325,9 +362,9 @@ impl Pipe {
     /// Takes one message, if any.
     #[cfg(test)]
     pub(crate) fn try_pop(&self) -> Option<Message> {
-        let mut one = Vec::with_capacity(1);
+        let mut one = VecDeque::with_capacity(1);
         self.pop_into(&mut one, 1, 0);
-        one.pop()
+        one.pop_front().map(Entry::into_message)
     }
 
     /// Waits for a message; `None` once the pipe is closed and empty.
@@ -432,7 +469,7 @@ mod tests {
         ));
         p.try_push(Message::from(vec![0; 4])).unwrap();
         assert_eq!(p.depth(), (2, 10));
-        let mut out = Vec::new();
+        let mut out = VecDeque::new();
         assert_eq!(p.pop_batch(10, &mut out), 2);
         p.try_push(Message::from(vec![0; 50])).unwrap();
         assert!(matches!(
@@ -458,12 +495,99 @@ mod tests {
             "by bytes: 10, 20, 30 >= 25"
         );
         assert_eq!(p.pop_into(&mut out, 100, 0), 1, "always one");
-        let firsts: Vec<u8> = out.iter().map(|m| m.frames()[0][0]).collect();
+        let firsts: Vec<u8> = out
+            .iter()
+            .filter_map(|e| e.single_frame())
+            .map(|f| f[0])
+            .collect();
         assert_eq!(firsts, [0, 1, 2, 3, 4, 5, 6], "in order");
         assert_eq!(p.depth(), (3, 30));
         assert_eq!(p.counts(), (10, 7));
         assert_eq!(p.pop_into(&mut out, 100, 1 << 20), 3);
         assert_eq!(p.pop_into(&mut out, 100, 1 << 20), 0, "empty");
+    }
+
+    /// Taking the whole queue into an empty batch swaps the two: the same
+    /// messages in the same order, counted as taken, and the pipe goes on
+    /// working in the batch's old storage.
+    #[test]
+    fn pop_into_an_empty_batch_takes_the_whole_queue_in_order() {
+        let p = pipe(100, 1 << 20);
+        for round in 0..3u8 {
+            for n in 0..5u8 {
+                p.try_push(Message::from(vec![round * 10 + n; 10])).unwrap();
+            }
+            // Over the byte limit only with the last one: all are taken.
+            let mut out = VecDeque::with_capacity(64);
+            assert_eq!(p.pop_into(&mut out, 5, 41), 5);
+            let firsts: Vec<u8> = out
+                .iter()
+                .filter_map(|e| e.single_frame())
+                .map(|f| f[0])
+                .collect();
+            assert_eq!(firsts, [0, 1, 2, 3, 4].map(|n| round * 10 + n));
+            assert_eq!(p.depth(), (0, 0));
+        }
+        assert_eq!(p.counts(), (15, 15));
+        for n in 0..3u8 {
+            p.try_push(Message::from(vec![n; 10])).unwrap();
+        }
+        let mut out = VecDeque::new();
+        assert_eq!(
+            p.pop_into(&mut out, 2, 1 << 20),
+            2,
+            "more than max: by count"
+        );
+        assert_eq!(p.depth(), (1, 10));
+        let mut out = VecDeque::new();
+        p.try_push(Message::from(vec![9; 10])).unwrap();
+        assert_eq!(p.pop_into(&mut out, 5, 10), 1, "past the bytes: by bytes");
+    }
+
+    fn entries(range: std::ops::Range<u8>) -> (VecDeque<Entry>, usize) {
+        let batch: VecDeque<Entry> = range
+            .map(|n| Entry::from(Message::from(vec![n; 10])))
+            .collect();
+        let bytes = batch.iter().map(Entry::byte_len).sum();
+        (batch, bytes)
+    }
+
+    /// A batch goes in whole when the HWM takes it all (into an empty
+    /// queue, by a swap), and up to the HWM otherwise; what stays is the
+    /// rest, in order.
+    #[test]
+    fn try_push_batch_moves_what_fits_in_order() {
+        let p = pipe(4, 35);
+        let (mut batch, bytes) = entries(0..3);
+        assert_eq!(p.try_push_batch(&mut batch, bytes), Ok(30));
+        assert!(batch.is_empty());
+        assert_eq!(p.depth(), (3, 30));
+        let (mut batch, bytes) = entries(3..6);
+        assert_eq!(
+            p.try_push_batch(&mut batch, bytes),
+            Ok(0),
+            "35 octets at most"
+        );
+        assert_eq!(batch.len(), 3);
+        let mut out = VecDeque::new();
+        p.pop_into(&mut out, 10, usize::MAX);
+        // Into the empty queue it now goes whole.
+        assert_eq!(p.try_push_batch(&mut batch, bytes), Ok(30));
+        let (mut more, more_bytes) = entries(6..11);
+        assert_eq!(p.try_push_batch(&mut more, more_bytes), Ok(0));
+        out.clear();
+        p.pop_into(&mut out, 10, usize::MAX);
+        // Five messages of 50 octets: three fit, even in an empty queue.
+        assert_eq!(p.try_push_batch(&mut more, more_bytes), Ok(30));
+        p.pop_into(&mut out, 10, usize::MAX);
+        let firsts: Vec<u8> = out
+            .iter()
+            .filter_map(|e| e.single_frame())
+            .map(|f| f[0])
+            .collect();
+        assert_eq!(firsts, [3, 4, 5, 6, 7, 8]);
+        assert_eq!(more.len(), 2);
+        assert_eq!(p.counts(), (9, 9));
     }
 
     #[test]
@@ -513,8 +637,9 @@ mod tests {
         assert_eq!(p.depth().0, 2, "what toggled left nothing");
         p.push_subscription(change(true, "b"));
         p.push_subscription(change(false, "a"));
-        let mut out = Vec::new();
+        let mut out = VecDeque::new();
         p.pop_into(&mut out, 10, usize::MAX);
+        let out: Vec<Message> = out.into_iter().map(Entry::into_message).collect();
         assert_eq!(out, [Message::from("data"), change(true, "b")]);
         let (pushed, popped) = p.counts();
         assert_eq!(pushed, popped, "what left is counted as taken out");
@@ -539,7 +664,7 @@ mod tests {
         for m in ["a", "b"] {
             p.try_push(Message::from(m)).unwrap();
         }
-        let mut taken = Vec::new();
+        let mut taken = VecDeque::new();
         p.pop_batch(2, &mut taken);
         p.try_push(Message::from("c")).unwrap();
         p.try_push(Message::from("d")).unwrap();
@@ -552,15 +677,19 @@ mod tests {
         let order: Vec<Message> = std::iter::from_fn(|| p.try_pop()).collect();
         assert_eq!(order, ["a", "b", "c", "d"].map(Message::from));
         p.close();
-        assert_eq!(p.requeue([Message::from("x")].into_iter()), 1);
+        assert_eq!(p.requeue([Entry::from(Message::from("x"))].into_iter()), 1);
     }
 
     #[test]
     fn requeue_under_conflate_keeps_only_the_newest() {
         let p = Pipe::with_conflate(Hwm::new(5, 100).unwrap(), Arc::new(Signal::default()), true);
-        p.requeue(["a", "b"].map(Message::from).into_iter());
+        p.requeue(
+            ["a", "b"]
+                .map(|m| Entry::from(Message::from(m)))
+                .into_iter(),
+        );
         assert_eq!((p.depth(), p.replaced()), ((1, 1), 1));
-        p.requeue([Message::from("c")].into_iter());
+        p.requeue([Entry::from(Message::from("c"))].into_iter());
         assert_eq!(p.try_pop(), Some(Message::from("b")), "queued is newer");
         assert_eq!(p.replaced(), 2);
     }

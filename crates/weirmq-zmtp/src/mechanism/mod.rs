@@ -185,6 +185,14 @@ impl Codec {
         }
     }
 
+    /// Queues one message frame, copying its body.
+    pub(crate) fn seal_slice(&mut self, more: bool, body: &[u8], out: &mut Outbox) {
+        match self {
+            Codec::Clear => out.frame_copied(more, body),
+            Codec::Curve(c) => c.seal_frame(more, body, out),
+        }
+    }
+
     /// Queues one command (PING, PONG, SUBSCRIBE, ...).
     pub(crate) fn seal_command(&mut self, command: &Command, out: &mut Outbox) {
         match self {
