@@ -449,6 +449,24 @@ impl Connection {
         result
     }
 
+    /// The next message, when it is one frame of at most `max` octets on a
+    /// NULL connection: `f` reads its body where it lies in the input
+    /// buffer, and it is consumed, without the share of the buffer (a
+    /// reference count, taken and dropped) that [`Connection::poll_event`]
+    /// hands out with each message. For a caller that copies small bodies
+    /// anyway. `None`, with nothing consumed, for anything else: then
+    /// [`Connection::poll_event`] takes it, as it would have. (So does a
+    /// socket type that takes subscriptions as messages, and PLAIN, whose
+    /// messages carry the peer.)
+    pub fn poll_small_message<T>(&mut self, max: usize, f: impl FnOnce(&[u8]) -> T) -> Option<T> {
+        let clear = matches!(self.phase, Phase::Traffic(Codec::Clear))
+            && matches!(self.mechanism, Mechanism::Null);
+        if !clear || self.socket_type.receives_subscriptions() || !self.partial.is_empty() {
+            return None;
+        }
+        self.decoder.take_small(&mut self.input, max, f)
+    }
+
     /// The next chunk of octets to write, in order. Small frames are
     /// coalesced; large bodies come as their own chunk, uncopied.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {

@@ -249,6 +249,37 @@ impl FrameDecoder {
         Ok(Some((more, command, body)))
     }
 
+    /// [`FrameDecoder::decode`] for the common case of a complete message of
+    /// one short frame with a body of at most `max` octets, at a message
+    /// boundary, on clear frames: `f` reads the body where it lies, and the
+    /// frame leaves `src` without a [`Bytes`] being made of it. `None`, with
+    /// nothing taken, for anything else (including a frame over a limit,
+    /// which `decode` then refuses).
+    pub(crate) fn take_small<T>(
+        &mut self,
+        src: &mut BytesMut,
+        max: usize,
+        f: impl FnOnce(&[u8]) -> T,
+    ) -> Option<T> {
+        let at_boundary = self.message_frames == 0 && self.message_size == 0;
+        if self.sealed_overhead.is_some() || !at_boundary {
+            return None;
+        }
+        // Flags zero: the last frame, short, not a command, no reserved bit.
+        let (&[0, size], rest) = src.split_first_chunk::<2>()? else {
+            return None;
+        };
+        let size = usize::from(size);
+        if size > max || size as u64 > self.limits.max_message_size || rest.len() < size {
+            return None;
+        }
+        let t = f(&rest[..size]);
+        src.advance(2 + size);
+        self.previous_largest = self.current_largest.max(2 + size);
+        self.current_largest = 0;
+        Some(t)
+    }
+
     /// The largest frame on the wire (header and body octets) of the message
     /// being received and of the one before it: what the next frames are
     /// likely to be like, to size the next read (`input.rs`). Counting the

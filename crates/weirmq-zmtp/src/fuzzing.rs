@@ -219,7 +219,11 @@ fn secure_connection(mechanism: Mechanism, data: &[u8]) {
 /// Feeds `rest` to a connection `chunk + 1` octets at a time (after a
 /// greeting when bit 7 of `mode` is set), answering authentication requests
 /// with `allow`, and checks the connection's invariants after each read.
+/// With an odd `chunk`, small messages are taken first with
+/// [`Connection::poll_small_message`], as the engine does.
 fn run_connection(config: Config, mode: u8, chunk: u8, rest: &[u8], allow: bool) {
+    const SMALL: usize = 46;
+    let small_first = chunk & 1 == 1;
     let greeting = Greeting::new(config.mechanism.name(), false).encode();
     let mut now = Instant::now();
     let mut conn = Connection::new(config, now).expect("valid config");
@@ -239,6 +243,12 @@ fn run_connection(config: Config, mode: u8, chunk: u8, rest: &[u8], allow: bool)
             conn.handle_input(piece, now);
         }
         loop {
+            if small_first {
+                if let Some(len) = conn.poll_small_message(SMALL, <[u8]>::len) {
+                    assert!(len <= SMALL);
+                    continue;
+                }
+            }
             match conn.poll_event(now) {
                 Ok(Some(Event::Message(m))) => assert!(!m.is_empty()),
                 Ok(Some(Event::HandshakeSucceeded(_))) => {

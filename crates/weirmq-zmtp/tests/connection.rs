@@ -445,6 +445,99 @@ fn rejects_oversized_message_before_buffering_it() {
     assert_eq!(c.buffered_input(), 0, "a failed connection holds no input");
 }
 
+/// What `poll_small_message` and `poll_event` take together, feeding
+/// `input` in reads of `read_size`: the messages in order, how many came
+/// the small way, and the other events.
+fn take_small_first(
+    c: &mut Connection,
+    input: &[u8],
+    read_size: usize,
+    now: Instant,
+) -> (Vec<Message>, usize, Vec<Event>, Option<Error>) {
+    let (mut msgs, mut small, mut others) = (Vec::new(), 0, Vec::new());
+    for piece in input.chunks(read_size) {
+        c.handle_input(piece, now);
+        loop {
+            if let Some(m) = c.poll_small_message(SMALL, |body| Message::from(body.to_vec())) {
+                msgs.push(m);
+                small += 1;
+                continue;
+            }
+            match c.poll_event(now) {
+                Ok(Some(Event::Message(m))) => msgs.push(m),
+                Ok(Some(e)) => others.push(e),
+                Ok(None) => break,
+                Err(e) => return (msgs, small, others, Some(e)),
+            }
+        }
+    }
+    (msgs, small, others, None)
+}
+
+const SMALL: usize = 46;
+
+fn pull_after_handshake(limits: Limits) -> (Connection, Vec<u8>) {
+    let mut cfg = config(SocketType::Pull);
+    cfg.limits = limits;
+    let c = Connection::new(cfg, Instant::now()).unwrap();
+    let mut input = null_greeting();
+    input.extend(ready(&[("Socket-Type", b"PUSH")]));
+    (c, input)
+}
+
+/// The small way refuses what it must leave to `poll_event`: a frame
+/// over the size limit (which then fails the connection), reserved flag
+/// bits, a message in several frames, and a command between them.
+#[test]
+fn small_messages_leave_the_rest_to_poll_event() {
+    let now = Instant::now();
+    let (mut c, mut input) = pull_after_handshake(Limits::new(4, 16, 256).unwrap());
+    input.extend(frame(0x00, b"ok"));
+    input.extend(frame(0x01, b"he"));
+    input.extend(command("PING", b"\x00\x00"));
+    input.extend(frame(0x00, b"ad"));
+    input.extend(frame(0x80, b"rsv"));
+    input.extend(frame(0x00, b"after"));
+    let (msgs, small, others, err) = take_small_first(&mut c, &input, usize::MAX, now);
+    let want: Vec<Message> = vec![
+        Message::from("ok"),
+        ["he", "ad"].into_iter().collect(),
+        Message::from("rsv"),
+    ];
+    assert_eq!(msgs, want);
+    assert_eq!(small, 1, "only the first");
+    assert!(
+        matches!(others[..], [Event::HandshakeSucceeded(_)]),
+        "{others:?}"
+    );
+    assert_eq!(
+        err,
+        Some(Error::Malformed(MalformedError::MessageTooLarge {
+            size: 5,
+            limit: 4
+        }))
+    );
+}
+
+/// A socket that takes subscriptions as messages (XPUB) gets them as
+/// events, never the small way.
+#[test]
+fn subscriptions_never_come_the_small_way() {
+    let now = Instant::now();
+    let mut c = Connection::new(config(SocketType::XPub), now).unwrap();
+    let mut input = greeting(MechanismName::NULL, 3, 0);
+    input.extend(ready(&[("Socket-Type", b"XSUB")]));
+    input.extend(frame(0x00, b"\x01topic"));
+    input.extend(frame(0x00, b"data"));
+    let (msgs, small, others, err) = take_small_first(&mut c, &input, usize::MAX, now);
+    assert_eq!(err, None);
+    assert_eq!((msgs, small), (vec![Message::from("data")], 0));
+    assert!(
+        matches!(&others[..], [Event::HandshakeSucceeded(_), Event::Subscribe(t)] if t == "topic"),
+        "{others:?}"
+    );
+}
+
 #[test]
 fn commands_between_frames_of_a_message_are_handled() {
     // libzmq may emit a PING between two frames of one multipart message.
@@ -567,6 +660,31 @@ fn config_errors_are_clear() {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Taking small messages where they lie, and the rest with
+    /// `poll_event`, gives the same messages in the same order, at any read
+    /// size; exactly the single-frame ones of at most `SMALL` octets come
+    /// the small way.
+    #[test]
+    fn small_messages_taken_in_place_arrive_as_poll_event_gives_them(
+        msgs in prop::collection::vec(
+            prop::collection::vec(prop::collection::vec(any::<u8>(), 0..80), 1..3), 1..40),
+        read_size in 1usize..200,
+    ) {
+        let (mut c, mut input) = pull_after_handshake(Limits::default());
+        let mut p = Pair::new(config(SocketType::Push), config(SocketType::Pull));
+        p.handshake();
+        let sent: Vec<Message> = msgs.into_iter().map(|frames| frames.into_iter().collect()).collect();
+        for m in &sent {
+            p.a.send(m).unwrap();
+        }
+        input.extend(transmitted(&mut p.a));
+        let (got, small, _, err) = take_small_first(&mut c, &input, read_size, Instant::now());
+        prop_assert_eq!(err, None);
+        prop_assert_eq!(&got, &sent);
+        let want_small = sent.iter().filter(|m| m.len() == 1 && m.byte_len() <= SMALL).count();
+        prop_assert_eq!(small, want_small);
+    }
 
     /// Any messages, any transport read size: they arrive whole and in order.
     #[test]

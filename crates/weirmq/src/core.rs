@@ -798,9 +798,9 @@ impl Core {
 
     /// SUB: whether a received message matches one of our subscriptions
     /// (libzmq's SUB filters on receipt too); counts the ones that do not.
-    pub(crate) fn accepts(&self, msg: &Message) -> bool {
-        let topic = msg.frames().first().map(|f| &f[..]).unwrap_or_default();
-        let ok = lock(&self.topics).matches(topic);
+    /// `first` is the message's first frame.
+    pub(crate) fn accepts(&self, first: &[u8]) -> bool {
+        let ok = lock(&self.topics).matches(first);
         if !ok {
             self.filtered.fetch_add(1, Ordering::Relaxed);
         }

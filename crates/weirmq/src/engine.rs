@@ -35,7 +35,7 @@ use tokio::sync::{Notify, watch};
 use weirmq_zmtp::{AuthDecision, AuthRequest, Config, Connection, Event, SocketType};
 
 use crate::core::{Core, Peer, Ticket};
-use crate::entry::Entry;
+use crate::entry::{Entry, INLINE_MAX};
 use crate::monitor::MonitorEvent;
 use crate::pipe::Pipe;
 
@@ -405,6 +405,17 @@ impl Backlog {
         self.data.push_back(entry);
     }
 
+    /// Takes in a received message (a SUB's only if it matches one of our
+    /// subscriptions), handing the batch on once it is full; false when
+    /// the incoming queue had no room for all of it: decoding stops.
+    fn take_in(&mut self, core: &Core, subscriber: bool, entry: Entry, closing: &mut bool) -> bool {
+        if subscriber && !core.accepts(entry.first_frame()) {
+            return true;
+        }
+        self.push(entry);
+        !self.is_full() || self.deliver(core, closing)
+    }
+
     /// Enough for one hand-on.
     fn is_full(&self) -> bool {
         self.data.len() >= IN_BATCH || self.bytes >= IN_BATCH_BYTES
@@ -672,6 +683,9 @@ where
         core.socket_type,
         SocketType::Router | SocketType::Req | SocketType::Rep
     );
+    // Received messages that gain no routing id may be taken straight out
+    // of the input buffer when small (`Connection::poll_small_message`).
+    let fast = receives && !routing;
     let mut closing = false;
     // The connection's input buffer, out of it while a read fills it (the
     // link's lock is not held across the wait).
@@ -733,6 +747,14 @@ where
             // may the next read come (it may be the end of the stream).
             let mut decoded_all = false;
             while !stalled && !closing {
+                // The common case first: a small message, copied straight
+                // out of the input buffer.
+                if fast {
+                    if let Some(entry) = conn.poll_small_message(INLINE_MAX, Entry::inline) {
+                        stalled = !backlog.take_in(core, subscriber, entry, &mut closing);
+                        continue;
+                    }
+                }
                 match conn.poll_event(now) {
                     Ok(None) => {
                         decoded_all = true;
@@ -763,9 +785,6 @@ where
                         }
                     }
                     Ok(Some(Event::Message(mut msg))) if receives => {
-                        if subscriber && !core.accepts(&msg) {
-                            continue;
-                        }
                         if routing {
                             // ROUTER shows the sender's id; REQ and REP use it to
                             // match replies to the peer they belong to.
@@ -775,10 +794,8 @@ where
                         }
                         // Copied in here if small, and the input buffer's
                         // share dropped on this thread, not the reader's.
-                        backlog.push(Entry::from(msg));
-                        if backlog.is_full() {
-                            stalled = !backlog.deliver(core, &mut closing);
-                        }
+                        stalled =
+                            !backlog.take_in(core, subscriber, Entry::from(msg), &mut closing);
                     }
                     Ok(Some(Event::Subscribe(topic))) => {
                         if let Some(peer) = out.as_ref() {

@@ -30,22 +30,35 @@ pub(crate) enum Entry {
 
 impl From<Message> for Entry {
     fn from(msg: Message) -> Entry {
-        match msg.frames() {
-            [frame] if frame.len() <= INLINE_MAX && msg.peer().is_none() => {
-                let mut data = [0; INLINE_MAX];
-                data[..frame.len()].copy_from_slice(frame);
-                Entry::Inline {
-                    // At most INLINE_MAX, so it fits.
-                    len: frame.len() as u8,
-                    data,
-                }
-            }
-            _ => Entry::Shared(msg),
-        }
+        Entry::copy_of(&msg).unwrap_or(Entry::Shared(msg))
     }
 }
 
 impl Entry {
+    /// The inline copy of `msg`, if it is small enough for one.
+    pub(crate) fn copy_of(msg: &Message) -> Option<Entry> {
+        match msg.frames() {
+            [frame] if frame.len() <= INLINE_MAX && msg.peer().is_none() => {
+                Some(Entry::inline(frame))
+            }
+            _ => None,
+        }
+    }
+
+    /// A single-frame message copied from `body`, of at most
+    /// [`INLINE_MAX`] octets.
+    pub(crate) fn inline(body: &[u8]) -> Entry {
+        debug_assert!(body.len() <= INLINE_MAX);
+        let len = body.len().min(INLINE_MAX);
+        let mut data = [0; INLINE_MAX];
+        data[..len].copy_from_slice(&body[..len]);
+        Entry::Inline {
+            // At most INLINE_MAX, so it fits.
+            len: len as u8,
+            data,
+        }
+    }
+
     /// Payload octets, over all frames.
     pub(crate) fn byte_len(&self) -> usize {
         match self {
@@ -62,6 +75,14 @@ impl Entry {
                 [frame] => Some(frame),
                 _ => None,
             },
+        }
+    }
+
+    /// The first frame's body (empty for a message without frames).
+    pub(crate) fn first_frame(&self) -> &[u8] {
+        match self {
+            Entry::Inline { len, data } => &data[..usize::from(*len)],
+            Entry::Shared(msg) => msg.frames().first().map_or(&[], |f| &f[..]),
         }
     }
 

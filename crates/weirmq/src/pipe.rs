@@ -88,6 +88,11 @@ impl Pipe {
 
     /// Adds `msg` if there is room.
     pub(crate) fn try_push(&self, msg: Message) -> Result<(), PushError> {
+        // A small message is copied before the lock is taken, and its frame
+        // freed after the lock is let go: the other side, which waits for
+        // the lock, waits for neither. A sender refused gets back what it
+        // gave.
+        let copy = Entry::copy_of(&msg);
         let mut st = self.lock();
         if st.closed {
             return Err(PushError::Closed(msg));
@@ -95,10 +100,17 @@ impl Pipe {
         if !self.admits(&mut st, msg.byte_len()) {
             return Err(PushError::Full(msg));
         }
-        // Copied in (if small) only now that it stays: a sender refused
-        // gets back what it gave.
-        self.enqueue(&mut st, Entry::from(msg));
-        self.pushed(st, 1);
+        match copy {
+            Some(entry) => {
+                self.enqueue(&mut st, entry);
+                self.pushed(st, 1);
+                drop(msg);
+            }
+            None => {
+                self.enqueue(&mut st, Entry::Shared(msg));
+                self.pushed(st, 1);
+            }
+        }
         Ok(())
     }
 

@@ -422,3 +422,42 @@ async fn a_publisher_waiting_for_a_subscriber_goes_on_when_it_cancels() {
     sent.unwrap();
     drop(peer);
 }
+
+/// A SUB filters on receipt too, as libzmq's does: a publisher that sends
+/// everything (here a hand-played one, which ignores our subscription) gets
+/// through only the topics subscribed to, small messages (taken straight
+/// out of the input buffer) and large ones alike, and the rest are counted.
+#[tokio::test]
+async fn a_sub_drops_and_counts_what_it_did_not_subscribe_to() {
+    use tokio::io::AsyncWriteExt;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ep = format!("tcp://{}", listener.local_addr().unwrap());
+    let sub = Sub::new();
+    sub.subscribe("yes").unwrap();
+    sub.connect(&ep).await.unwrap();
+    let (mut publisher, _) = within(listener.accept()).await.unwrap();
+    let mut out = null_handshake("PUB");
+    let bodies: Vec<Vec<u8>> = ["yes-1", "no-1", "yes-2", "no-2"]
+        .iter()
+        .flat_map(|t| [t.as_bytes().to_vec(), [t.as_bytes(), &[b'.'; 300]].concat()])
+        .collect();
+    for body in &bodies {
+        match u8::try_from(body.len()) {
+            Ok(len) => out.extend_from_slice(&[0x00, len]),
+            Err(_) => {
+                out.push(0x02);
+                out.extend_from_slice(&(body.len() as u64).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(body);
+    }
+    publisher.write_all(&out).await.unwrap();
+    let want: Vec<&Vec<u8>> = bodies.iter().filter(|b| b.starts_with(b"yes")).collect();
+    for body in want {
+        let got = within(sub.recv()).await.unwrap();
+        assert_eq!(got.frames(), [Bytes::from(body.clone())]);
+    }
+    wait_until(|| sub.stats().filtered == 4).await;
+    assert!(sub.try_recv().is_none(), "nothing else came through");
+}
