@@ -100,17 +100,13 @@ impl Pipe {
         if !self.admits(&mut st, msg.byte_len()) {
             return Err(PushError::Full(msg));
         }
-        match copy {
-            Some(entry) => {
-                self.enqueue(&mut st, entry);
-                self.pushed(st, 1);
-                drop(msg);
-            }
-            None => {
-                self.enqueue(&mut st, Entry::Shared(msg));
-                self.pushed(st, 1);
-            }
-        }
+        let (entry, copied) = match copy {
+            Some(entry) => (entry, Some(msg)),
+            None => (Entry::Shared(msg), None),
+        };
+        self.enqueue(&mut st, entry);
+        self.pushed(st, 1);
+        drop(copied);
         Ok(())
     }
 
