@@ -247,8 +247,8 @@ impl<W: AsyncWrite + Unpin> Link<W> {
 
 impl<W: AsyncWrite + Unpin> Wire<W> {
     /// Encodes messages from `out`, a batch at a time, while the output is
-    /// under [`WRITE_BATCH`]; whether `out` was emptied. A SUB's pipe
-    /// carries its subscriptions.
+    /// under [`WRITE_BATCH`] and until a batch comes up short; whether
+    /// `out` was found empty. A SUB's pipe carries its subscriptions.
     fn encode_from(&mut self, out: &Pipe, subscriber: bool) -> bool {
         let Wire {
             conn,
@@ -268,7 +268,8 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
             // message): what is taken leaves room in the pipe for as much
             // again, so a whole pipe taken at once would double what a
             // peer that does not read costs.
-            if out.pop_into(batch, POP_BATCH, WRITE_BATCH) == 0 {
+            let taken = out.pop_into(batch, POP_BATCH, WRITE_BATCH);
+            if taken == 0 {
                 emptied = true;
                 break;
             }
@@ -296,6 +297,16 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
                 if entry.encode(conn).is_ok() {
                     unsent.encoded(conn, start, entry);
                 }
+            }
+            // A short batch was all the pipe had: write it before taking
+            // more. Taking again at once would find only what the sender
+            // queued in the last few hundred nanoseconds, and each take
+            // pulls the pipe's lock and queue away from the sender's core
+            // (per message, when the engine keeps up: the sender then
+            // spent half its time on the lock). While the write runs, the
+            // sender queues a batch worth taking.
+            if taken < POP_BATCH && conn.pending_transmit() + unsent.len > 0 {
+                break;
             }
         }
         unsent.fill(conn);
