@@ -121,7 +121,7 @@ impl Pipe {
             self.shared.replaced.fetch_add(replaced, Ordering::Relaxed);
             return true;
         }
-        Self::fits(st, &self.shared.hwm, len)
+        Self::fits(st.queue.len(), st.bytes, &self.shared.hwm, len)
     }
 
     fn enqueue(&self, st: &mut State, entry: Entry) {
@@ -186,15 +186,35 @@ impl Pipe {
             return Ok(bytes);
         }
         let (mut n, mut moved) = (0u64, 0);
-        while let Some(len) = msgs.front().map(Entry::byte_len) {
-            if !self.admits(&mut st, len) {
-                break;
-            }
-            if let Some(entry) = msgs.pop_front() {
+        if self.shared.conflate {
+            // Each replaces what is queued: only the last survives.
+            while let Some(entry) = msgs.pop_front() {
+                let len = entry.byte_len();
+                self.admits(&mut st, len);
                 self.enqueue(&mut st, entry);
                 n += 1;
                 moved += len;
             }
+        } else {
+            // Counted first, then moved in one go: the lock is held for a
+            // block copy, not for a pop and a push per message.
+            let (mut queued, mut total) = (st.queue.len(), st.bytes);
+            for entry in msgs.iter() {
+                let len = entry.byte_len();
+                if !Self::fits(queued, total, hwm, len) {
+                    break;
+                }
+                queued += 1;
+                total += len;
+            }
+            let k = queued - st.queue.len();
+            if k == msgs.len() {
+                st.queue.append(msgs);
+            } else {
+                st.queue.extend(msgs.drain(..k));
+            }
+            (n, moved) = (k as u64, total - st.bytes);
+            st.bytes = total;
         }
         if n > 0 {
             self.pushed(st, n);
@@ -281,8 +301,8 @@ impl Pipe {
     /// [`Pipe::has_room`]: an empty queue takes anything (or a message over
     /// the byte limit could never be sent); otherwise both limits must hold
     /// after the push.
-    fn fits(st: &State, hwm: &Hwm, len: usize) -> bool {
-        st.queue.is_empty() || (st.queue.len() < hwm.messages() && st.bytes + len <= hwm.bytes())
+    fn fits(queued: usize, bytes: usize, hwm: &Hwm, len: usize) -> bool {
+        queued == 0 || (queued < hwm.messages() && bytes + len <= hwm.bytes())
     }
 
     /// Whether a waiting sender should be woken: not on every pop of a full
@@ -298,7 +318,7 @@ impl Pipe {
     /// Whether a message of `len` payload octets would be accepted now.
     pub(crate) fn has_room(&self, len: usize) -> bool {
         let st = self.lock();
-        self.shared.conflate || Self::fits(&st, &self.shared.hwm, len)
+        self.shared.conflate || Self::fits(st.queue.len(), st.bytes, &self.shared.hwm, len)
     }
 
     /// Waits until a message of `len` payload octets would be accepted (or
@@ -352,14 +372,19 @@ impl Pipe {
             self.taken_out(st, n, taken);
             return n;
         }
+        // Counted first, then moved in one go (as in `try_push_batch`).
         let (mut n, mut taken) = (0, 0);
-        while n < max && (n == 0 || taken < max_bytes) {
-            let Some(entry) = st.queue.pop_front() else {
+        for entry in st.queue.iter() {
+            if n == max || (n > 0 && taken >= max_bytes) {
                 break;
-            };
+            }
             taken += entry.byte_len();
             n += 1;
-            out.push_back(entry);
+        }
+        if n == st.queue.len() {
+            out.append(&mut st.queue);
+        } else {
+            out.extend(st.queue.drain(..n));
         }
         if n > 0 {
             self.taken_out(st, n, taken);
@@ -596,6 +621,131 @@ mod tests {
         assert_eq!(firsts, [3, 4, 5, 6, 7, 8]);
         assert_eq!(more.len(), 2);
         assert_eq!(p.counts(), (9, 9));
+    }
+
+    /// What the pipe does, as plainly as it can be said: a queue of
+    /// `(id, len)`, a message going in while [`Pipe::fits`] says so, and
+    /// taking stopping at `max` messages or once `max_bytes` are reached.
+    struct Model {
+        queue: VecDeque<(u8, usize)>,
+        bytes: usize,
+        hwm: Hwm,
+    }
+
+    impl Model {
+        fn push(&mut self, id: u8, len: usize) -> bool {
+            let hwm = &self.hwm;
+            let q = self.queue.len();
+            let fits = q == 0 || (q < hwm.messages() && self.bytes + len <= hwm.bytes());
+            if fits {
+                self.queue.push_back((id, len));
+                self.bytes += len;
+            }
+            fits
+        }
+
+        fn pop(&mut self, max: usize, max_bytes: usize) -> Vec<(u8, usize)> {
+            let mut out = Vec::new();
+            let mut taken = 0;
+            while out.len() < max && (out.is_empty() || taken < max_bytes) {
+                let Some((id, len)) = self.queue.pop_front() else {
+                    break;
+                };
+                taken += len;
+                self.bytes -= len;
+                out.push((id, len));
+            }
+            out
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(usize),
+        PushBatch(Vec<usize>),
+        /// Into an empty batch, or one that holds something already.
+        Pop(usize, usize, bool),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        let len = 0..40usize;
+        prop_oneof![
+            len.clone().prop_map(Op::Push),
+            proptest::collection::vec(len, 1..12).prop_map(Op::PushBatch),
+            (0..12usize, 0..120usize, any::<bool>()).prop_map(|(m, b, e)| Op::Pop(m, b, e)),
+        ]
+    }
+
+    fn ids(batch: &VecDeque<Entry>) -> Vec<(u8, usize)> {
+        batch
+            .iter()
+            .map(|e| (e.first_frame().first().copied().unwrap_or(0), e.byte_len()))
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// Every way in and out (one message, a batch by swap or by copy,
+        /// taking all or part) keeps the model's order, limits and counts.
+        #[test]
+        fn pushes_and_takes_agree_with_the_model(
+            hwm_messages in 1..10usize,
+            hwm_bytes in 1..100usize,
+            ops in proptest::collection::vec(op(), 1..60),
+        ) {
+            let hwm = Hwm::new(hwm_messages, hwm_bytes).unwrap();
+            let p = Pipe::new(hwm, Arc::new(Signal::default()));
+            let mut model = Model { queue: VecDeque::new(), bytes: 0, hwm };
+            let mut next_id = 0u8;
+            // A message of `len` octets whose first octet is its id (and one
+            // octet long at least, as every queued message is).
+            let mut message = |len: usize| {
+                next_id = next_id.wrapping_add(1);
+                let mut body = vec![0u8; len.max(1)];
+                body[0] = next_id;
+                (next_id, body.len(), Message::from(body))
+            };
+            for op in ops {
+                match op {
+                    Op::Push(len) => {
+                        let (id, len, msg) = message(len);
+                        proptest::prop_assert_eq!(p.try_push(msg).is_ok(), model.push(id, len));
+                    }
+                    Op::PushBatch(lens) => {
+                        let mut batch: VecDeque<Entry> = VecDeque::new();
+                        let mut expected = Vec::new();
+                        for len in lens {
+                            let (id, len, msg) = message(len);
+                            batch.push_back(Entry::from(msg));
+                            expected.push((id, len));
+                        }
+                        let bytes = batch.iter().map(Entry::byte_len).sum();
+                        let mut moved = 0;
+                        let mut went = 0;
+                        for &(id, len) in &expected {
+                            if !model.push(id, len) {
+                                break;
+                            }
+                            moved += len;
+                            went += 1;
+                        }
+                        proptest::prop_assert_eq!(p.try_push_batch(&mut batch, bytes), Ok(moved));
+                        proptest::prop_assert_eq!(ids(&batch), &expected[went..]);
+                    }
+                    Op::Pop(max, max_bytes, empty) => {
+                        let mut out = VecDeque::new();
+                        if !empty {
+                            out.push_back(Entry::from(Message::from(vec![0u8; 3])));
+                        }
+                        let n = p.pop_into(&mut out, max, max_bytes);
+                        let want = model.pop(max, max_bytes);
+                        proptest::prop_assert_eq!(n, want.len());
+                        proptest::prop_assert_eq!(&ids(&out)[usize::from(!empty)..], &want[..]);
+                    }
+                }
+                proptest::prop_assert_eq!(p.depth(), (model.queue.len(), model.bytes));
+            }
+        }
     }
 
     #[test]
