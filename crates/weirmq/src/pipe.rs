@@ -187,10 +187,12 @@ impl Pipe {
         }
         let (mut n, mut moved) = (0u64, 0);
         if self.shared.conflate {
-            // Each replaces what is queued: only the last survives.
+            // Each replaces what is queued (conflate always admits): only
+            // the last survives.
             while let Some(entry) = msgs.pop_front() {
                 let len = entry.byte_len();
-                self.admits(&mut st, len);
+                let admitted = self.admits(&mut st, len);
+                debug_assert!(admitted);
                 self.enqueue(&mut st, entry);
                 n += 1;
                 moved += len;
@@ -766,7 +768,16 @@ mod tests {
         }
         assert_eq!(p.depth(), (1, 1));
         assert_eq!(p.replaced(), 2);
-        assert_eq!(p.try_pop(), Some(Message::from("c")));
+        // A batch too: its last replaces everything before it.
+        let mut batch: VecDeque<Entry> = ["d", "e", "fg"]
+            .into_iter()
+            .map(|m| Entry::from(Message::from(m)))
+            .collect();
+        assert_eq!(p.try_push_batch(&mut batch, 4), Ok(4));
+        assert!(batch.is_empty());
+        assert_eq!(p.depth(), (1, 2));
+        assert_eq!(p.replaced(), 5);
+        assert_eq!(p.try_pop(), Some(Message::from("fg")));
     }
 
     fn change(subscribe: bool, topic: &str) -> Message {
