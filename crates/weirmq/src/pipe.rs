@@ -161,9 +161,9 @@ impl Pipe {
     /// of [`Pipe::try_push`]); what does not fit stays in `msgs`. Returns
     /// the payload octets moved; `Err` when the pipe is closed.
     ///
-    /// Into an empty queue that takes them all, the two swap instead (as in
-    /// [`Pipe::pop_into`]): a reader that keeps up finds them there with no
-    /// copying under the lock.
+    /// A batch that fits whole goes in as a block copy, or into an empty
+    /// queue by a swap (as in [`Pipe::pop_into`]): a reader that keeps up
+    /// finds it there with no copying under the lock.
     pub(crate) fn try_push_batch(
         &self,
         msgs: &mut VecDeque<Entry>,
@@ -175,31 +175,28 @@ impl Pipe {
         }
         debug_assert_eq!(bytes, msgs.iter().map(Entry::byte_len).sum::<usize>());
         let hwm = &self.shared.hwm;
-        let all_fit = msgs.len() == 1 || (msgs.len() <= hwm.messages() && bytes <= hwm.bytes());
-        if st.queue.is_empty() && !self.shared.conflate && all_fit {
-            let n = msgs.len() as u64;
-            std::mem::swap(&mut st.queue, msgs);
-            st.bytes = bytes;
-            if n > 0 {
-                self.pushed(st, n);
-            }
-            return Ok(bytes);
-        }
-        let (mut n, mut moved) = (0u64, 0);
-        if self.shared.conflate {
+        let (n, moved) = if self.shared.conflate {
             // Each replaces what is queued (conflate always admits): only
             // the last survives.
+            let n = msgs.len();
             while let Some(entry) = msgs.pop_front() {
-                let len = entry.byte_len();
-                let admitted = self.admits(&mut st, len);
+                let admitted = self.admits(&mut st, entry.byte_len());
                 debug_assert!(admitted);
                 self.enqueue(&mut st, entry);
-                n += 1;
-                moved += len;
             }
+            (n, bytes)
+        } else if Self::fits_whole(&st, hwm, msgs.len(), bytes) {
+            let n = msgs.len();
+            if st.queue.is_empty() {
+                std::mem::swap(&mut st.queue, msgs);
+            } else {
+                st.queue.append(msgs);
+            }
+            st.bytes += bytes;
+            (n, bytes)
         } else {
-            // Counted first, then moved in one go: the lock is held for a
-            // block copy, not for a pop and a push per message.
+            // Those that fit are counted first, then moved in one go: the
+            // lock is held for a block copy, not a pop and a push each.
             let (mut queued, mut total) = (st.queue.len(), st.bytes);
             for entry in msgs.iter() {
                 let len = entry.byte_len();
@@ -209,17 +206,13 @@ impl Pipe {
                 queued += 1;
                 total += len;
             }
-            let k = queued - st.queue.len();
-            if k == msgs.len() {
-                st.queue.append(msgs);
-            } else {
-                st.queue.extend(msgs.drain(..k));
-            }
-            (n, moved) = (k as u64, total - st.bytes);
+            let (n, moved) = (queued - st.queue.len(), total - st.bytes);
+            st.queue.extend(msgs.drain(..n));
             st.bytes = total;
-        }
+            (n, moved)
+        };
         if n > 0 {
-            self.pushed(st, n);
+            self.pushed(st, n as u64);
         }
         Ok(moved)
     }
@@ -307,6 +300,14 @@ impl Pipe {
         queued == 0 || (queued < hwm.messages() && bytes + len <= hwm.bytes())
     }
 
+    /// Whether [`Pipe::fits`] admits each of `n` messages of `bytes`
+    /// payload octets in all, pushed in turn: it does if it admits the last,
+    /// except that an empty queue takes one message of any size.
+    fn fits_whole(st: &State, hwm: &Hwm, n: usize, bytes: usize) -> bool {
+        (st.queue.is_empty() && n == 1)
+            || (st.queue.len() + n <= hwm.messages() && st.bytes + bytes <= hwm.bytes())
+    }
+
     /// Whether a waiting sender should be woken: not on every pop of a full
     /// pipe, which would wake it once per message, but once the queue is
     /// down to half its HWM (libzmq's low-water mark), so it then pushes a
@@ -363,31 +364,34 @@ impl Pipe {
         max_bytes: usize,
     ) -> usize {
         let mut st = self.lock();
+        // The rule below, for the whole queue at once: within `max`, and
+        // under `max_bytes` until the last message.
         let all = st.queue.len() <= max
             && st
                 .queue
                 .back()
                 .is_some_and(|last| st.queue.len() == 1 || st.bytes - last.byte_len() < max_bytes);
-        if all && out.is_empty() {
-            let (n, taken) = (st.queue.len(), st.bytes);
-            std::mem::swap(&mut st.queue, out);
-            self.taken_out(st, n, taken);
-            return n;
-        }
-        // Counted first, then moved in one go (as in `try_push_batch`).
-        let (mut n, mut taken) = (0, 0);
-        for entry in st.queue.iter() {
-            if n == max || (n > 0 && taken >= max_bytes) {
-                break;
+        let (n, taken) = if all {
+            let all = (st.queue.len(), st.bytes);
+            if out.is_empty() {
+                std::mem::swap(&mut st.queue, out);
+            } else {
+                out.append(&mut st.queue);
             }
-            taken += entry.byte_len();
-            n += 1;
-        }
-        if n == st.queue.len() {
-            out.append(&mut st.queue);
+            all
         } else {
+            // Counted first, then moved in one go.
+            let (mut n, mut taken) = (0, 0);
+            for entry in st.queue.iter() {
+                if n == max || (n > 0 && taken >= max_bytes) {
+                    break;
+                }
+                taken += entry.byte_len();
+                n += 1;
+            }
             out.extend(st.queue.drain(..n));
-        }
+            (n, taken)
+        };
         if n > 0 {
             self.taken_out(st, n, taken);
         }
