@@ -4,13 +4,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{Notify, watch};
 use weirmq_zmtp::{Connection, Message, SocketType};
 
-use crate::engine::WriteThrough;
+use crate::engine::Through;
 use crate::entry::Entry;
 use crate::error::{Error, TrySendError};
 use crate::options::{Options, WhenFull};
@@ -45,14 +46,14 @@ pub(crate) struct Peer {
     /// Signalled when a newer connection took this peer's routing id over
     /// (ROUTER handover): its engine ends.
     pub(crate) replaced: Notify,
-    /// REQ and REP: the peer's connection, written through by the sender
-    /// (see [`crate::engine`]), while there is one.
-    link: Mutex<Option<Arc<dyn WriteThrough>>>,
+    /// REQ and REP: the peer's connection, written and read through by
+    /// the socket's tasks (see [`crate::engine`]), while there is one.
+    link: Mutex<Option<Arc<dyn Through>>>,
 }
 
 impl Peer {
     /// Attaches the connection senders write through, or detaches it.
-    pub(crate) fn set_link(&self, link: Option<Arc<dyn WriteThrough>>) {
+    pub(crate) fn set_link(&self, link: Option<Arc<dyn Through>>) {
         *lock(&self.link) = link;
     }
 
@@ -88,6 +89,46 @@ impl Peers {
             if !self.by_id.contains_key(&id) {
                 return id;
             }
+        }
+    }
+}
+
+/// A REQ's or REP's receiver that reads through the connection of its one
+/// peer while it waits (see [`crate::engine`]): the reply then reaches it
+/// without a hand-off between tasks. With several peers it waits for the
+/// engines, whose messages may come from any of them.
+#[derive(Default)]
+struct Reader {
+    /// The peer read through, and its connection.
+    current: Option<(Arc<Peer>, Arc<dyn Through>)>,
+}
+
+impl Reader {
+    /// Reads through the peer's connection (the one peer now, which may
+    /// have changed since the last poll).
+    fn poll(&mut self, core: &Core, cx: &mut Context<'_>) -> Poll<()> {
+        let now = core.only_link();
+        let same = match (&now, &self.current) {
+            (Some((a, _)), Some((b, _))) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        if !same {
+            if let Some((_, old)) = self.current.take() {
+                old.end_read_through();
+            }
+            self.current = now;
+        }
+        match &self.current {
+            Some((peer, link)) => link.poll_read_through(core, &peer.id, cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let Some((_, link)) = self.current.take() {
+            link.end_read_through();
         }
     }
 }
@@ -749,12 +790,28 @@ impl Core {
         // one), leaving the queue empty. If it took everything, we wait
         // again.
         let wait = async {
-            self.inbound
-                .wait_for(|| self.try_recv())
-                .await
-                .ok_or(Error::Closed)
+            let got = if self.writes_through {
+                let mut reader = Reader::default();
+                self.inbound
+                    .wait_for_with(|| self.try_recv(), |cx| reader.poll(self, cx))
+                    .await
+            } else {
+                self.inbound.wait_for(|| self.try_recv()).await
+            };
+            got.ok_or(Error::Closed)
         };
         with_timeout(self.options.recv_timeout, wait).await
+    }
+
+    /// REQ and REP: the one peer and its connection, when there is exactly
+    /// one peer, and it is connected.
+    fn only_link(&self) -> Option<(Arc<Peer>, Arc<dyn Through>)> {
+        let peers = self.peers();
+        let [peer] = peers.list.as_slice() else {
+            return None;
+        };
+        let link = lock(&peer.link).clone()?;
+        Some((peer.clone(), link))
     }
 
     /// The next message taken in the last batch, or the first of a new one.

@@ -21,23 +21,34 @@
 //! waking the engine on another thread to do it. That hand-off was most of
 //! a round trip's cost over plain TCP. When the write cannot finish, or the
 //! engine is busy with the link, the engine is kicked to carry on.
+//!
+//! They read through it too: a REQ or REP with one peer that waits for a
+//! message reads and decodes the stream on its own task, so the reply
+//! reaches it without the engine's wake-up in between. For as long as it
+//! waits, it holds the stream's read wake-up (the engine is not woken for
+//! octets the receiver takes); when it stops, it gives the wake-up back.
+//! Whatever it cannot finish (a full queue, the end of the stream, a
+//! protocol error, a command's answer to write) it hands to the engine,
+//! with a kick. It reads only while the engine holds nothing decoded, so
+//! messages keep their order.
 
 use std::collections::VecDeque;
-use std::io::IoSlice;
+use std::io::{ErrorKind, IoSlice};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker, ready};
 use std::time::Instant;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::{Buf, Bytes};
 use tokio::sync::{Notify, watch};
 use weirmq_zmtp::{AuthDecision, AuthRequest, Config, Connection, Event, SocketType};
 
 use crate::core::{Core, Peer, Ticket};
 use crate::entry::{Entry, INLINE_MAX};
 use crate::monitor::MonitorEvent;
-use crate::pipe::Pipe;
+use crate::pipe::{Pipe, PushError};
+use crate::stream::Stream;
 
 /// Octets of encoded output gathered before writing.
 const WRITE_BATCH: usize = 128 * 1024;
@@ -167,61 +178,102 @@ impl Unsent {
         }
     }
 
-    fn poll_write<W: AsyncWrite + Unpin>(
-        &self,
-        cx: &mut Context<'_>,
-        wr: &mut W,
-    ) -> Poll<std::io::Result<usize>> {
+    /// Writes what `stream` takes now, without waiting; advances past it.
+    fn try_write<S: Stream>(&mut self, stream: &S) -> std::io::Result<()> {
         let mut slices = [IoSlice::new(&[]); 64];
         let mut k = 0;
         for (slot, chunk) in slices.iter_mut().zip(&self.chunks) {
             *slot = IoSlice::new(chunk);
             k += 1;
         }
-        Pin::new(wr).poll_write_vectored(cx, &slices[..k])
+        match stream.try_write_vectored(&slices[..k])? {
+            0 => Err(ErrorKind::WriteZero.into()),
+            n => {
+                self.advance(n);
+                Ok(())
+            }
+        }
     }
 }
 
-/// A connection's sending half: what the engine and a writing-through
-/// socket share (see the module docs). The engine holds it from the start
-/// of the connection to the end; [`Link::take`] gives it back then.
-pub(crate) struct Link<W> {
-    wire: Mutex<Option<Wire<W>>>,
-    /// Raised by a writing-through sender that left work for the engine.
+/// A connection and its stream: what the engine and a socket's task that
+/// writes or reads through it share (see the module docs). The engine holds
+/// it from the start of the connection to the end; [`Link::take`] gives it
+/// back then.
+pub(crate) struct Link<S> {
+    wire: Mutex<Option<Wire<S>>>,
+    /// Raised by a sender or receiver that left work for the engine.
     kick: Notify,
+    /// Whether the engine holds decoded messages not handed on yet, or is
+    /// closing: a reading-through receiver then leaves the stream to it, so
+    /// that nothing overtakes those messages. Raised under the lock;
+    /// lowered once they are handed on, without it.
+    engine_holds: AtomicBool,
 }
 
 /// What a [`Link`] guards.
-struct Wire<W> {
+struct Wire<S> {
     conn: Connection,
     unsent: Unsent,
-    wr: W,
+    stream: S,
     /// Reused for each batch taken from the pipe.
     batch: VecDeque<Entry>,
+    /// The read side's turn-taking and what a receiver handed back.
+    reading: Reading,
 }
 
-/// A connection that a socket's sender writes through (REQ and REP).
-pub(crate) trait WriteThrough: Send + Sync {
+/// Who reads a [`Wire`]'s stream, and what a reading-through receiver left
+/// for the engine.
+#[derive(Default)]
+struct Reading {
+    /// The engine's wake-up, for a receiver to put back in the stream's
+    /// read slot when it stops.
+    engine: Option<Waker>,
+    /// A receiver reads through, and holds the read slot.
+    receiver: bool,
+    /// A message the receiver decoded and found no room for; the engine
+    /// hands it on, then decodes the rest before it reads again.
+    held: Option<Entry>,
+    /// How the connection ended, as the receiver found out.
+    ended: Option<End>,
+}
+
+/// A connection that a socket's task writes and reads through (REQ and
+/// REP).
+pub(crate) trait Through: Send + Sync {
     /// Sends what `out` holds: on the caller's task, at once, when the
     /// connection is idle; otherwise the engine is asked to. Never waits
     /// for the stream (only, briefly, for the engine's hold on the link).
     fn write_through(&self, out: &Pipe);
+
+    /// Moves the messages the stream holds now into `core`'s incoming
+    /// queue, each with the peer's routing id `id` in front: `Ready` when
+    /// some moved, or when the engine was handed something to finish;
+    /// otherwise `Pending`, with `cx` woken when the stream has more (or
+    /// with nothing registered, when the engine is the one to read now).
+    /// Call [`Through::end_read_through`] once done waiting.
+    fn poll_read_through(&self, core: &Core, id: &Bytes, cx: &mut Context<'_>) -> Poll<()>;
+
+    /// The receiver stopped waiting: the stream's read wake-up goes back
+    /// to the engine.
+    fn end_read_through(&self);
 }
 
-impl<W: AsyncWrite + Unpin> Link<W> {
-    fn new(wire: Wire<W>) -> Link<W> {
+impl<S: Stream> Link<S> {
+    fn new(wire: Wire<S>) -> Link<S> {
         Link {
             wire: Mutex::new(Some(wire)),
             kick: Notify::new(),
+            engine_holds: AtomicBool::new(false),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Wire<W>>> {
+    fn lock(&self) -> MutexGuard<'_, Option<Wire<S>>> {
         crate::core::lock(&self.wire)
     }
 
     /// Ends sharing: the engine has the parts back for its last flush.
-    fn take(&self) -> Wire<W> {
+    fn take(&self) -> Wire<S> {
         match self.lock().take() {
             Some(wire) => wire,
             None => unreachable!("only the engine takes its link, once"),
@@ -243,9 +295,30 @@ impl<W: AsyncWrite + Unpin> Link<W> {
             None => Poll::Ready(Ok(())),
         }
     }
+
+    /// The engine's wait for input: never ready while a receiver reads
+    /// through (its wake-up is kept for the receiver to give back).
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let mut guard = self.lock();
+        let Some(wire) = guard.as_mut() else {
+            unreachable!("the engine holds its link until `drive` returns")
+        };
+        let reading = &mut wire.reading;
+        if !reading
+            .engine
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            reading.engine = Some(cx.waker().clone());
+        }
+        if reading.receiver {
+            return Poll::Pending;
+        }
+        wire.stream.poll_read_ready(cx)
+    }
 }
 
-impl<W: AsyncWrite + Unpin> Wire<W> {
+impl<S: Stream> Wire<S> {
     /// Encodes messages from `out`, a batch at a time, while the output is
     /// under [`WRITE_BATCH`] and until a batch comes up short; whether
     /// `out` was found empty. A SUB's pipe carries its subscriptions.
@@ -315,35 +388,33 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
 
     /// Writes some of the unwritten output (nothing if there is none).
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        if self.unsent.len == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        match ready!(self.unsent.poll_write(cx, &mut self.wr))? {
-            0 => Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
-            n => {
-                self.unsent.advance(n);
-                Poll::Ready(Ok(()))
+        while self.unsent.len > 0 {
+            ready!(self.stream.poll_write_ready(cx))?;
+            match self.unsent.try_write(&self.stream) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                // Readiness was stale (and is cleared now): wait again.
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
+        Poll::Ready(Ok(()))
     }
 
     /// Encodes what `out` holds and writes as much as the stream takes
     /// without waiting; whether everything went. Only when the engine is
-    /// not writing itself (nothing unwritten), so that its wake-up stays
-    /// registered with the stream.
+    /// not writing itself (nothing unwritten): what is left over is the
+    /// engine's to write.
     fn write_now(&mut self, out: &Pipe) -> bool {
         if self.unsent.len > 0 || !self.conn.is_ready() {
             return false;
         }
-        let mut cx = Context::from_waker(Waker::noop());
         loop {
             let emptied = self.encode_from(out, false);
             while self.unsent.len > 0 {
-                match self.poll_write(&mut cx) {
-                    Poll::Ready(Ok(())) => {}
-                    // The engine meets the error (or the wait) on its next
-                    // turn.
-                    Poll::Ready(Err(_)) | Poll::Pending => return false,
+                // The engine meets the error (or the wait) on its next
+                // turn.
+                if self.unsent.try_write(&self.stream).is_err() {
+                    return false;
                 }
             }
             if emptied {
@@ -351,9 +422,88 @@ impl<W: AsyncWrite + Unpin> Wire<W> {
             }
         }
     }
+
+    /// The read slot back to the engine after a receiver's turn (without
+    /// waking it), if a receiver had it: the engine's wake-up to call when
+    /// the stream is ready already.
+    fn give_back(&mut self) -> Option<Waker> {
+        if !std::mem::take(&mut self.reading.receiver) {
+            return None;
+        }
+        let engine = self.reading.engine.clone()?;
+        self.stream
+            .poll_read_ready(&mut Context::from_waker(&engine))
+            .is_ready()
+            .then_some(engine)
+    }
+
+    /// A reading-through receiver's turn (see [`Through::poll_read_through`]):
+    /// `Some(moved)` when it has nothing to wait for, `None` when `cx` waits
+    /// for the stream; whether the engine has work is set in `kick`.
+    fn read_through(
+        &mut self,
+        core: &Core,
+        id: &Bytes,
+        cx: &mut Context<'_>,
+        kick: &mut bool,
+    ) -> Option<bool> {
+        let now = Instant::now();
+        let mut moved = false;
+        loop {
+            // Everything read is decoded before the next read: a read may
+            // meet the end of the stream.
+            let failed = match self.conn.poll_event(now) {
+                Ok(Some(Event::Message(mut msg))) => {
+                    msg.push_front(id.clone());
+                    match core.inbound.try_push(msg) {
+                        Ok(()) => moved = true,
+                        // The engine waits for room (or counts it lost, if
+                        // the socket is closing), then decodes the rest.
+                        Err(PushError::Full(msg) | PushError::Closed(msg)) => {
+                            self.reading.held = Some(Entry::from(msg));
+                            *kick = true;
+                            return Some(moved);
+                        }
+                    }
+                    continue;
+                }
+                // Nothing else reaches a REQ or REP once it is ready (a
+                // subscription means nothing to them).
+                Ok(Some(_)) => continue,
+                // The stream's readiness first: a read that finds nothing
+                // is a system call spent. A read that empties the stream
+                // leaves it not ready, so having moved messages this
+                // returns without another read, and the engine, given the
+                // read slot back, is not woken for octets already taken.
+                Ok(None) => match self.stream.poll_read_ready(cx) {
+                    Poll::Pending => return moved.then_some(true),
+                    Poll::Ready(Err(e)) => End::Io(e),
+                    Poll::Ready(Ok(())) => {
+                        match self
+                            .stream
+                            .try_read_buf(&mut self.conn.read_buffer(READ_RESERVE))
+                        {
+                            Ok(0) => End::Eof,
+                            Ok(_) => {
+                                self.conn.input_received(Instant::now());
+                                continue;
+                            }
+                            // Stale readiness, cleared now.
+                            Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+                            Err(e) => End::Io(e),
+                        }
+                    }
+                },
+                Err(e) => End::Protocol(e),
+            };
+            self.reading.ended = Some(failed);
+            *kick = true;
+            return Some(moved);
+        }
+    }
 }
 
-impl<W: AsyncWrite + Unpin + Send> WriteThrough for Link<W> {
+impl<S: Stream> Through for Link<S> {
     fn write_through(&self, out: &Pipe) {
         // Waiting for the lock costs less than handing the message to the
         // engine: the engine holds it only for short, non-blocking work.
@@ -364,6 +514,54 @@ impl<W: AsyncWrite + Unpin + Send> WriteThrough for Link<W> {
         };
         if !done {
             self.kick.notify_one();
+        }
+    }
+
+    fn poll_read_through(&self, core: &Core, id: &Bytes, cx: &mut Context<'_>) -> Poll<()> {
+        let mut guard = self.lock();
+        // The connection has ended: its messages are in the queue already.
+        let Some(wire) = guard.as_mut() else {
+            return Poll::Pending;
+        };
+        let reading = &wire.reading;
+        let engine_busy = reading.held.is_some() || reading.ended.is_some();
+        if engine_busy || !wire.conn.is_ready() || self.engine_holds.load(Ordering::Acquire) {
+            // The engine reads now; what it decodes wakes the receiver
+            // through the queue.
+            let wake = wire.give_back();
+            drop(guard);
+            if let Some(engine) = wake {
+                engine.wake();
+            }
+            return Poll::Pending;
+        }
+        wire.reading.receiver = true;
+        let mut kick = false;
+        let moved = wire.read_through(core, id, cx, &mut kick);
+        // Decoding may have left output behind: a PONG, an ERROR.
+        kick |= wire.conn.wants_transmit();
+        // What is handed to the engine, it finishes reading too: a
+        // receiver that held on to the read slot would keep it from that.
+        let wake = if kick { wire.give_back() } else { None };
+        drop(guard);
+        if let Some(engine) = wake {
+            engine.wake();
+        }
+        if kick {
+            self.kick.notify_one();
+        }
+        match moved {
+            Some(true) => Poll::Ready(()),
+            // Handed to the engine, which wakes the receiver through the
+            // queue if anything comes of it; or waiting for the stream.
+            Some(false) | None => Poll::Pending,
+        }
+    }
+
+    fn end_read_through(&self) {
+        let wake = self.lock().as_mut().and_then(Wire::give_back);
+        if let Some(engine) = wake {
+            engine.wake();
         }
     }
 }
@@ -487,39 +685,6 @@ fn hand_on(core: &Core, item: Held, held: &mut Option<Held>) -> bool {
     }
 }
 
-/// A byte stream split into halves that can be used at once from two
-/// threads: the engine reads while a writing-through sender writes.
-pub(crate) trait Halves: Send + 'static {
-    type Read: AsyncRead + Unpin + Send;
-    type Write: AsyncWrite + Unpin + Send + 'static;
-    fn halves(self) -> (Self::Read, Self::Write);
-}
-
-impl Halves for tokio::net::TcpStream {
-    type Read = tokio::net::tcp::OwnedReadHalf;
-    type Write = tokio::net::tcp::OwnedWriteHalf;
-    fn halves(self) -> (Self::Read, Self::Write) {
-        self.into_split()
-    }
-}
-
-impl Halves for tokio::net::UnixStream {
-    type Read = tokio::net::unix::OwnedReadHalf;
-    type Write = tokio::net::unix::OwnedWriteHalf;
-    fn halves(self) -> (Self::Read, Self::Write) {
-        self.into_split()
-    }
-}
-
-/// The in-memory stream has no lock-free split; its halves share a lock.
-impl Halves for tokio::io::DuplexStream {
-    type Read = tokio::io::ReadHalf<Self>;
-    type Write = tokio::io::WriteHalf<Self>;
-    fn halves(self) -> (Self::Read, Self::Write) {
-        tokio::io::split(self)
-    }
-}
-
 /// Runs one connection until it ends.
 ///
 /// `kept` carries a connecting socket's peer from one connection to the next:
@@ -536,19 +701,19 @@ pub(crate) async fn run<S>(
     stop: watch::Receiver<bool>,
 ) -> End
 where
-    S: Halves,
+    S: Stream,
 {
     let _running = core.engine_started();
     let conn = match Connection::new(zmtp_config(core.socket_type, &core.options), Instant::now()) {
         Ok(c) => c,
         Err(e) => unreachable!("options were validated: {e}"),
     };
-    let (mut rd, wr) = stream.halves();
     let link = Arc::new(Link::new(Wire {
         conn,
         unsent: Unsent::default(),
-        wr,
+        stream,
         batch: VecDeque::with_capacity(POP_BATCH),
+        reading: Reading::default(),
     }));
     let keep = kept.is_some() && reconnect_keeps_pipe(core.socket_type);
     let mut out: Option<Arc<Peer>> = None;
@@ -562,7 +727,6 @@ where
         &core,
         &peer_name,
         &link,
-        &mut rd,
         &mut out,
         &mut backlog,
         earlier,
@@ -576,6 +740,10 @@ where
         peer.set_link(None);
     }
     let mut wire = link.take();
+    // A message a reading-through receiver found no room for is part of it.
+    if let Some(entry) = wire.reading.held.take() {
+        backlog.push(entry);
+    }
     // What was decoded but not handed on when the connection ended: data is
     // lost (waiting for room here would let peers that come and go pile up
     // messages); an XPUB's pending subscription change is undone in the
@@ -632,7 +800,7 @@ where
                 break;
             }
         }
-        let _ = wire.wr.shutdown().await;
+        let _ = wire.stream.shutdown_write();
     };
     // A close already spent its linger in `drive`; other endings get one.
     let budget = match end {
@@ -640,8 +808,10 @@ where
         _ => core.options.linger,
     };
     let _ = tokio::time::timeout(budget, flush).await;
-    let Wire { mut unsent, wr, .. } = wire;
-    drop((rd, wr));
+    let Wire {
+        mut unsent, stream, ..
+    } = wire;
+    drop(stream);
     // Messages the peer got nothing of go back in front of a kept pipe, in
     // order, for the next connection. One it got part of is lost: it may be
     // the very message the peer refused (too large, say), and sending it
@@ -671,21 +841,16 @@ where
     clippy::too_many_arguments,
     reason = "one call site; a struct would only rename them"
 )]
-async fn drive<R, W>(
+async fn drive<S: Stream>(
     core: &Core,
     peer_name: &str,
-    link: &Arc<Link<W>>,
-    rd: &mut R,
+    link: &Arc<Link<S>>,
     out: &mut Option<Arc<Peer>>,
     backlog: &mut Backlog,
     mut earlier: Option<Arc<Peer>>,
     mut ticket: Option<Ticket>,
     mut stop: watch::Receiver<bool>,
-) -> End
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
+) -> End {
     let through = writes_through(core.socket_type);
     let sends = sends(core);
     let receives = receives(core);
@@ -698,10 +863,8 @@ where
     // of the input buffer when small (`Connection::poll_small_message`).
     let fast = receives && !routing;
     let mut closing = false;
-    // The connection's input buffer, out of it while a read fills it (the
-    // link's lock is not held across the wait).
-    let mut input = BytesMut::new();
-    let mut received_at = None;
+    // The stream was found readable: read (under the lock) on the next turn.
+    let mut readable = false;
     // Whether a writing-through sender asked for help; at first, for what
     // was queued before this connection.
     let mut kicked = true;
@@ -735,14 +898,32 @@ where
         let now = Instant::now();
         // The link is locked for this synchronous part only, never across
         // the wait below.
-        let (deadline, want_out, unsent_len, read_limit, decoded_all) = {
+        let (deadline, want_out, unsent_len, decoded_all) = {
             let mut guard = link.lock();
             let Some(wire) = guard.as_mut() else {
                 unreachable!("the engine holds its link until `drive` returns")
             };
-            wire.conn.swap_input(&mut input);
-            if let Some(at) = received_at.take() {
-                wire.conn.input_received(at);
+            // What a reading-through receiver handed over: how the
+            // connection ended, or a message to find room for (the input
+            // after it is decoded before anything more is read).
+            if let Some(end) = wire.reading.ended.take() {
+                return end;
+            }
+            if let Some(entry) = wire.reading.held.take() {
+                backlog.push(entry);
+                readable = false;
+            }
+            if std::mem::take(&mut readable) {
+                match wire
+                    .stream
+                    .try_read_buf(&mut wire.conn.read_buffer(READ_RESERVE))
+                {
+                    Ok(0) => return End::Eof,
+                    Ok(_) => wire.conn.input_received(Instant::now()),
+                    // A receiver read it first.
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) => return End::Io(e),
+                }
             }
             let conn = &mut wire.conn;
             // 1. Deliver what was decoded, as far as the incoming pipe has room.
@@ -917,10 +1098,10 @@ where
             // 3. Wait for whatever can move next.
             let deadline = conn.poll_timeout();
             let want_out = out.is_some() && conn.pending_transmit() + unsent_len < WRITE_BATCH;
-            // Sized for the next read, then out of the connection for it.
-            let read_limit = bytes::buf::Limit::limit(&conn.read_buffer(READ_RESERVE));
-            conn.swap_input(&mut input);
-            (deadline, want_out, unsent_len, read_limit, decoded_all)
+            if !backlog.is_empty() || closing {
+                link.engine_holds.store(true, Ordering::Release);
+            }
+            (deadline, want_out, unsent_len, decoded_all)
         };
         // What was decoded goes on outside the lock: the receiver it wakes
         // may want the link at once, to reply.
@@ -928,6 +1109,10 @@ where
             backlog.deliver(core, &mut closing);
         }
         let paused = !backlog.is_empty();
+        if through && !paused && !closing {
+            // Handed on: a reading-through receiver may read after it.
+            link.engine_holds.store(false, Ordering::Release);
+        }
         // Decoding stopped for want of room, and there is room now: decode
         // the rest of what was read before reading on. (Reading first would
         // take the end of the stream for the end of the connection, and
@@ -940,11 +1125,9 @@ where
         // buffer until the answer (or the handshake timeout).
         let want_read = !paused && !closing && zap.is_none();
         let held_len = backlog.front_len();
-        let mut reading = (&mut input).limit(read_limit);
         tokio::select! {
-            r = rd.read_buf(&mut reading), if want_read => match r {
-                Ok(0) => return End::Eof,
-                Ok(_) => received_at = Some(Instant::now()),
+            r = std::future::poll_fn(|cx| link.poll_readable(cx)), if want_read => match r {
+                Ok(()) => readable = true,
                 Err(e) => return End::Io(e),
             },
             r = std::future::poll_fn(|cx| link.poll_write(cx)), if unsent_len > 0 => match r {

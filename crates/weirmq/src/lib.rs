@@ -36,6 +36,7 @@ mod options;
 mod pipe;
 mod signal;
 mod socket;
+mod stream;
 mod subscriptions;
 mod transport;
 mod zap;

@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 
 use weirmq_zmtp::Message;
 
@@ -417,8 +418,19 @@ impl Pipe {
     /// found nothing. `take` may look beyond the queue too: a receiver's
     /// batch, where another receiver may have moved the very messages whose
     /// push woke this one.
-    pub(crate) async fn wait_for<T>(&self, mut take: impl FnMut() -> Option<T>) -> Option<T> {
-        // The common case, something there already, registers nothing.
+    pub(crate) async fn wait_for<T>(&self, take: impl FnMut() -> Option<T>) -> Option<T> {
+        self.wait_for_with(take, |_| Poll::Pending).await
+    }
+
+    /// [`Pipe::wait_for`], polling `also` too while it waits: another
+    /// source of messages, which puts them in the pipe itself (a receiver
+    /// reading through its connection). `take` is tried again whenever
+    /// `also` is ready, or the pipe signals.
+    pub(crate) async fn wait_for_with<T>(
+        &self,
+        mut take: impl FnMut() -> Option<T>,
+        mut also: impl FnMut(&mut Context<'_>) -> Poll<()>,
+    ) -> Option<T> {
         if let Some(t) = take() {
             return Some(t);
         }
@@ -433,7 +445,11 @@ impl Pipe {
             if self.is_closed() {
                 return None;
             }
-            notified.await;
+            std::future::poll_fn(|cx| match notified.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(()),
+                Poll::Pending => also(cx),
+            })
+            .await;
         }
     }
 

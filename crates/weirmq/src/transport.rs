@@ -1,8 +1,8 @@
 //! Listeners and connectors for `tcp://`, `ipc://` and `inproc://`; each
 //! connection gets an engine task.
 //!
-//! `inproc://` runs the same ZMTP over an in-memory byte stream
-//! ([`tokio::io::duplex`]), so it has the same handshake, limits and
+//! `inproc://` runs the same ZMTP over a connected pair of Unix sockets
+//! ([`UnixStream::pair`]), so it has the same handshake, limits and
 //! backpressure as the other transports. Names live in a process-wide
 //! registry; connecting before binding retries until the name is bound.
 
@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use tokio::io::DuplexStream;
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::{mpsc, watch};
 
@@ -19,14 +18,13 @@ use crate::endpoint::Endpoint;
 use crate::engine;
 use crate::error::Error;
 use crate::monitor::MonitorEvent;
+use crate::stream::Stream;
 
-/// Octets an inproc stream buffers in each direction.
-const INPROC_BUFFER: usize = 256 * 1024;
 /// Inproc connections waiting to be accepted.
 const INPROC_BACKLOG: usize = 64;
 
 /// Bound inproc names: where to hand a new connection's server end.
-static INPROC: LazyLock<Mutex<HashMap<String, mpsc::Sender<DuplexStream>>>> =
+static INPROC: LazyLock<Mutex<HashMap<String, mpsc::Sender<UnixStream>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// Per-connection TCP settings: no Nagle delay (ZMTP batches its own
@@ -47,7 +45,7 @@ fn io_error(context: String) -> impl FnOnce(std::io::Error) -> Error {
 /// Starts the engine of an accepted connection.
 fn accepted<S>(core: &Arc<Core>, peer: String, stream: S, stop: &watch::Receiver<bool>)
 where
-    S: engine::Halves,
+    S: Stream,
 {
     core.emit(MonitorEvent::Accepted { peer: peer.clone() });
     let ticket = core.admit();
@@ -176,31 +174,31 @@ pub(crate) fn inproc_bound(name: &str) -> bool {
 }
 
 /// Opens one connection to `target`.
-async fn dial(target: &Endpoint, core: &Core) -> std::io::Result<Stream> {
+async fn dial(target: &Endpoint, core: &Core) -> std::io::Result<Connected> {
     match target {
         Endpoint::Tcp { host, port } => {
             let s = TcpStream::connect((host.as_str(), *port)).await?;
             tune(&s, core)?;
-            Ok(Stream::Tcp(s))
+            Ok(Connected::Tcp(s))
         }
-        Endpoint::Ipc(path) => Ok(Stream::Ipc(UnixStream::connect(path).await?)),
+        Endpoint::Ipc(path) => Ok(Connected::Ipc(UnixStream::connect(path).await?)),
         Endpoint::Inproc(name) => {
             let tx = lock(&INPROC).get(name).cloned();
             let tx = tx.ok_or(std::io::ErrorKind::ConnectionRefused)?;
-            let (ours, theirs) = tokio::io::duplex(INPROC_BUFFER);
+            let (ours, theirs) = UnixStream::pair()?;
             tx.send(theirs)
                 .await
                 .map_err(|_| std::io::ErrorKind::ConnectionRefused)?;
-            Ok(Stream::Inproc(ours))
+            Ok(Connected::Inproc(ours))
         }
     }
 }
 
 /// A connected stream of any transport.
-enum Stream {
+enum Connected {
     Tcp(TcpStream),
     Ipc(UnixStream),
-    Inproc(DuplexStream),
+    Inproc(UnixStream),
 }
 
 /// Socket types that route to a connecting peer by its place in the
@@ -247,9 +245,9 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
                         let (c, n, k, st) =
                             (core.clone(), name.clone(), Some(&mut kept), stop.clone());
                         Some(match stream {
-                            Stream::Tcp(s) => engine::run(c, n, s, k, None, st).await,
-                            Stream::Ipc(s) => engine::run(c, n, s, k, None, st).await,
-                            Stream::Inproc(s) => engine::run(c, n, s, k, None, st).await,
+                            Connected::Tcp(s) => engine::run(c, n, s, k, None, st).await,
+                            Connected::Ipc(s) => engine::run(c, n, s, k, None, st).await,
+                            Connected::Inproc(s) => engine::run(c, n, s, k, None, st).await,
                         })
                     }
                     Err(_) => None,

@@ -313,3 +313,142 @@ async fn req_and_rep_keep_their_state_after_a_receive_times_out() {
     within(rep.send("again")).await.unwrap();
     assert_eq!(within(req.recv()).await.unwrap(), Message::from("again"));
 }
+
+/// A REP or REQ with one peer reads the connection on its own task while
+/// it waits in `recv`, holding the stream's read wake-up. What it cannot
+/// finish there must reach the engine: the end of the stream (the engine
+/// ends the connection), a heartbeat's PONG (the engine writes it), and a
+/// message there is no room for (the engine delivers it, in order).
+/// One round trip, then a receive on the REP that waits (50 ms in, when
+/// this returns) for the next request.
+async fn round_trip_then_wait(
+    req: &Req,
+    rep: &std::sync::Arc<Rep>,
+) -> tokio::task::JoinHandle<Result<Message, Error>> {
+    within(req.send("q")).await.unwrap();
+    within(rep.recv()).await.unwrap();
+    within(rep.send("a")).await.unwrap();
+    within(req.recv()).await.unwrap();
+    waiting_recv(rep).await
+}
+
+/// A receive on `rep`, in a task, waiting for 50 ms when this returns.
+async fn waiting_recv(
+    rep: &std::sync::Arc<Rep>,
+) -> tokio::task::JoinHandle<Result<Message, Error>> {
+    let waiting = tokio::spawn({
+        let rep = rep.clone();
+        async move { rep.recv().await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    waiting
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rep_waiting_in_recv_sees_its_peer_leave() {
+    let dir = tempfile::tempdir().unwrap();
+    let ipc = format!("ipc://{}", dir.path().join("leave").display());
+    for endpoint in ["tcp://127.0.0.1:*", ipc.as_str()] {
+        let rep = std::sync::Arc::new(Rep::new());
+        let mut events = rep.monitor();
+        let ep = rep.bind(endpoint).await.unwrap();
+        let req = Req::new();
+        req.connect(&ep).await.unwrap();
+        // The REP waits for the next request, reading through, when the
+        // REQ goes away.
+        let waiting = round_trip_then_wait(&req, &rep).await;
+        drop(req);
+        first_event(&mut events, |e| match e {
+            weirmq::MonitorEvent::Disconnected { .. } => Some(()),
+            _ => None,
+        })
+        .await;
+        assert!(!waiting.is_finished(), "no request came");
+        waiting.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_are_answered_while_a_rep_waits_in_recv() {
+    let rep = std::sync::Arc::new(Rep::new());
+    let ep = rep.bind("tcp://127.0.0.1:*").await.unwrap();
+    // The REQ pings every 20 ms and gives up on a peer silent for 100 ms:
+    // only the REP's PONGs keep the connection up while nothing else moves.
+    let mut hb = weirmq::Heartbeat::new(Duration::from_millis(20));
+    hb.timeout = Duration::from_millis(100);
+    let req = Req::with_options(Options::default().with_heartbeat(hb)).unwrap();
+    let mut req_events = req.monitor();
+    req.connect(&ep).await.unwrap();
+    let waiting = round_trip_then_wait(&req, &rep).await;
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    assert!(!waiting.is_finished(), "no request came");
+    while let Some(event) = req_events.try_recv() {
+        assert!(
+            !matches!(event, weirmq::MonitorEvent::Disconnected { .. }),
+            "the REQ lost the REP: {event:?}"
+        );
+    }
+    // The waiting receiver gets the next request.
+    within(req.send("q2")).await.unwrap();
+    assert_eq!(within(waiting).await.unwrap().unwrap(), Message::from("q2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rep_with_a_small_queue_answers_a_flood_of_requests_in_order() {
+    const N: u32 = 2000;
+    let rep =
+        Rep::with_options(Options::default().with_hwm(Hwm::new(2, 1 << 20).unwrap())).unwrap();
+    let ep = rep.bind("tcp://127.0.0.1:*").await.unwrap();
+    let dealer = Dealer::new();
+    dealer.connect(&ep).await.unwrap();
+    dealer_round_trip(&dealer, &rep, "question", "answer").await;
+    // All the requests at once, to a REP already waiting in `recv`: a read
+    // brings many, more than the REP's queue holds.
+    let asking = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for n in 0..N {
+            let request: Message = [Bytes::new(), Bytes::from(n.to_le_bytes().to_vec())]
+                .into_iter()
+                .collect();
+            dealer.send(request).await.unwrap();
+        }
+    };
+    let answering = async {
+        for _ in 0..N {
+            let q = rep.recv().await.unwrap();
+            rep.send(q).await.unwrap();
+        }
+    };
+    let checking = async {
+        for n in 0..N {
+            let reply = dealer.recv().await.unwrap();
+            assert_eq!(reply.frames()[1], n.to_le_bytes()[..], "reply {n}");
+        }
+    };
+    within(async { tokio::join!(asking, answering, checking) }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rep_waiting_in_recv_ends_a_connection_that_breaks_the_rules() {
+    let rep = std::sync::Arc::new(
+        Rep::with_options(Options::default().with_max_message_size(64)).unwrap(),
+    );
+    let mut events = rep.monitor();
+    let ep = rep.bind("tcp://127.0.0.1:*").await.unwrap();
+    let dealer = Dealer::new();
+    dealer.connect(&ep).await.unwrap();
+    dealer_round_trip(&dealer, &rep, "question", "answer").await;
+    let waiting = waiting_recv(&rep).await;
+    let too_large: Message = [Bytes::new(), Bytes::from(vec![7u8; 1000])]
+        .into_iter()
+        .collect();
+    within(dealer.send(too_large)).await.unwrap();
+    let reason = first_event(&mut events, |e| match e {
+        weirmq::MonitorEvent::Disconnected { reason, .. } => Some(reason),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("exceeds the limit"), "{reason}");
+    assert!(!waiting.is_finished(), "the message was refused");
+    waiting.abort();
+}
