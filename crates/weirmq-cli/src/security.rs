@@ -23,10 +23,21 @@ pub(crate) struct Security {
     curve_server: Option<PathBuf>,
     /// CURVE server: allow only this client public key (Z85, or a
     /// certificate file); repeatable.
-    #[arg(long, value_name = "KEY", requires = "curve_server")]
+    // A Z85 key may begin with '-': it is the value, not another option.
+    #[arg(
+        long,
+        value_name = "KEY",
+        requires = "curve_server",
+        allow_hyphen_values = true
+    )]
     curve_allow: Vec<String>,
     /// CURVE client: the server's public key (Z85, or a certificate file).
-    #[arg(long, value_name = "KEY", conflicts_with_all = ["plain_server", "plain_username"])]
+    #[arg(
+        long,
+        value_name = "KEY",
+        conflicts_with_all = ["plain_server", "plain_username"],
+        allow_hyphen_values = true
+    )]
     curve_serverkey: Option<String>,
     /// CURVE client: our keypair's secret certificate file; without it, a
     /// fresh keypair is made for this run.

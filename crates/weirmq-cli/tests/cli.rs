@@ -321,3 +321,47 @@ fn perf_latency_between_two_processes() {
     assert!(remote.contains("roundtrip count: 300"), "{remote}");
     assert!(remote.contains("p99 round trip:"), "{remote}");
 }
+
+/// A Z85 key is 40 characters of an alphabet that includes '-': one key in
+/// 85 begins with it, and must still be read as the option's value (this
+/// test's neighbour failed now and then until it was).
+#[test]
+fn a_key_that_begins_with_a_hyphen_is_a_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let ep = ipc(&dir);
+    let (server, _) = keygen(&dir, "server");
+    let hyphenated = std::iter::repeat_with(weirmq::Keypair::generate)
+        .map(|k| k.public.to_z85())
+        .find(|z| z.starts_with('-'))
+        .unwrap();
+    let server_secret = weirmq::cert::secret_path(&server);
+    let out = receiver(
+        &ep,
+        "1",
+        "1",
+        &[
+            "--curve-server",
+            server_secret.to_str().unwrap(),
+            "--curve-allow",
+            &hyphenated,
+        ],
+    )
+    .wait_with_output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("timed out"), "{stderr}");
+    let out = weirmq()
+        .args([
+            "send",
+            &ep,
+            "x",
+            "--timeout",
+            "1",
+            "--curve-serverkey",
+            &hyphenated,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("timed out"), "{stderr}");
+}
