@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -104,9 +104,9 @@ struct Reader {
 }
 
 impl Reader {
-    /// Reads through the peer's connection (the one peer now, which may
-    /// have changed since the last poll).
-    fn poll(&mut self, core: &Core, cx: &mut Context<'_>) -> Poll<()> {
+    /// The next message, read through the peer's connection (the one peer
+    /// now, which may have changed since the last poll).
+    fn poll(&mut self, core: &Core, cx: &mut Context<'_>) -> Poll<Message> {
         let now = core.only_link();
         let same = match (&now, &self.current) {
             (Some((a, _)), Some((b, _))) => Arc::ptr_eq(a, b),
@@ -118,10 +118,12 @@ impl Reader {
             }
             self.current = now;
         }
-        match &self.current {
-            Some((peer, link)) => link.poll_read_through(core, &peer.id, cx),
-            None => Poll::Pending,
-        }
+        let Some((peer, link)) = &self.current else {
+            return Poll::Pending;
+        };
+        let msg = ready!(link.poll_read_through(core, &peer.id, cx));
+        core.received_through.fetch_add(1, Ordering::Relaxed);
+        Poll::Ready(msg)
     }
 }
 
@@ -174,6 +176,9 @@ pub(crate) struct Core {
     pub(crate) filtered: AtomicU64,
     /// Messages that will never arrive (see [`Core::count_lost`]).
     lost: AtomicU64,
+    /// REQ and REP: messages a receiver read through the connection and
+    /// took without the incoming queue (see [`Reader`]).
+    received_through: AtomicU64,
     /// Accepted connections still in their handshake, oldest first.
     handshaking: Mutex<VecDeque<(u64, Arc<Notify>)>>,
     next_ticket: AtomicU64,
@@ -259,6 +264,7 @@ impl Core {
             dropped_gone: AtomicU64::new(0),
             filtered: AtomicU64::new(0),
             lost: AtomicU64::new(0),
+            received_through: AtomicU64::new(0),
             handshaking: Mutex::new(VecDeque::new()),
             next_ticket: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
@@ -967,7 +973,8 @@ impl Core {
             queued_out_bytes,
             queued_in_messages,
             queued_in_bytes,
-            received: self.inbound.counts().1 - batched as u64,
+            received: self.inbound.counts().1 - batched as u64
+                + self.received_through.load(Ordering::Relaxed),
             dropped,
             filtered: self.filtered.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),

@@ -42,7 +42,7 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use tokio::sync::{Notify, watch};
-use weirmq_zmtp::{AuthDecision, AuthRequest, Config, Connection, Event, SocketType};
+use weirmq_zmtp::{AuthDecision, AuthRequest, Config, Connection, Event, Message, SocketType};
 
 use crate::core::{Core, Peer, Ticket};
 use crate::entry::{Entry, INLINE_MAX};
@@ -246,13 +246,14 @@ pub(crate) trait Through: Send + Sync {
     /// for the stream (only, briefly, for the engine's hold on the link).
     fn write_through(&self, out: &Pipe);
 
-    /// Moves the messages the stream holds now into `core`'s incoming
-    /// queue, each with the peer's routing id `id` in front: `Ready` when
-    /// some moved, or when the engine was handed something to finish;
-    /// otherwise `Pending`, with `cx` woken when the stream has more (or
-    /// with nothing registered, when the engine is the one to read now).
-    /// Call [`Through::end_read_through`] once done waiting.
-    fn poll_read_through(&self, core: &Core, id: &Bytes, cx: &mut Context<'_>) -> Poll<()>;
+    /// The next message from the stream, with the peer's routing id `id`
+    /// in front, for a receiver that found `core`'s incoming queue empty:
+    /// handed straight to it, while the messages read with it go into the
+    /// queue, in order. `Pending` with `cx` woken when the stream has more,
+    /// or with nothing registered when the engine is the one to read now
+    /// (its messages then come through the queue). Call
+    /// [`Through::end_read_through`] once done waiting.
+    fn poll_read_through(&self, core: &Core, id: &Bytes, cx: &mut Context<'_>) -> Poll<Message>;
 
     /// The receiver stopped waiting: the stream's read wake-up goes back
     /// to the engine.
@@ -438,31 +439,35 @@ impl<S: Stream> Wire<S> {
     }
 
     /// A reading-through receiver's turn (see [`Through::poll_read_through`]):
-    /// `Some(moved)` when it has nothing to wait for, `None` when `cx` waits
-    /// for the stream; whether the engine has work is set in `kick`.
+    /// the first message read, if any (`None`: `cx` waits for the stream,
+    /// or the engine was handed what stopped it, and `kick` is set).
     fn read_through(
         &mut self,
         core: &Core,
         id: &Bytes,
         cx: &mut Context<'_>,
         kick: &mut bool,
-    ) -> Option<bool> {
+    ) -> Option<Message> {
         let now = Instant::now();
-        let mut moved = false;
+        let mut first = None;
         loop {
             // Everything read is decoded before the next read: a read may
             // meet the end of the stream.
             let failed = match self.conn.poll_event(now) {
                 Ok(Some(Event::Message(mut msg))) => {
                     msg.push_front(id.clone());
+                    if first.is_none() {
+                        first = Some(msg);
+                        continue;
+                    }
                     match core.inbound.try_push(msg) {
-                        Ok(()) => moved = true,
+                        Ok(()) => {}
                         // The engine waits for room (or counts it lost, if
                         // the socket is closing), then decodes the rest.
                         Err(PushError::Full(msg) | PushError::Closed(msg)) => {
                             self.reading.held = Some(Entry::from(msg));
                             *kick = true;
-                            return Some(moved);
+                            return first;
                         }
                     }
                     continue;
@@ -472,11 +477,11 @@ impl<S: Stream> Wire<S> {
                 Ok(Some(_)) => continue,
                 // The stream's readiness first: a read that finds nothing
                 // is a system call spent. A read that empties the stream
-                // leaves it not ready, so having moved messages this
-                // returns without another read, and the engine, given the
-                // read slot back, is not woken for octets already taken.
+                // leaves it not ready, so with a message this returns
+                // without another read, and the engine, given the read
+                // slot back, is not woken for octets already taken.
                 Ok(None) => match self.stream.poll_read_ready(cx) {
-                    Poll::Pending => return moved.then_some(true),
+                    Poll::Pending => return first,
                     Poll::Ready(Err(e)) => End::Io(e),
                     Poll::Ready(Ok(())) => {
                         match self
@@ -498,7 +503,7 @@ impl<S: Stream> Wire<S> {
             };
             self.reading.ended = Some(failed);
             *kick = true;
-            return Some(moved);
+            return first;
         }
     }
 }
@@ -517,7 +522,7 @@ impl<S: Stream> Through for Link<S> {
         }
     }
 
-    fn poll_read_through(&self, core: &Core, id: &Bytes, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_read_through(&self, core: &Core, id: &Bytes, cx: &mut Context<'_>) -> Poll<Message> {
         let mut guard = self.lock();
         // The connection has ended: its messages are in the queue already.
         let Some(wire) = guard.as_mut() else {
@@ -537,7 +542,7 @@ impl<S: Stream> Through for Link<S> {
         }
         wire.reading.receiver = true;
         let mut kick = false;
-        let moved = wire.read_through(core, id, cx, &mut kick);
+        let first = wire.read_through(core, id, cx, &mut kick);
         // Decoding may have left output behind: a PONG, an ERROR.
         kick |= wire.conn.wants_transmit();
         // What is handed to the engine, it finishes reading too: a
@@ -550,11 +555,12 @@ impl<S: Stream> Through for Link<S> {
         if kick {
             self.kick.notify_one();
         }
-        match moved {
-            Some(true) => Poll::Ready(()),
-            // Handed to the engine, which wakes the receiver through the
-            // queue if anything comes of it; or waiting for the stream.
-            Some(false) | None => Poll::Pending,
+        // Without a message: waiting for the stream, or handed to the
+        // engine, which wakes the receiver through the queue if anything
+        // comes of it.
+        match first {
+            Some(msg) => Poll::Ready(msg),
+            None => Poll::Pending,
         }
     }
 

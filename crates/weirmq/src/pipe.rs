@@ -423,14 +423,15 @@ impl Pipe {
     }
 
     /// [`Pipe::wait_for`], polling `also` too while it waits: another
-    /// source of messages, which puts them in the pipe itself (a receiver
-    /// reading through its connection). `take` is tried again whenever
-    /// `also` is ready, or the pipe signals.
+    /// source, which hands over the next message itself when the pipe is
+    /// empty, and queues any that come after it in the pipe (a receiver
+    /// reading through its connection).
     pub(crate) async fn wait_for_with<T>(
         &self,
         mut take: impl FnMut() -> Option<T>,
-        mut also: impl FnMut(&mut Context<'_>) -> Poll<()>,
+        mut also: impl FnMut(&mut Context<'_>) -> Poll<T>,
     ) -> Option<T> {
+        // The common case, something there already, registers nothing.
         if let Some(t) = take() {
             return Some(t);
         }
@@ -445,11 +446,14 @@ impl Pipe {
             if self.is_closed() {
                 return None;
             }
-            std::future::poll_fn(|cx| match notified.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(()),
-                Poll::Pending => also(cx),
+            let next = std::future::poll_fn(|cx| match notified.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(None),
+                Poll::Pending => also(cx).map(Some),
             })
             .await;
+            if next.is_some() {
+                return next;
+            }
         }
     }
 

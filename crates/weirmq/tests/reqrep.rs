@@ -426,6 +426,9 @@ async fn a_rep_with_a_small_queue_answers_a_flood_of_requests_in_order() {
         }
     };
     within(async { tokio::join!(asking, answering, checking) }).await;
+    // Every request counted as received, however it came: read through
+    // by the receiver, or queued.
+    assert_eq!(rep.stats().received, u64::from(N) + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
