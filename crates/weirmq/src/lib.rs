@@ -21,7 +21,8 @@
 //!
 //! Socket types so far: [`Push`], [`Pull`], [`Pair`], [`Dealer`], [`Pub`],
 //! [`Sub`], [`XPub`], [`XSub`], [`Router`], [`Req`], [`Rep`]; transports
-//! `tcp://` and `ipc://`. The protocol core, [`zmtp`], is sans-IO.
+//! `tcp://`, `ipc://` and `inproc://`. The protocol core, [`zmtp`], is
+//! sans-IO.
 
 #![forbid(unsafe_code)]
 
