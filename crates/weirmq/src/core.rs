@@ -52,7 +52,8 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    /// Attaches the connection senders write through, or detaches it.
+    /// Attaches the connection senders write through and receivers read
+    /// through, or detaches it.
     pub(crate) fn set_link(&self, link: Option<Arc<dyn Through>>) {
         *lock(&self.link) = link;
     }

@@ -455,3 +455,37 @@ async fn a_rep_waiting_in_recv_ends_a_connection_that_breaks_the_rules() {
     assert!(!waiting.is_finished(), "the message was refused");
     waiting.abort();
 }
+
+/// A REP reads through only while it has one peer. A second peer arriving
+/// while it waits (holding the first one's read wake-up) must not keep
+/// either peer's requests from it: the first one's connection goes back to
+/// its engine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rep_waiting_on_one_peer_hears_both_once_a_second_arrives() {
+    let rep = std::sync::Arc::new(Rep::new());
+    let ep = rep.bind("tcp://127.0.0.1:*").await.unwrap();
+    let first = Dealer::new();
+    first.connect(&ep).await.unwrap();
+    dealer_round_trip(&first, &rep, "one", "1").await;
+    let waiting = waiting_recv(&rep).await;
+    let second = Dealer::new();
+    second.connect(&ep).await.unwrap();
+    wait_until(|| rep.stats().peers == 2).await;
+    within(first.send(["", "two"].into_iter().collect::<Message>()))
+        .await
+        .unwrap();
+    assert_eq!(
+        within(waiting).await.unwrap().unwrap(),
+        Message::from("two")
+    );
+    within(rep.send("2")).await.unwrap();
+    assert_eq!(
+        within(first.recv()).await.unwrap(),
+        ["", "2"].into_iter().collect::<Message>()
+    );
+    dealer_round_trip(&second, &rep, "three", "3").await;
+    // With one peer again, through the reading receiver.
+    drop(second);
+    wait_until(|| rep.stats().peers == 1).await;
+    dealer_round_trip(&first, &rep, "four", "4").await;
+}
