@@ -332,6 +332,15 @@ async fn round_trip_then_wait(
     waiting_recv(rep).await
 }
 
+/// The reason of the next disconnection `events` reports.
+async fn disconnected(events: &mut weirmq::Monitor) -> String {
+    first_event(events, |e| match e {
+        weirmq::MonitorEvent::Disconnected { reason, .. } => Some(reason),
+        _ => None,
+    })
+    .await
+}
+
 /// A receive on `rep`, in a task, waiting for 50 ms when this returns.
 async fn waiting_recv(
     rep: &std::sync::Arc<Rep>,
@@ -358,11 +367,7 @@ async fn a_rep_waiting_in_recv_sees_its_peer_leave() {
         // REQ goes away.
         let waiting = round_trip_then_wait(&req, &rep).await;
         drop(req);
-        first_event(&mut events, |e| match e {
-            weirmq::MonitorEvent::Disconnected { .. } => Some(()),
-            _ => None,
-        })
-        .await;
+        disconnected(&mut events).await;
         assert!(!waiting.is_finished(), "no request came");
         waiting.abort();
     }
@@ -446,11 +451,7 @@ async fn a_rep_waiting_in_recv_ends_a_connection_that_breaks_the_rules() {
         .into_iter()
         .collect();
     within(dealer.send(too_large)).await.unwrap();
-    let reason = first_event(&mut events, |e| match e {
-        weirmq::MonitorEvent::Disconnected { reason, .. } => Some(reason),
-        _ => None,
-    })
-    .await;
+    let reason = disconnected(&mut events).await;
     assert!(reason.contains("exceeds the limit"), "{reason}");
     assert!(!waiting.is_finished(), "the message was refused");
     waiting.abort();
