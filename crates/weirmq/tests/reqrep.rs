@@ -149,13 +149,15 @@ async fn dealer_round_trip(
 
 /// REQ and REP write a request or reply through the connection on the
 /// sender's task; one larger than the socket buffers cannot go at once, and
-/// the engine must carry on where the sender stopped. Over tcp and ipc, in
-/// both directions, several times (each round a fresh partial write).
+/// the engine must carry on where the sender stopped. Over tcp, ipc and
+/// inproc, in both directions, several times (each round a fresh partial
+/// write).
 #[tokio::test]
 async fn requests_and_replies_larger_than_the_socket_buffers_arrive_whole() {
     let dir = tempfile::tempdir().unwrap();
     let ipc = format!("ipc://{}", dir.path().join("big").display());
-    for endpoint in ["tcp://127.0.0.1:*", ipc.as_str()] {
+    let inproc = "inproc://reqrep-big";
+    for endpoint in ["tcp://127.0.0.1:*", ipc.as_str(), inproc] {
         let rep = Rep::new();
         let ep = rep.bind(endpoint).await.unwrap();
         let req = Req::new();
@@ -314,11 +316,13 @@ async fn req_and_rep_keep_their_state_after_a_receive_times_out() {
     assert_eq!(within(req.recv()).await.unwrap(), Message::from("again"));
 }
 
-/// A REP or REQ with one peer reads the connection on its own task while
-/// it waits in `recv`, holding the stream's read wake-up. What it cannot
-/// finish there must reach the engine: the end of the stream (the engine
-/// ends the connection), a heartbeat's PONG (the engine writes it), and a
-/// message there is no room for (the engine delivers it, in order).
+// A REP or REQ with one peer reads the connection on its own task while
+// it waits in `recv`, holding the stream's read wake-up. What it cannot
+// finish there must reach the engine: the end of the stream (the engine
+// ends the connection), a heartbeat's PONG (the engine writes it), and a
+// message there is no room for (the engine delivers it, in order). The
+// tests below hold it to that, over tcp, ipc and inproc.
+
 /// One round trip, then a receive on the REP that waits (50 ms in, when
 /// this returns) for the next request.
 async fn round_trip_then_wait(
@@ -357,7 +361,8 @@ async fn waiting_recv(
 async fn a_rep_waiting_in_recv_sees_its_peer_leave() {
     let dir = tempfile::tempdir().unwrap();
     let ipc = format!("ipc://{}", dir.path().join("leave").display());
-    for endpoint in ["tcp://127.0.0.1:*", ipc.as_str()] {
+    let inproc = "inproc://reqrep-leave";
+    for endpoint in ["tcp://127.0.0.1:*", ipc.as_str(), inproc] {
         let rep = std::sync::Arc::new(Rep::new());
         let mut events = rep.monitor();
         let ep = rep.bind(endpoint).await.unwrap();

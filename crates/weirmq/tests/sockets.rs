@@ -634,8 +634,9 @@ async fn a_dropped_push_delivers_everything_it_accepted() {
 
 /// What a PUSH holds for a stalled peer, in octets: its queue's byte HWM,
 /// plus the engine's write batches and one message in flight, not a second
-/// HWM's worth taken out of the queue in one go. Over inproc, whose stream
-/// buffers a known 256 KiB, to a PULL that holds one message.
+/// HWM's worth taken out of the queue in one go. Over inproc (a Unix socket
+/// pair, whose kernel buffers hold a few hundred KiB at the defaults), to a
+/// PULL that holds one message.
 #[tokio::test]
 async fn a_stalled_peer_costs_the_sender_one_hwm_of_octets() {
     const BODY: usize = 256 * 1024;
