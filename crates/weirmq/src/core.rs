@@ -109,8 +109,10 @@ impl Reader {
     /// now, which may have changed since the last poll).
     fn poll(&mut self, core: &Core, cx: &mut Context<'_>) -> Poll<Message> {
         let now = core.only_link();
+        // A connecting socket keeps its peer across reconnects: the same
+        // peer may have a new connection.
         let same = match (&now, &self.current) {
-            (Some((a, _)), Some((b, _))) => Arc::ptr_eq(a, b),
+            (Some((p, l)), Some((q, m))) => Arc::ptr_eq(p, q) && Arc::ptr_eq(l, m),
             _ => false,
         };
         if !same {
