@@ -58,6 +58,16 @@ impl Peer {
         *lock(&self.link) = link;
     }
 
+    /// Sends `msg` through the connection now, past the pipe, if both are
+    /// idle; otherwise `Err(msg)`, for the pipe.
+    fn send_through(&self, msg: Message) -> Result<(), Message> {
+        let link = lock(&self.link).clone();
+        match link {
+            Some(link) => link.send_through(&self.out, msg),
+            None => Err(msg),
+        }
+    }
+
     /// Sends what the pipe holds through the connection now, if it is
     /// idle; without a connection, the messages wait in the pipe for one.
     fn write_through(&self) {
@@ -656,6 +666,26 @@ impl Core {
         if self.is_closed() {
             return Err(TrySendError::Closed(msg));
         }
+        if self.writes_through {
+            // REQ: the next peer's connection takes the request at once
+            // when it and the peer's queue are idle. Not under the peers'
+            // lock: the engine takes that one while it holds the link.
+            let next = {
+                let mut peers = self.peers();
+                let n = peers.list.len();
+                (n > 0).then(|| {
+                    let idx = peers.next % n;
+                    peers.next = (idx + 1) % n;
+                    peers.list[idx].clone()
+                })
+            };
+            if let Some(peer) = next {
+                match peer.send_through(msg) {
+                    Ok(()) => return Ok(taker(&peer)),
+                    Err(m) => msg = m,
+                }
+            }
+        }
         let mut peers = self.peers();
         let n = peers.list.len();
         for i in 0..n {
@@ -702,13 +732,20 @@ impl Core {
     /// Sends to the peer with routing id `id`: `Unroutable` if there is
     /// none; when it is full, `Full` under [`WhenFull::Wait`], or a counted
     /// drop under [`WhenFull::Drop`].
-    pub(crate) fn try_send_to(&self, id: &[u8], msg: Message) -> Result<(), TrySendError> {
+    pub(crate) fn try_send_to(&self, id: &[u8], mut msg: Message) -> Result<(), TrySendError> {
         if self.is_closed() {
             return Err(TrySendError::Closed(msg));
         }
         let Some(peer) = self.peers().by_id.get(id).cloned() else {
             return Err(TrySendError::Unroutable(msg));
         };
+        if self.writes_through {
+            // REP: the reply goes at once when the connection is idle.
+            match peer.send_through(msg) {
+                Ok(()) => return Ok(()),
+                Err(m) => msg = m,
+            }
+        }
         match peer.out.try_push(msg) {
             Ok(()) => {
                 if self.writes_through {

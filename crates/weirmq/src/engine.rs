@@ -246,6 +246,12 @@ pub(crate) trait Through: Send + Sync {
     /// for the stream (only, briefly, for the engine's hold on the link).
     fn write_through(&self, out: &Pipe);
 
+    /// Sends `msg` on the caller's task, past the peer's queue `out`, when
+    /// that queue is empty and the connection idle: as [`Through::write_through`]
+    /// would, without putting it in the queue and taking it out again.
+    /// Otherwise `Err(msg)`, for the queue.
+    fn send_through(&self, out: &Pipe, msg: Message) -> Result<(), Message>;
+
     /// The next message from the stream, with the peer's routing id `id`
     /// in front, for a receiver that found `core`'s incoming queue empty:
     /// handed straight to it, while the messages read with it go into the
@@ -411,17 +417,26 @@ impl<S: Stream> Wire<S> {
         }
         loop {
             let emptied = self.encode_from(out, false);
-            while self.unsent.len > 0 {
-                // The engine meets the error (or the wait) on its next
-                // turn.
-                if self.unsent.try_write(&self.stream).is_err() {
-                    return false;
-                }
+            if !self.write_unsent() {
+                return false;
             }
             if emptied {
                 return true;
             }
         }
+    }
+
+    /// Takes the connection's output and writes all that the stream takes
+    /// without waiting; whether everything went. The engine meets an error
+    /// (or the wait) on its next turn.
+    fn write_unsent(&mut self) -> bool {
+        self.unsent.fill(&mut self.conn);
+        while self.unsent.len > 0 {
+            if self.unsent.try_write(&self.stream).is_err() {
+                return false;
+            }
+        }
+        true
     }
 
     /// The read slot back to the engine after a receiver's turn (without
@@ -520,6 +535,29 @@ impl<S: Stream> Through for Link<S> {
         if !done {
             self.kick.notify_one();
         }
+    }
+
+    fn send_through(&self, out: &Pipe, msg: Message) -> Result<(), Message> {
+        let mut guard = self.lock();
+        let Some(wire) = guard.as_mut() else {
+            return Err(msg);
+        };
+        if wire.unsent.len > 0 || !wire.conn.is_ready() || !out.is_idle() {
+            return Err(msg);
+        }
+        let start = wire.unsent.output_end(&wire.conn);
+        let entry = Entry::from(msg);
+        // Non-empty (the socket refuses empty messages) and the connection
+        // is ready: this cannot fail.
+        if entry.encode(&mut wire.conn).is_ok() {
+            wire.unsent.encoded(&wire.conn, start, entry);
+        }
+        let done = wire.write_unsent();
+        drop(guard);
+        if !done {
+            self.kick.notify_one();
+        }
+        Ok(())
     }
 
     fn poll_read_through(&self, core: &Core, id: &Bytes, cx: &mut Context<'_>) -> Poll<Message> {

@@ -475,6 +475,12 @@ impl Pipe {
         self.lock().closed
     }
 
+    /// Open and empty: a message sent past it now overtakes nothing.
+    pub(crate) fn is_idle(&self) -> bool {
+        let st = self.lock();
+        !st.closed && st.queue.is_empty()
+    }
+
     /// (messages, bytes) queued now.
     pub(crate) fn depth(&self) -> (usize, usize) {
         let st = self.lock();
