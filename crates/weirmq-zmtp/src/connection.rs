@@ -379,17 +379,6 @@ impl Connection {
         &mut self.input
     }
 
-    /// Exchanges the receive buffer with `other`, keeping the bookkeeping
-    /// of [`Connection::read_buffer`]: for a caller that reads while it
-    /// does not hold the connection (another thread may use it meanwhile).
-    /// Swap the buffer out after `read_buffer`, read into it (within the
-    /// limit `read_buffer` gave), swap it back before anything else touches
-    /// the input, then call [`Connection::input_received`]. While it is out
-    /// the connection sees no input.
-    pub fn swap_input(&mut self, other: &mut BytesMut) {
-        std::mem::swap(&mut self.input, other);
-    }
-
     /// The receive buffer, with room made for the next read from the
     /// transport, limited to what that read should take (a `BufMut` for
     /// tokio's `read_buf`). Call [`Connection::input_received`] after it.

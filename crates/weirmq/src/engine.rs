@@ -439,6 +439,25 @@ impl<S: Stream> Wire<S> {
         true
     }
 
+    /// Reads what the stream holds into the connection's input, without
+    /// waiting: whether anything came (`false`: nothing was there, and the
+    /// stream is not ready any more); the end of the stream or a failure
+    /// ends the connection.
+    fn read_input(&mut self) -> Result<bool, End> {
+        match self
+            .stream
+            .try_read_buf(&mut self.conn.read_buffer(READ_RESERVE))
+        {
+            Ok(0) => Err(End::Eof),
+            Ok(_) => {
+                self.conn.input_received(Instant::now());
+                Ok(true)
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(End::Io(e)),
+        }
+    }
+
     /// The read slot back to the engine after a receiver's turn (without
     /// waking it), if a receiver had it: the engine's wake-up to call when
     /// the stream is ready already.
@@ -495,24 +514,14 @@ impl<S: Stream> Wire<S> {
                 // leaves it not ready, so with a message this returns
                 // without another read, and the engine, given the read
                 // slot back, is not woken for octets already taken.
+                // (Readiness found stale is cleared by the read.)
                 Ok(None) => match self.stream.poll_read_ready(cx) {
                     Poll::Pending => return first,
                     Poll::Ready(Err(e)) => End::Io(e),
-                    Poll::Ready(Ok(())) => {
-                        match self
-                            .stream
-                            .try_read_buf(&mut self.conn.read_buffer(READ_RESERVE))
-                        {
-                            Ok(0) => End::Eof,
-                            Ok(_) => {
-                                self.conn.input_received(Instant::now());
-                                continue;
-                            }
-                            // Stale readiness, cleared now.
-                            Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
-                            Err(e) => End::Io(e),
-                        }
-                    }
+                    Poll::Ready(Ok(())) => match self.read_input() {
+                        Ok(_) => continue,
+                        Err(end) => end,
+                    },
                 },
                 Err(e) => End::Protocol(e),
             };
@@ -567,25 +576,30 @@ impl<S: Stream> Through for Link<S> {
             return Poll::Pending;
         };
         let reading = &wire.reading;
-        let engine_busy = reading.held.is_some() || reading.ended.is_some();
-        if engine_busy || !wire.conn.is_ready() || self.engine_holds.load(Ordering::Acquire) {
-            // The engine reads now; what it decodes wakes the receiver
-            // through the queue.
-            let wake = wire.give_back();
-            drop(guard);
-            if let Some(engine) = wake {
-                engine.wake();
-            }
-            return Poll::Pending;
-        }
-        wire.reading.receiver = true;
+        // The engine reads now: it has work handed over, or decoded
+        // messages to hand on first. What it decodes wakes the receiver
+        // through the queue.
+        let engine_reads = reading.held.is_some()
+            || reading.ended.is_some()
+            || !wire.conn.is_ready()
+            || self.engine_holds.load(Ordering::Acquire);
         let mut kick = false;
-        let first = wire.read_through(core, id, cx, &mut kick);
-        // Decoding may have left output behind: a PONG, an ERROR.
-        kick |= wire.conn.wants_transmit();
-        // What is handed to the engine, it finishes reading too: a
-        // receiver that held on to the read slot would keep it from that.
-        let wake = if kick { wire.give_back() } else { None };
+        let first = if engine_reads {
+            None
+        } else {
+            wire.reading.receiver = true;
+            let first = wire.read_through(core, id, cx, &mut kick);
+            // Decoding may have left output behind: a PONG, an ERROR.
+            kick |= wire.conn.wants_transmit();
+            first
+        };
+        // What the engine is to finish, it reads on from: a receiver that
+        // held on to the read slot would keep it from that.
+        let wake = if engine_reads || kick {
+            wire.give_back()
+        } else {
+            None
+        };
         drop(guard);
         if let Some(engine) = wake {
             engine.wake();
@@ -593,9 +607,7 @@ impl<S: Stream> Through for Link<S> {
         if kick {
             self.kick.notify_one();
         }
-        // Without a message: waiting for the stream, or handed to the
-        // engine, which wakes the receiver through the queue if anything
-        // comes of it.
+        // Without a message: waiting for the stream, or the engine's turn.
         match first {
             Some(msg) => Poll::Ready(msg),
             None => Poll::Pending,
@@ -957,16 +969,10 @@ async fn drive<S: Stream>(
                 backlog.push(entry);
                 readable = false;
             }
+            // (A receiver may have read it first.)
             if std::mem::take(&mut readable) {
-                match wire
-                    .stream
-                    .try_read_buf(&mut wire.conn.read_buffer(READ_RESERVE))
-                {
-                    Ok(0) => return End::Eof,
-                    Ok(_) => wire.conn.input_received(Instant::now()),
-                    // A receiver read it first.
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(e) => return End::Io(e),
+                if let Err(end) = wire.read_input() {
+                    return end;
                 }
             }
             let conn = &mut wire.conn;
@@ -1142,7 +1148,7 @@ async fn drive<S: Stream>(
             // 3. Wait for whatever can move next.
             let deadline = conn.poll_timeout();
             let want_out = out.is_some() && conn.pending_transmit() + unsent_len < WRITE_BATCH;
-            if !backlog.is_empty() || closing {
+            if through && (!backlog.is_empty() || closing) {
                 link.engine_holds.store(true, Ordering::Release);
             }
             (deadline, want_out, unsent_len, decoded_all)
