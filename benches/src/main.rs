@@ -41,8 +41,8 @@ struct Cli {
     /// Full counts, five rounds: the README's table (several minutes).
     #[arg(long)]
     full: bool,
-    /// Run one group of rows only: thr-tcp, thr-ipc, latency, fanout,
-    /// curve or slow-sub.
+    /// Run one group of rows only: thr-tcp, thr-current-thread, thr-ipc,
+    /// latency, fanout, curve or slow-sub.
     #[arg(long, value_name = "SCENARIO")]
     only: Option<String>,
     /// Rounds (repetitions of every run); default 1 quick, 5 full.

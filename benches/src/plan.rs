@@ -41,6 +41,30 @@ impl Impl {
     }
 }
 
+/// The tokio runtime a tokio library's role runs on (`--runtime` of a
+/// role). libzmq's calls block while its own I/O thread does the work, so
+/// for libzmq this changes nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Runtime {
+    /// What `#[tokio::main]` gives: a worker thread per core, the role's
+    /// own loop on the main thread, the library's tasks on the workers.
+    #[default]
+    MultiThread,
+    /// `#[tokio::main(flavor = "current_thread")]`: the role's loop and
+    /// the library's tasks take turns on one thread.
+    CurrentThread,
+}
+
+impl Runtime {
+    /// Its name on a role's command line.
+    pub(crate) fn arg(self) -> String {
+        self.to_possible_value()
+            .expect("no skipped variants")
+            .get_name()
+            .to_owned()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transport {
     Tcp,
@@ -56,6 +80,7 @@ pub(crate) enum Scenario {
         size: usize,
         count: u64,
         curve: bool,
+        runtime: Runtime,
     },
     /// REQ <-> REP round trips, timed one by one at the REQ.
     Latency { size: usize, count: u64 },
@@ -77,8 +102,14 @@ pub(crate) struct Row {
 }
 
 /// The `--only` groups.
-pub(crate) const GROUPS: [&str; 6] = [
-    "thr-tcp", "thr-ipc", "latency", "fanout", "curve", "slow-sub",
+pub(crate) const GROUPS: [&str; 7] = [
+    "thr-tcp",
+    "thr-current-thread",
+    "thr-ipc",
+    "latency",
+    "fanout",
+    "curve",
+    "slow-sub",
 ];
 
 /// Quick (CI: small counts, one repetition) or full (the README's table).
@@ -120,9 +151,23 @@ pub(crate) fn rows(mode: Mode) -> Vec<Row> {
                 size,
                 count: thr_count(size),
                 curve: false,
+                runtime: Runtime::MultiThread,
             },
         })
         .collect();
+    // The same, with each tokio library on a current-thread runtime: the
+    // sizes where the hand-off between threads is most of the cost.
+    let current_thread_sizes: &[usize] = if full { &[16, 1024] } else { &[16] };
+    rows.extend(current_thread_sizes.iter().map(|&size| Row {
+        group: "thr-current-thread",
+        scenario: Scenario::Throughput {
+            transport: Transport::Tcp,
+            size,
+            count: thr_count(size),
+            curve: false,
+            runtime: Runtime::CurrentThread,
+        },
+    }));
     rows.push(Row {
         group: "thr-ipc",
         scenario: Scenario::Throughput {
@@ -130,6 +175,7 @@ pub(crate) fn rows(mode: Mode) -> Vec<Row> {
             size: 1024,
             count: thr_count(1024),
             curve: false,
+            runtime: Runtime::MultiThread,
         },
     });
     rows.push(Row {
@@ -154,6 +200,7 @@ pub(crate) fn rows(mode: Mode) -> Vec<Row> {
             size: 1024,
             count: if full { 200_000 } else { 20_000 },
             curve: true,
+            runtime: Runtime::MultiThread,
         },
     });
     rows.push(Row {

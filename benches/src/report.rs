@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::plan::{COMPARED, Impl, Row, Scenario, Support, Transport, support};
+use crate::plan::{COMPARED, Impl, Row, Runtime, Scenario, Support, Transport, support};
 use crate::runner::Samples;
 
 /// A row's name in the table and in the progress lines.
@@ -13,15 +13,20 @@ pub(crate) fn label(scenario: &Scenario) -> String {
             transport,
             size,
             curve,
+            runtime,
             ..
         } => format!(
-            "PUSH→PULL {} {}{}",
+            "PUSH→PULL {} {}{}{}",
             match transport {
                 Transport::Tcp => "tcp",
                 Transport::Ipc => "ipc",
             },
             bytes(size),
-            if curve { " CURVE" } else { "" }
+            if curve { " CURVE" } else { "" },
+            match runtime {
+                Runtime::MultiThread => "",
+                Runtime::CurrentThread => ", tokio current-thread runtime",
+            }
         ),
         Scenario::Latency { size, .. } => format!("REQ↔REP tcp {}", bytes(size)),
         Scenario::FanOut { size, subs, .. } => {
@@ -345,6 +350,7 @@ pub(crate) fn throughput_series(
                         transport: Transport::Tcp,
                         size,
                         curve: false,
+                        runtime: Runtime::MultiThread,
                         ..
                     } => {
                         let mut v: Vec<f64> = samples
@@ -382,6 +388,38 @@ mod tests {
         assert_eq!(rate(45_600.0), "46 k");
         assert_eq!(bytes(65536), "64 KiB");
         assert_eq!(bytes(16), "16 B");
+    }
+
+    #[test]
+    fn the_plot_takes_the_default_runtime_and_the_label_names_the_other() {
+        let all: Vec<(usize, Row)> = rows(Mode::Full).into_iter().enumerate().collect();
+        let mut samples = Samples::default();
+        for (i, row) in &all {
+            if let Scenario::Throughput {
+                size: 16,
+                curve: false,
+                transport: Transport::Tcp,
+                runtime,
+                ..
+            } = row.scenario
+            {
+                let v = match runtime {
+                    Runtime::MultiThread => 100.0,
+                    Runtime::CurrentThread => 900.0,
+                };
+                samples.push(*i, Impl::Weirmq, run(&[("msgs_per_sec", v)]));
+                if runtime == Runtime::CurrentThread {
+                    assert_eq!(
+                        label(&row.scenario),
+                        "PUSH→PULL tcp 16 B, tokio current-thread runtime"
+                    );
+                }
+            }
+        }
+        let series = throughput_series(&all, &samples);
+        let (imp, points) = &series[0];
+        assert_eq!(*imp, Impl::Weirmq);
+        assert_eq!(points, &vec![(16, 100.0)]);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 
-use crate::plan::Impl;
+use crate::plan::{Impl, Runtime};
 use crate::sockets::{self, Attach, Kind, Security, Socket};
 
 /// The roles a child can play.
@@ -65,6 +65,9 @@ pub(crate) struct RoleArgs {
     size: usize,
     #[arg(long)]
     count: u64,
+    /// The tokio runtime of a tokio library (libzmq has its own thread).
+    #[arg(long, value_enum, default_value_t)]
+    runtime: Runtime,
     /// CURVE: the server's public key (Z85); makes this side a client.
     #[arg(long)]
     server_key: Option<String>,
@@ -152,12 +155,15 @@ pub(crate) fn main(args: RoleArgs) -> ExitCode {
     watch_stdin();
     // libzmq's calls block and it has its own I/O thread: a current-thread
     // runtime (only for the timers) is enough. The tokio libraries get
-    // what `#[tokio::main]` gives: a worker per core.
-    let runtime = match args.imp {
-        Impl::Libzmq => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        _ => tokio::runtime::Builder::new_multi_thread()
+    // what `#[tokio::main]` gives, a worker per core, unless the row asks
+    // for a current-thread runtime.
+    let runtime = match (args.imp, args.runtime) {
+        (Impl::Libzmq, _) | (_, Runtime::CurrentThread) => {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
+        (_, Runtime::MultiThread) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build(),
     };

@@ -174,19 +174,20 @@ fn run_one(
         deadline: Instant::now() + timeout,
     };
     match *scenario {
-        Scenario::Throughput { curve, .. } => {
-            let (mut server_keys, mut client_keys) = (Vec::new(), Vec::new());
+        Scenario::Throughput { curve, runtime, .. } => {
+            let on = vec![format!("--runtime={}", runtime.arg())];
+            let (mut server_keys, mut client_keys) = (on.clone(), on);
             if curve {
                 // Throwaway keys for one loopback run.
                 let server = weirmq::Keypair::generate();
                 let client = weirmq::Keypair::generate();
                 // `--flag=VALUE`: a Z85 key may start with '-', which would
                 // otherwise read as a flag.
-                server_keys = vec![format!("--secret-key={}", server.secret.to_z85().as_str())];
-                client_keys = vec![
+                server_keys.push(format!("--secret-key={}", server.secret.to_z85().as_str()));
+                client_keys.extend([
                     format!("--server-key={}", server.public.to_z85()),
                     format!("--secret-key={}", client.secret.to_z85().as_str()),
-                ];
+                ]);
             }
             let mut receiver = run.start(Role::ThrRecv, &server_keys)?;
             let _sender = run.start(Role::ThrSend, &client_keys)?;
