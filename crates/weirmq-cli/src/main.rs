@@ -310,14 +310,24 @@ fn keygen(args: KeygenArgs) -> Result<(), Error> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Send(a) => send(a).await,
-        Command::Recv(a) => recv(a).await,
-        Command::Keygen(a) => keygen(a),
-        Command::Perf(p) => perf::perf(p).await,
+    // What `#[tokio::main]` gives (a worker per core), unless a perf run
+    // asked for one thread.
+    let runtime = match &cli.command {
+        Command::Perf(p) if p.current_thread() => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let result = match runtime {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(e) => Err(Error::Io {
+            context: "tokio runtime".into(),
+            source: e,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -325,5 +335,14 @@ async fn main() -> ExitCode {
             eprintln!("weirmq: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Send(a) => send(a).await,
+        Command::Recv(a) => recv(a).await,
+        Command::Keygen(a) => keygen(a),
+        Command::Perf(p) => perf::perf(p).await,
     }
 }

@@ -1,6 +1,7 @@
 //! `weirmq perf`: libzmq's perf tools (local_thr, remote_thr, local_lat,
 //! remote_lat) as subcommands, so weirmq can be measured against any peer,
-//! libzmq's own tools included.
+//! libzmq's own tools included; with CURVE or PLAIN if asked (the flags of
+//! `send` and `recv`), on either kind of tokio runtime.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,8 @@ use bytes::Bytes;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use weirmq::{Error, Options, Pull, Push, Rep, Req};
+
+use crate::security::Security;
 
 /// The four roles, as in libzmq's perf directory: the `local` side binds,
 /// the `remote` side connects.
@@ -36,6 +39,32 @@ pub(crate) struct PerfArgs {
     /// No progress bar (there is none anyway when stderr is not a terminal).
     #[arg(long)]
     quiet: bool,
+    /// Run on a tokio current-thread runtime (the measuring loop and the
+    /// connection take turns on one thread) instead of a worker per core.
+    #[arg(long)]
+    current_thread: bool,
+    #[command(flatten)]
+    security: Security,
+}
+
+impl Perf {
+    fn args(&self) -> &PerfArgs {
+        match self {
+            Perf::LocalThr(a) | Perf::RemoteThr(a) | Perf::LocalLat(a) | Perf::RemoteLat(a) => a,
+        }
+    }
+
+    /// Whether the run asked for a current-thread runtime.
+    pub(crate) fn current_thread(&self) -> bool {
+        self.args().current_thread
+    }
+}
+
+impl PerfArgs {
+    /// Default options, with the security asked for.
+    fn options(&self) -> Result<Options, Error> {
+        self.security.apply(Options::default())
+    }
 }
 
 /// Runs with fewer messages than this get no progress bar.
@@ -97,7 +126,7 @@ pub(crate) async fn perf(command: Perf) -> Result<(), Error> {
 }
 
 async fn local_thr(a: &PerfArgs) -> Result<(), Error> {
-    let pull = Pull::new();
+    let pull = Pull::with_options(a.options()?)?;
     pull.bind(&a.endpoint).await?;
     if a.count == 0 {
         return Ok(());
@@ -131,7 +160,7 @@ async fn local_thr(a: &PerfArgs) -> Result<(), Error> {
 }
 
 async fn remote_thr(a: &PerfArgs) -> Result<(), Error> {
-    let push = Push::with_options(Options::default().with_linger(LINGER))?;
+    let push = Push::with_options(a.options()?.with_linger(LINGER))?;
     push.connect(&a.endpoint).await?;
     let body = vec![0u8; a.size];
     let progress = Progress::new(a, "messages");
@@ -146,7 +175,7 @@ async fn remote_thr(a: &PerfArgs) -> Result<(), Error> {
 }
 
 async fn local_lat(a: &PerfArgs) -> Result<(), Error> {
-    let rep = Rep::with_options(Options::default().with_linger(LINGER))?;
+    let rep = Rep::with_options(a.options()?.with_linger(LINGER))?;
     rep.bind(&a.endpoint).await?;
     for _ in 0..a.count {
         let m = rep.recv().await?;
@@ -158,7 +187,7 @@ async fn local_lat(a: &PerfArgs) -> Result<(), Error> {
 }
 
 async fn remote_lat(a: &PerfArgs) -> Result<(), Error> {
-    let req = Req::new();
+    let req = Req::with_options(a.options()?)?;
     req.connect(&a.endpoint).await?;
     let body = Bytes::from(vec![0u8; a.size]);
     let progress = Progress::new(a, "round trips");

@@ -1,4 +1,4 @@
-//! The security flags shared by `send` and `recv`: CURVE and PLAIN, as
+//! The security flags shared by `send`, `recv` and `perf`: CURVE and PLAIN, as
 //! client or server.
 //!
 //! Secrets never go on the command line, where `ps` and shell history would

@@ -278,36 +278,75 @@ fn plain_between_two_processes() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("WEIRMQ_PLAIN_PASSWORD"));
 }
 
-/// Runs `weirmq perf LOCAL` (binding) and `weirmq perf REMOTE` against it,
-/// and returns what the side that reports printed.
-fn perf_pair(local: &str, remote: &str, size: &str, count: &str) -> (String, String) {
+/// Waits up to `limit` for `child`; one still running then is killed (it
+/// was started here, and is ended by its pid) and `None` returned.
+fn finish(mut child: std::process::Child, limit: Duration) -> Option<std::process::Output> {
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() >= deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(child.wait_with_output().unwrap())
+}
+
+/// `weirmq perf LOCAL...` (binding) and `weirmq perf REMOTE...` against it
+/// at `ep`, each a subcommand and its flags, `size` and `count` placed
+/// after the endpoint; what each printed, or `None` for one still running
+/// after `limit`.
+fn perf_pair_within(
+    ep: &str,
+    local: &[&str],
+    remote: &[&str],
+    size_count: [&str; 2],
+    limit: Duration,
+) -> (Option<String>, Option<String>) {
+    let start = |args: &[&str]| {
+        weirmq()
+            .arg("perf")
+            .arg(args[0])
+            .arg(ep)
+            .args(size_count)
+            .args(&args[1..])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let local = start(local);
+    let remote = start(remote);
+    let stdout = |out: Option<std::process::Output>| {
+        out.map(|o| {
+            assert!(o.status.success());
+            String::from_utf8(o.stdout).unwrap()
+        })
+    };
+    let remote = stdout(finish(remote, limit));
+    let local = stdout(finish(local, limit));
+    (local, remote)
+}
+
+/// [`perf_pair_within`] over ipc, both sides expected to finish.
+fn perf_pair(local: &[&str], remote: &[&str], size: &str, count: &str) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
-    let ep = ipc(&dir);
-    let local = weirmq()
-        .args(["perf", local, &ep, size, count])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let remote = weirmq()
-        .args(["perf", remote, &ep, size, count])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (remote, local) = (
-        remote.wait_with_output().unwrap(),
-        local.wait_with_output().unwrap(),
+    let (local, remote) = perf_pair_within(
+        &ipc(&dir),
+        local,
+        remote,
+        [size, count],
+        Duration::from_secs(60),
     );
-    assert!(remote.status.success());
-    assert!(local.status.success());
     (
-        String::from_utf8(local.stdout).unwrap(),
-        String::from_utf8(remote.stdout).unwrap(),
+        local.expect("local side ended"),
+        remote.expect("remote side ended"),
     )
 }
 
 #[test]
 fn perf_throughput_between_two_processes() {
-    let (local, remote) = perf_pair("local-thr", "remote-thr", "100", "5000");
+    let (local, remote) = perf_pair(&["local-thr"], &["remote-thr"], "100", "5000");
     assert!(local.contains("message size: 100 [B]"), "{local}");
     assert!(local.contains("message count: 5000"), "{local}");
     assert!(local.contains("[msg/s]"), "{local}");
@@ -316,10 +355,79 @@ fn perf_throughput_between_two_processes() {
 
 #[test]
 fn perf_latency_between_two_processes() {
-    let (local, remote) = perf_pair("local-lat", "remote-lat", "16", "300");
+    let (local, remote) = perf_pair(&["local-lat"], &["remote-lat"], "16", "300");
     assert_eq!(local, "");
     assert!(remote.contains("roundtrip count: 300"), "{remote}");
     assert!(remote.contains("p99 round trip:"), "{remote}");
+}
+
+#[test]
+fn perf_over_curve_and_not_without_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = keygen(&dir, "server");
+    let secret = weirmq::cert::secret_path(&server);
+    let (secret, public) = (secret.to_str().unwrap(), server.to_str().unwrap());
+    let (local, _) = perf_pair(
+        &["local-thr", "--curve-server", secret],
+        &["remote-thr", "--curve-serverkey", public],
+        "100",
+        "2000",
+    );
+    assert!(local.contains("message count: 2000"), "{local}");
+    let (local, remote) = perf_pair(
+        &["local-lat", "--curve-server", secret],
+        &["remote-lat", "--curve-serverkey", public],
+        "16",
+        "100",
+    );
+    assert_eq!(local, "");
+    assert!(remote.contains("roundtrip count: 100"), "{remote}");
+    // A sender without the server's key never gets a message through.
+    let (local, _) = perf_pair_within(
+        &ipc(&dir),
+        &["local-thr", "--curve-server", secret],
+        &["remote-thr"],
+        ["100", "10"],
+        Duration::from_secs(2),
+    );
+    assert_eq!(local, None);
+}
+
+/// The threads of the process `pid`, from `/proc`.
+fn threads(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("Threads:")).unwrap();
+    line["Threads:".len()..].trim().parse().unwrap()
+}
+
+#[test]
+fn perf_runs_on_one_thread_when_asked() {
+    for (flags, one_thread) in [(&["--current-thread"][..], true), (&[][..], false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let ep = ipc(&dir);
+        let local = weirmq()
+            .args(["perf", "local-thr", &ep, "16", "100"])
+            .args(flags)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Bound: the runtime is built by now.
+        let socket = dir.path().join("cli.sock");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !socket.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let n = threads(local.id());
+        let remote = weirmq()
+            .args(["perf", "remote-thr", &ep, "16", "100"])
+            .args(flags)
+            .status()
+            .unwrap();
+        assert!(remote.success());
+        let out = finish(local, Duration::from_secs(60)).expect("local-thr ended");
+        assert!(out.status.success());
+        assert_eq!(n == 1, one_thread, "{flags:?}: {n} threads");
+    }
 }
 
 /// A Z85 key is 40 characters of an alphabet that includes '-': one key in
