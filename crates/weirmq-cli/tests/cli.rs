@@ -278,25 +278,60 @@ fn plain_between_two_processes() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("WEIRMQ_PLAIN_PASSWORD"));
 }
 
-/// Waits up to `limit` for `child`; one still running then is killed (it
-/// was started here, and is ended by its pid) and `None` returned.
-fn finish(mut child: std::process::Child, limit: Duration) -> Option<std::process::Output> {
-    let deadline = std::time::Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() >= deadline {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+/// A child process started here: killed (by its pid) and reaped if it is
+/// dropped still running, so a test that fails leaves nothing behind.
+struct Running(Option<std::process::Child>);
+
+impl Running {
+    fn start(command: &mut Command) -> Running {
+        Running(Some(command.spawn().unwrap()))
     }
-    Some(child.wait_with_output().unwrap())
+
+    fn id(&self) -> u32 {
+        self.0.as_ref().expect("running").id()
+    }
+
+    /// Waits until `deadline`; what it printed, or `None` if it was still
+    /// running then (it is killed).
+    fn finish(mut self, deadline: std::time::Instant) -> Option<std::process::Output> {
+        let mut child = self.0.take().expect("running");
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() >= deadline {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(child.wait_with_output().unwrap())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// What a process that ended printed on stdout; a failure shows its
+/// status and stderr.
+fn printed(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// `weirmq perf LOCAL...` (binding) and `weirmq perf REMOTE...` against it
 /// at `ep`, each a subcommand and its flags, `size` and `count` placed
 /// after the endpoint; what each printed, or `None` for one still running
-/// after `limit`.
+/// `limit` after the start.
 fn perf_pair_within(
     ep: &str,
     local: &[&str],
@@ -305,27 +340,23 @@ fn perf_pair_within(
     limit: Duration,
 ) -> (Option<String>, Option<String>) {
     let start = |args: &[&str]| {
-        weirmq()
-            .arg("perf")
-            .arg(args[0])
-            .arg(ep)
-            .args(size_count)
-            .args(&args[1..])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap()
+        Running::start(
+            weirmq()
+                .arg("perf")
+                .arg(args[0])
+                .arg(ep)
+                .args(size_count)
+                .args(&args[1..])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
     };
+    let deadline = std::time::Instant::now() + limit;
     let local = start(local);
     let remote = start(remote);
-    let stdout = |out: Option<std::process::Output>| {
-        out.map(|o| {
-            assert!(o.status.success());
-            String::from_utf8(o.stdout).unwrap()
-        })
-    };
-    let remote = stdout(finish(remote, limit));
-    let local = stdout(finish(local, limit));
-    (local, remote)
+    // Both waited for before either is judged.
+    let (remote, local) = (remote.finish(deadline), local.finish(deadline));
+    (local.map(printed), remote.map(printed))
 }
 
 /// [`perf_pair_within`] over ipc, both sides expected to finish.
@@ -405,12 +436,16 @@ fn perf_runs_on_one_thread_when_asked() {
     for (flags, one_thread) in [(&["--current-thread"][..], true), (&[][..], false)] {
         let dir = tempfile::tempdir().unwrap();
         let ep = ipc(&dir);
-        let local = weirmq()
-            .args(["perf", "local-thr", &ep, "16", "100"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let perf = |side: &str| {
+            let mut command = weirmq();
+            command
+                .args(["perf", side, &ep, "16", "100"])
+                .args(flags)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            command
+        };
+        let local = Running::start(&mut perf("local-thr"));
         // Bound: the runtime is built by now.
         let socket = dir.path().join("cli.sock");
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -418,14 +453,11 @@ fn perf_runs_on_one_thread_when_asked() {
             std::thread::sleep(Duration::from_millis(20));
         }
         let n = threads(local.id());
-        let remote = weirmq()
-            .args(["perf", "remote-thr", &ep, "16", "100"])
-            .args(flags)
-            .status()
-            .unwrap();
-        assert!(remote.success());
-        let out = finish(local, Duration::from_secs(60)).expect("local-thr ended");
-        assert!(out.status.success());
+        let remote = Running::start(&mut perf("remote-thr"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let (remote, local) = (remote.finish(deadline), local.finish(deadline));
+        printed(remote.expect("remote-thr ended"));
+        printed(local.expect("local-thr ended"));
         assert_eq!(n == 1, one_thread, "{flags:?}: {n} threads");
     }
 }
