@@ -55,14 +55,13 @@ pub(crate) enum Runtime {
     CurrentThread,
 }
 
-impl Runtime {
-    /// Its name on a role's command line.
-    pub(crate) fn arg(self) -> String {
-        self.to_possible_value()
-            .expect("no skipped variants")
-            .get_name()
-            .to_owned()
-    }
+/// A value's name on a role's command line.
+pub(crate) fn arg(value: impl ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .expect("no skipped variants")
+        .get_name()
+        .to_owned()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

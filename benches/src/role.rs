@@ -45,10 +45,7 @@ pub(crate) enum Role {
 impl Role {
     /// Its name on the command line.
     pub(crate) fn arg(self) -> String {
-        self.to_possible_value()
-            .expect("no skipped variants")
-            .get_name()
-            .to_owned()
+        crate::plan::arg(self)
     }
 }
 

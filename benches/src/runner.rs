@@ -175,7 +175,7 @@ fn run_one(
     };
     match *scenario {
         Scenario::Throughput { curve, runtime, .. } => {
-            let on = vec![format!("--runtime={}", runtime.arg())];
+            let on = vec![format!("--runtime={}", crate::plan::arg(runtime))];
             let (mut server_keys, mut client_keys) = (on.clone(), on);
             if curve {
                 // Throwaway keys for one loopback run.
