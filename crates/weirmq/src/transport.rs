@@ -181,7 +181,7 @@ async fn dial(target: &Endpoint, core: &Core) -> std::io::Result<Connected> {
             tune(&s, core)?;
             Ok(Connected::Tcp(s))
         }
-        Endpoint::Ipc(path) => Ok(Connected::Ipc(UnixStream::connect(path).await?)),
+        Endpoint::Ipc(path) => Ok(Connected::Unix(UnixStream::connect(path).await?)),
         Endpoint::Inproc(name) => {
             let tx = lock(&INPROC).get(name).cloned();
             let tx = tx.ok_or(std::io::ErrorKind::ConnectionRefused)?;
@@ -189,16 +189,16 @@ async fn dial(target: &Endpoint, core: &Core) -> std::io::Result<Connected> {
             tx.send(theirs)
                 .await
                 .map_err(|_| std::io::ErrorKind::ConnectionRefused)?;
-            Ok(Connected::Inproc(ours))
+            Ok(Connected::Unix(ours))
         }
     }
 }
 
-/// A connected stream of any transport.
+/// A connected stream of any transport: inproc's is a Unix socket pair,
+/// so it runs as ipc's does.
 enum Connected {
     Tcp(TcpStream),
-    Ipc(UnixStream),
-    Inproc(UnixStream),
+    Unix(UnixStream),
 }
 
 /// Socket types that route to a connecting peer by its place in the
@@ -246,8 +246,7 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
                             (core.clone(), name.clone(), Some(&mut kept), stop.clone());
                         Some(match stream {
                             Connected::Tcp(s) => engine::run(c, n, s, k, None, st).await,
-                            Connected::Ipc(s) => engine::run(c, n, s, k, None, st).await,
-                            Connected::Inproc(s) => engine::run(c, n, s, k, None, st).await,
+                            Connected::Unix(s) => engine::run(c, n, s, k, None, st).await,
                         })
                     }
                     Err(_) => None,
