@@ -12,23 +12,14 @@ use tokio::sync::{Notify, watch};
 use weirmq_zmtp::{Connection, Message, SocketType};
 
 use crate::engine::Through;
-use crate::entry::Entry;
 use crate::error::{Error, TrySendError};
 use crate::options::{Options, WhenFull};
-use crate::pipe::{Pipe, PushError};
-use crate::signal::Signal;
-use crate::subscriptions::Subscriptions;
+use crate::pattern::subscriptions::Subscriptions;
+use crate::queue::inbound::{InLane, Inbound};
+use crate::queue::pipe::{Pipe, PushError};
+use crate::queue::signal::Signal;
 
-/// Messages `recv` takes from the incoming queue at a time ...
-const RECV_BATCH: usize = 64;
-/// ... and payload octets, or one message whatever its size.
-const RECV_BATCH_BYTES: usize = 64 * 1024;
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section is a single update: a panic cannot leave the
-    // data half-changed, so a poisoned lock is still consistent.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::queue::lock;
 
 /// One ready peer: the pipe of messages waiting to go to it, and (for PUB)
 /// what it subscribed to.
@@ -134,7 +125,7 @@ impl Reader {
         let Some((peer, link)) = &self.current else {
             return Poll::Pending;
         };
-        let msg = ready!(link.poll_read_through(core, &peer.id, cx));
+        let msg = ready!(link.poll_read_through(&peer.id, cx));
         core.received_through.fetch_add(1, Ordering::Relaxed);
         Poll::Ready(msg)
     }
@@ -162,15 +153,12 @@ pub(crate) struct Core {
     /// Signalled when any peer pipe frees room or a peer arrives or leaves.
     room: Arc<Signal>,
     peers: Mutex<Peers>,
-    /// The socket's incoming queue: engines push, `recv` pops. One queue for
-    /// all peers bounds the socket's incoming memory by one HWM.
-    pub(crate) inbound: Pipe,
-    /// Messages `recv` took from `inbound` in one batch and has not handed
-    /// out yet: the queue's lock, which the engines contend for, is taken
-    /// once per batch instead of once per message.
-    taken: Mutex<VecDeque<Entry>>,
-    /// Messages (and at most payload octets, or one message) per batch.
-    take_batch: (usize, usize),
+    /// The socket's incoming queue: a lane per peer, which its engine
+    /// pushes into, fair-queued for `recv`.
+    pub(crate) inbound: Arc<Inbound>,
+    /// XPUB: the lane of subscription notes, one for all peers, so that the
+    /// notes keep the order of the changes to the union they report.
+    notes: Option<InLane>,
     closed: watch::Sender<bool>,
     /// The same, for the send and receive paths to read without the
     /// watch's lock.
@@ -249,20 +237,10 @@ impl Core {
         Connection::new(probe, std::time::Instant::now())
             .map_err(|e| Error::InvalidOption(e.to_string()))?;
         let room = Arc::new(Signal::default());
-        let inbound = Pipe::with_conflate(
-            options.recv_hwm,
-            Arc::new(Signal::default()),
-            options.conflate,
-        );
-        // Under conflate only the newest message counts: none is held back.
-        let take_batch = if options.conflate {
-            (1, 0)
-        } else {
-            (RECV_BATCH, RECV_BATCH_BYTES)
-        };
+        let inbound = Inbound::new(options.recv_hwm, options.conflate);
+        let notes = (socket_type == SocketType::XPub).then(|| inbound.open_lane());
         Ok(Arc::new(Core {
-            taken: Mutex::new(VecDeque::with_capacity(take_batch.0)),
-            take_batch,
+            notes,
             socket_type,
             writes_through: crate::engine::writes_through(socket_type),
             options,
@@ -386,9 +364,9 @@ impl Core {
     /// application in the order of the changes and never contradict the
     /// union. Other socket types record nothing.
     pub(crate) fn upstream_change(&self, subscribe: bool, topic: &Bytes) -> Result<(), usize> {
-        if self.socket_type != SocketType::XPub {
+        let Some(notes) = &self.notes else {
             return Ok(());
-        }
+        };
         let mut all = lock(&self.upstream);
         let news = if subscribe {
             all.count(topic) == 0 || self.options.xpub_verbose
@@ -399,7 +377,7 @@ impl Core {
             let mut note = Vec::with_capacity(1 + topic.len());
             note.push(u8::from(subscribe));
             note.extend_from_slice(topic);
-            match self.inbound.try_push(Message::from(note)) {
+            match notes.try_push(Message::from(note)) {
                 // Closed: nobody will read it; the change still counts.
                 Ok(()) | Err(PushError::Closed(_)) => {}
                 Err(PushError::Full(note)) => return Err(note.byte_len()),
@@ -422,14 +400,22 @@ impl Core {
     /// (at most `MAX_TOPICS`), and its engine task, whose connection is
     /// closed; a closed socket ends the wait.
     pub(crate) async fn cancel_upstream(&self, peer: &Peer) {
-        if self.socket_type != SocketType::XPub {
+        let Some(notes) = &self.notes else {
             return;
-        }
+        };
         let subscriptions = std::mem::take(&mut *lock(&peer.subscriptions));
         for topic in subscriptions.each() {
             while let Err(len) = self.upstream_change(false, topic) {
-                self.inbound.writable(len).await;
+                notes.writable(len).await;
             }
+        }
+    }
+
+    /// XPUB: waits until the lane of subscription notes has room for one of
+    /// `len` octets (at once for other types).
+    pub(crate) async fn notes_writable(&self, len: usize) {
+        if let Some(notes) = &self.notes {
+            notes.writable(len).await;
         }
     }
 
@@ -839,10 +825,12 @@ impl Core {
             let got = if self.writes_through {
                 let mut reader = Reader::default();
                 self.inbound
-                    .wait_for_with(|| self.try_recv(), |cx| reader.poll(self, cx))
+                    .wait_for(|| self.try_recv(), |cx| reader.poll(self, cx))
                     .await
             } else {
-                self.inbound.wait_for(|| self.try_recv()).await
+                self.inbound
+                    .wait_for(|| self.try_recv(), |_| Poll::Pending)
+                    .await
             };
             got.ok_or(Error::Closed)
         };
@@ -860,16 +848,9 @@ impl Core {
         Some((peer.clone(), link))
     }
 
-    /// The next message taken in the last batch, or the first of a new one.
+    /// The next message, fair-queued over the peers.
     pub(crate) fn try_recv(&self) -> Option<Message> {
-        let mut taken = lock(&self.taken);
-        if taken.is_empty() {
-            let (max, max_bytes) = self.take_batch;
-            self.inbound.pop_into(&mut taken, max, max_bytes);
-        }
-        let entry = taken.pop_front();
-        drop(taken);
-        entry.map(Entry::into_message)
+        self.inbound.try_recv()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -993,16 +974,7 @@ impl Core {
     /// Queue depths and counters now.
     pub(crate) fn stats(&self) -> crate::Stats {
         let (queued_out_messages, queued_out_bytes) = self.queued_out();
-        let (mut queued_in_messages, mut queued_in_bytes) = self.inbound.depth();
-        let (batched, batched_bytes) = {
-            let taken = lock(&self.taken);
-            (
-                taken.len(),
-                taken.iter().map(Entry::byte_len).sum::<usize>(),
-            )
-        };
-        queued_in_messages += batched;
-        queued_in_bytes += batched_bytes;
+        let ((queued_in_messages, queued_in_bytes), received) = self.inbound.depth();
         // Each lock is taken and released on its own line: a guard living to
         // the end of the struct expression would deadlock `dropped()`.
         let peers = self.peers().list.len();
@@ -1013,8 +985,7 @@ impl Core {
             queued_out_bytes,
             queued_in_messages,
             queued_in_bytes,
-            received: self.inbound.counts().1 - batched as u64
-                + self.received_through.load(Ordering::Relaxed),
+            received: received + self.received_through.load(Ordering::Relaxed),
             dropped,
             filtered: self.filtered.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),
@@ -1052,8 +1023,9 @@ mod tests {
         });
         // The waiter runs until it waits.
         tokio::time::sleep(Duration::from_millis(20)).await;
+        let lane = core.inbound.open_lane();
         for m in ["a", "b", "c"] {
-            core.inbound.try_push(Message::from(m)).unwrap();
+            lane.try_push(Message::from(m)).unwrap();
         }
         // No await between the pushes and this: the waiter has not run.
         assert_eq!(core.try_recv(), Some(Message::from("a")));

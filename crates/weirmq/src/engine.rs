@@ -45,9 +45,10 @@ use tokio::sync::{Notify, watch};
 use weirmq_zmtp::{AuthDecision, AuthRequest, Config, Connection, Event, Message, SocketType};
 
 use crate::core::{Core, Peer, Ticket};
-use crate::entry::{Entry, INLINE_MAX};
 use crate::monitor::MonitorEvent;
-use crate::pipe::{Pipe, PushError};
+use crate::queue::entry::{Entry, INLINE_MAX};
+use crate::queue::inbound::InLane;
+use crate::queue::pipe::{Pipe, PushError};
 use crate::stream::Stream;
 
 /// Octets of encoded output gathered before writing.
@@ -220,6 +221,9 @@ struct Wire<S> {
     batch: VecDeque<Entry>,
     /// The read side's turn-taking and what a receiver handed back.
     reading: Reading,
+    /// The peer's incoming lane, once it is ready (for a receiver reading
+    /// through, which queues there what it does not take itself).
+    lane: Option<Arc<InLane>>,
 }
 
 /// Who reads a [`Wire`]'s stream, and what a reading-through receiver left
@@ -253,13 +257,13 @@ pub(crate) trait Through: Send + Sync {
     fn send_through(&self, out: &Pipe, msg: Message) -> Result<(), Message>;
 
     /// The next message from the stream, with the peer's routing id `id`
-    /// in front, for a receiver that found `core`'s incoming queue empty:
-    /// handed straight to it, while the messages read with it go into the
-    /// queue, in order. `Pending` with `cx` woken when the stream has more,
+    /// in front, for a receiver that found the socket's incoming queue
+    /// empty: handed straight to it, while the messages read with it go into
+    /// the peer's lane, in order. `Pending` with `cx` woken when the stream has more,
     /// or with nothing registered when the engine is the one to read now
     /// (its messages then come through the queue). Call
     /// [`Through::end_read_through`] once done waiting.
-    fn poll_read_through(&self, core: &Core, id: &Bytes, cx: &mut Context<'_>) -> Poll<Message>;
+    fn poll_read_through(&self, id: &Bytes, cx: &mut Context<'_>) -> Poll<Message>;
 
     /// The receiver stopped waiting: the stream's read wake-up goes back
     /// to the engine.
@@ -477,7 +481,6 @@ impl<S: Stream> Wire<S> {
     /// or the engine was handed what stopped it, and `kick` is set).
     fn read_through(
         &mut self,
-        core: &Core,
         id: &Bytes,
         cx: &mut Context<'_>,
         kick: &mut bool,
@@ -494,7 +497,10 @@ impl<S: Stream> Wire<S> {
                         first = Some(msg);
                         continue;
                     }
-                    match core.inbound.try_push(msg) {
+                    let Some(lane) = &self.lane else {
+                        unreachable!("a ready connection has its lane");
+                    };
+                    match lane.try_push(msg) {
                         Ok(()) => {}
                         // The engine waits for room (or counts it lost, if
                         // the socket is closing), then decodes the rest.
@@ -569,7 +575,7 @@ impl<S: Stream> Through for Link<S> {
         Ok(())
     }
 
-    fn poll_read_through(&self, core: &Core, id: &Bytes, cx: &mut Context<'_>) -> Poll<Message> {
+    fn poll_read_through(&self, id: &Bytes, cx: &mut Context<'_>) -> Poll<Message> {
         let mut guard = self.lock();
         // The connection has ended: its messages are in the queue already.
         let Some(wire) = guard.as_mut() else {
@@ -588,7 +594,7 @@ impl<S: Stream> Through for Link<S> {
             None
         } else {
             wire.reading.receiver = true;
-            let first = wire.read_through(core, id, cx, &mut kick);
+            let first = wire.read_through(id, cx, &mut kick);
             // Decoding may have left output behind: a PONG, an ERROR.
             kick |= wire.conn.wants_transmit();
             first
@@ -658,6 +664,8 @@ struct Backlog {
     data: VecDeque<Entry>,
     bytes: usize,
     held: Option<Held>,
+    /// The peer's incoming lane, once its handshake is done.
+    lane: Option<Arc<InLane>>,
 }
 
 impl Backlog {
@@ -686,12 +694,13 @@ impl Backlog {
         self.data.len() >= IN_BATCH || self.bytes >= IN_BATCH_BYTES
     }
 
-    /// The octets the first waiting item needs room for.
-    fn front_len(&self) -> usize {
-        match (self.data.front(), &self.held) {
-            (Some(entry), _) => entry.byte_len(),
-            (None, Some(item)) => item.len(),
-            (None, None) => 0,
+    /// Waits until the first waiting item may have room: data in the peer's
+    /// lane, a subscription note in the socket's lane of notes.
+    async fn writable(&self, core: &Core) {
+        match (&self.lane, self.data.front(), &self.held) {
+            (Some(lane), Some(entry), _) => lane.writable(entry.byte_len()).await,
+            (_, None, Some(note)) => core.notes_writable(note.len()).await,
+            _ => {}
         }
     }
 
@@ -712,7 +721,10 @@ impl Backlog {
     /// everything went.
     fn deliver(&mut self, core: &Core, closing: &mut bool) -> bool {
         if !self.data.is_empty() {
-            match core.inbound.try_push_batch(&mut self.data, self.bytes) {
+            let Some(lane) = &self.lane else {
+                unreachable!("messages come after the handshake, which opens the lane");
+            };
+            match lane.try_push_batch(&mut self.data, self.bytes) {
                 Ok(bytes) => self.bytes -= bytes,
                 Err(()) => {
                     *closing = true;
@@ -770,6 +782,7 @@ where
         stream,
         batch: VecDeque::with_capacity(POP_BATCH),
         reading: Reading::default(),
+        lane: None,
     }));
     let keep = kept.is_some() && reconnect_keeps_pipe(core.socket_type);
     let mut out: Option<Arc<Peer>> = None;
@@ -1025,6 +1038,13 @@ async fn drive<S: Stream>(
                                 Err(_) => return End::DuplicateRoutingId,
                             }
                         }
+                        if receives {
+                            // The peer's own lane: what it sends waits
+                            // there, behind nobody else's.
+                            let lane = Arc::new(core.inbound.open_lane());
+                            backlog.lane = Some(lane.clone());
+                            wire.lane = Some(lane);
+                        }
                     }
                     Ok(Some(Event::Message(mut msg))) if receives => {
                         if routing {
@@ -1174,7 +1194,6 @@ async fn drive<S: Stream>(
         // still, and what it sends meanwhile would only pile up in the input
         // buffer until the answer (or the handshake timeout).
         let want_read = !paused && !closing && zap.is_none();
-        let held_len = backlog.front_len();
         tokio::select! {
             r = std::future::poll_fn(|cx| link.poll_readable(cx)), if want_read => match r {
                 Ok(()) => readable = true,
@@ -1193,7 +1212,7 @@ async fn drive<S: Stream>(
                 kicked = true;
                 kick.set(link.kick.notified());
             }
-            _ = core.inbound.writable(held_len), if paused => {}
+            _ = backlog.writable(core), if paused => {}
             // While reading is paused for backpressure the peer's traffic
             // waits unread, so its silence proves nothing: no expiry then
             // (libzmq arms no heartbeat timer while its input is stopped).

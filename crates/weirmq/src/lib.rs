@@ -5,8 +5,10 @@
 //! Every queue is bounded by a high-water mark in messages *and* bytes
 //! ([`Hwm`]), and a full queue means the sender waits: `send().await`
 //! applies backpressure, [`try_send`](Push::try_send) hands the message
-//! back. When a socket's incoming queue is full it stops reading its
-//! connections, so remote senders feel the backpressure through TCP.
+//! back. Each peer's incoming messages wait in a lane of their own, and
+//! `recv` takes turns over the peers (fair queuing): when a peer's lane is
+//! full the socket stops reading that peer's connection, so it feels the
+//! backpressure through TCP, and the other peers are not held up.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), weirmq::Error> {
@@ -30,15 +32,13 @@ pub mod cert;
 mod core;
 mod endpoint;
 mod engine;
-mod entry;
 mod error;
 mod monitor;
 mod options;
-mod pipe;
-mod signal;
+mod pattern;
+mod queue;
 mod socket;
 mod stream;
-mod subscriptions;
 mod transport;
 mod zap;
 

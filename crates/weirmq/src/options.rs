@@ -79,12 +79,12 @@ pub type Authenticator =
 ///
 /// Payload octets a socket holds, at most:
 ///
-/// - its incoming queue: the larger of `recv_hwm.bytes()` and
-///   `max_message_size` (a queue takes one message of any size when empty,
-///   and nothing joins it until it leaves); with the defaults, 16 MiB; plus
-///   the batch `recv` took from it and has not handed out (at most 64
-///   messages, and none join once they reach 64 KiB; none under
-///   conflate), which [`Stats`](crate::Stats) counts as queued;
+/// - each peer's lane of the incoming queue: the larger of
+///   `recv_hwm.bytes()` and `max_message_size` (a lane takes one message of
+///   any size when empty, and nothing joins it until it leaves); with the
+///   defaults, 16 MiB; plus the batch `recv` took from one lane and has not
+///   handed out (at most 64 messages, and none join once they reach 64 KiB;
+///   none under conflate), which [`Stats`](crate::Stats) counts as queued;
 /// - each peer's outgoing queue: the larger of `send_hwm.bytes()` and the
 ///   largest message the application sends it. A connecting socket that
 ///   takes back the messages a failed connection had not written (see
@@ -92,7 +92,7 @@ pub type Authenticator =
 ///   were in memory already, moved back, and nothing new is queued until it
 ///   is under its HWM again;
 /// - each connection: the received messages waiting for room in the
-///   incoming queue (at most 64 messages, and none join once they reach
+///   peer's lane (at most 64 messages, and none join once they reach
 ///   64 KiB) and one being received, a read buffer of
 ///   about 64 KiB, and the messages it
 ///   took from its peer's queue and has not written yet (a batch of up to
@@ -118,7 +118,10 @@ pub struct Options {
     pub zap_domain: Bytes,
     /// Outgoing queue limit, per peer. Default [`Hwm::default`].
     pub send_hwm: Hwm,
-    /// Incoming queue limit for the socket. Default [`Hwm::default`].
+    /// Incoming queue limit, per peer: each peer's messages wait in a lane
+    /// of their own, and `recv` takes turns over the lanes that hold any
+    /// (fair queuing), so a peer that floods fills its own lane and holds
+    /// nobody else up. Default [`Hwm::default`].
     pub recv_hwm: Hwm,
     /// How long `send` may wait for room; `None` waits forever (libzmq's
     /// SNDTIMEO -1). Default `None`.

@@ -11,6 +11,7 @@
 //! section and the popper sees the count. So no wake-up is lost.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 
 use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
@@ -54,5 +55,38 @@ impl Signal {
     /// Wakes every waiter.
     pub(crate) fn wake_all(&self) {
         self.notify.notify_waiters();
+    }
+
+    /// Waits until `check` (which looks at the condition under its mutex)
+    /// gives something: it is tried now, and again after every wake-up,
+    /// with the waiter registered and the wake-up enabled before each try,
+    /// so none is missed. While it waits, `also` is polled too: another
+    /// source, which may hand over a result itself.
+    pub(crate) async fn wait_for<T>(
+        &self,
+        mut check: impl FnMut() -> Option<T>,
+        mut also: impl FnMut(&mut Context<'_>) -> Poll<T>,
+    ) -> T {
+        // The common case, the condition holding already, registers nothing.
+        if let Some(t) = check() {
+            return t;
+        }
+        let _registered = self.register();
+        loop {
+            let notified = self.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(t) = check() {
+                return t;
+            }
+            let next = std::future::poll_fn(|cx| match notified.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(None),
+                Poll::Pending => also(cx).map(Some),
+            })
+            .await;
+            if let Some(t) = next {
+                return t;
+            }
+        }
     }
 }

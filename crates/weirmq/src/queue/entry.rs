@@ -106,6 +106,12 @@ impl Entry {
     }
 }
 
+impl crate::pattern::fq::Weighed for Entry {
+    fn weight(&self) -> usize {
+        self.byte_len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,8 @@
-//! The bounded pipe: the only kind of queue in weirmq.
+//! The bounded pipe: what is queued to one peer.
 //!
 //! A pipe holds messages between the application and one connection's
-//! engine. Its [`Hwm`] bounds it in messages and in bytes, and the only way
+//! engine (what peers send the other way waits in their lanes of the
+//! socket's [`Inbound`](crate::queue::inbound::Inbound)). Its [`Hwm`] bounds it in messages and in bytes, and the only way
 //! in is [`Pipe::try_push`], which hands the message back when full; a
 //! sender that wants to wait does so on [`Pipe::writable`] (or the socket's
 //! shared room signal) and tries again.
@@ -9,13 +10,13 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 
 use weirmq_zmtp::Message;
 
-use crate::entry::Entry;
 use crate::options::Hwm;
-use crate::signal::Signal;
+use crate::pattern::fq::take_front;
+use crate::queue::entry::Entry;
+use crate::queue::signal::Signal;
 
 /// Why a push did not happen.
 #[derive(Debug)]
@@ -157,67 +158,6 @@ impl Pipe {
         }
     }
 
-    /// Moves messages from the front of `msgs`, which hold `bytes` payload
-    /// octets, in, in order and under one lock, while each fits (the rule
-    /// of [`Pipe::try_push`]); what does not fit stays in `msgs`. Returns
-    /// the payload octets moved; `Err` when the pipe is closed.
-    ///
-    /// A batch that fits whole goes in as a block copy, or into an empty
-    /// queue by a swap (as in [`Pipe::pop_into`]): a reader that keeps up
-    /// finds it there with no copying under the lock.
-    pub(crate) fn try_push_batch(
-        &self,
-        msgs: &mut VecDeque<Entry>,
-        bytes: usize,
-    ) -> Result<usize, ()> {
-        let mut st = self.lock();
-        if st.closed {
-            return Err(());
-        }
-        debug_assert_eq!(bytes, msgs.iter().map(Entry::byte_len).sum::<usize>());
-        let hwm = &self.shared.hwm;
-        let (n, moved) = if self.shared.conflate {
-            // Each replaces what is queued (conflate always admits): only
-            // the last survives.
-            let n = msgs.len();
-            while let Some(entry) = msgs.pop_front() {
-                let admitted = self.admits(&mut st, entry.byte_len());
-                debug_assert!(admitted);
-                self.enqueue(&mut st, entry);
-            }
-            (n, bytes)
-        } else if Self::fits_whole(&st, hwm, msgs.len(), bytes) {
-            let n = msgs.len();
-            if st.queue.is_empty() {
-                std::mem::swap(&mut st.queue, msgs);
-            } else {
-                st.queue.append(msgs);
-            }
-            st.bytes += bytes;
-            (n, bytes)
-        } else {
-            // Those that fit are counted first, then moved in one go: the
-            // lock is held for a block copy, not a pop and a push each.
-            let (mut queued, mut total) = (st.queue.len(), st.bytes);
-            for entry in msgs.iter() {
-                let len = entry.byte_len();
-                if !Self::fits(queued, total, hwm, len) {
-                    break;
-                }
-                queued += 1;
-                total += len;
-            }
-            let (n, moved) = (queued - st.queue.len(), total - st.bytes);
-            st.queue.extend(msgs.drain(..n));
-            st.bytes = total;
-            (n, moved)
-        };
-        if n > 0 {
-            self.pushed(st, n as u64);
-        }
-        Ok(moved)
-    }
-
     /// Adds a SUB's subscription change (`%x01` or `%x00`, then the topic)
     /// whatever the HWM: a command of ours, not data. The socket sends a
     /// change only when a topic's count leaves or returns to zero, so a
@@ -301,14 +241,6 @@ impl Pipe {
         queued == 0 || (queued < hwm.messages() && bytes + len <= hwm.bytes())
     }
 
-    /// Whether [`Pipe::fits`] admits each of `n` messages of `bytes`
-    /// payload octets in all, pushed in turn: it does if it admits the last,
-    /// except that an empty queue takes one message of any size.
-    fn fits_whole(st: &State, hwm: &Hwm, n: usize, bytes: usize) -> bool {
-        (st.queue.is_empty() && n == 1)
-            || (st.queue.len() + n <= hwm.messages() && st.bytes + bytes <= hwm.bytes())
-    }
-
     /// Whether a waiting sender should be woken: not on every pop of a full
     /// pipe, which would wake it once per message, but once the queue is
     /// down to half its HWM (libzmq's low-water mark), so it then pushes a
@@ -325,24 +257,6 @@ impl Pipe {
         self.shared.conflate || Self::fits(st.queue.len(), st.bytes, &self.shared.hwm, len)
     }
 
-    /// Waits until a message of `len` payload octets would be accepted (or
-    /// the pipe closed), without holding the message hostage.
-    pub(crate) async fn writable(&self, len: usize) {
-        if self.has_room(len) || self.is_closed() {
-            return;
-        }
-        let _registered = self.shared.writable.register();
-        loop {
-            let notified = self.shared.writable.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.has_room(len) || self.is_closed() {
-                return;
-            }
-            notified.await;
-        }
-    }
-
     /// Takes up to `max` messages into `out`; returns how many.
     #[cfg(test)]
     pub(crate) fn pop_batch(&self, max: usize, out: &mut VecDeque<Entry>) -> usize {
@@ -352,12 +266,8 @@ impl Pipe {
     /// Moves messages from the front to the back of `out` under one lock:
     /// at most `max` of them, and no more once `max_bytes` payload octets
     /// are taken (at least one message, whatever its size); returns how
-    /// many.
-    ///
-    /// When they are all of the queue and `out` is empty, the two swap
-    /// instead: the lock is held for no copying, however many there are,
-    /// and the queue goes on in the storage `out` had (so the two sides
-    /// pass a pair of buffers back and forth and allocate nothing).
+    /// many. All of them into an empty `out` is a swap (see
+    /// [`take_front`]).
     pub(crate) fn pop_into(
         &self,
         out: &mut VecDeque<Entry>,
@@ -365,34 +275,8 @@ impl Pipe {
         max_bytes: usize,
     ) -> usize {
         let mut st = self.lock();
-        // The rule below, for the whole queue at once: within `max`, and
-        // under `max_bytes` until the last message.
-        let all = st.queue.len() <= max
-            && st
-                .queue
-                .back()
-                .is_some_and(|last| st.queue.len() == 1 || st.bytes - last.byte_len() < max_bytes);
-        let (n, taken) = if all {
-            let all = (st.queue.len(), st.bytes);
-            if out.is_empty() {
-                std::mem::swap(&mut st.queue, out);
-            } else {
-                out.append(&mut st.queue);
-            }
-            all
-        } else {
-            // Counted first, then moved in one go.
-            let (mut n, mut taken) = (0, 0);
-            for entry in st.queue.iter() {
-                if n == max || (n > 0 && taken >= max_bytes) {
-                    break;
-                }
-                taken += entry.byte_len();
-                n += 1;
-            }
-            out.extend(st.queue.drain(..n));
-            (n, taken)
-        };
+        let bytes = st.bytes;
+        let (n, taken) = take_front(&mut st.queue, bytes, out, max, max_bytes);
         if n > 0 {
             self.taken_out(st, n, taken);
         }
@@ -415,46 +299,16 @@ impl Pipe {
 
     /// Waits until `take` finds something, trying it now and after each
     /// push into the empty queue; `None` once the pipe is closed and `take`
-    /// found nothing. `take` may look beyond the queue too: a receiver's
-    /// batch, where another receiver may have moved the very messages whose
-    /// push woke this one.
-    pub(crate) async fn wait_for<T>(&self, take: impl FnMut() -> Option<T>) -> Option<T> {
-        self.wait_for_with(take, |_| Poll::Pending).await
-    }
-
-    /// [`Pipe::wait_for`], polling `also` too while it waits: another
-    /// source, which hands over the next message itself when the pipe is
-    /// empty, and queues any that come after it in the pipe (a receiver
-    /// reading through its connection).
-    pub(crate) async fn wait_for_with<T>(
-        &self,
-        mut take: impl FnMut() -> Option<T>,
-        mut also: impl FnMut(&mut Context<'_>) -> Poll<T>,
-    ) -> Option<T> {
-        // The common case, something there already, registers nothing.
-        if let Some(t) = take() {
-            return Some(t);
-        }
-        let _registered = self.shared.readable.register();
-        loop {
-            let notified = self.shared.readable.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(t) = take() {
-                return Some(t);
-            }
-            if self.is_closed() {
-                return None;
-            }
-            let next = std::future::poll_fn(|cx| match notified.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(None),
-                Poll::Pending => also(cx).map(Some),
-            })
-            .await;
-            if next.is_some() {
-                return next;
-            }
-        }
+    /// found nothing.
+    async fn wait_for<T>(&self, mut take: impl FnMut() -> Option<T>) -> Option<T> {
+        let check = || match take() {
+            Some(t) => Some(Some(t)),
+            None => self.is_closed().then_some(None),
+        };
+        self.shared
+            .readable
+            .wait_for(check, |_| std::task::Poll::Pending)
+            .await
     }
 
     /// Waits until there is a message or the pipe is closed.
@@ -493,6 +347,7 @@ impl Pipe {
     }
 
     /// Messages that ever went in and came out.
+    #[cfg(test)]
     pub(crate) fn counts(&self) -> (u64, u64) {
         let st = self.lock();
         (st.pushed, st.popped)
@@ -609,52 +464,6 @@ mod tests {
         assert_eq!(p.pop_into(&mut out, 5, 10), 1, "past the bytes: by bytes");
     }
 
-    fn entries(range: std::ops::Range<u8>) -> (VecDeque<Entry>, usize) {
-        let batch: VecDeque<Entry> = range
-            .map(|n| Entry::from(Message::from(vec![n; 10])))
-            .collect();
-        let bytes = batch.iter().map(Entry::byte_len).sum();
-        (batch, bytes)
-    }
-
-    /// A batch goes in whole when the HWM takes it all (into an empty
-    /// queue, by a swap), and up to the HWM otherwise; what stays is the
-    /// rest, in order.
-    #[test]
-    fn try_push_batch_moves_what_fits_in_order() {
-        let p = pipe(4, 35);
-        let (mut batch, bytes) = entries(0..3);
-        assert_eq!(p.try_push_batch(&mut batch, bytes), Ok(30));
-        assert!(batch.is_empty());
-        assert_eq!(p.depth(), (3, 30));
-        let (mut batch, bytes) = entries(3..6);
-        assert_eq!(
-            p.try_push_batch(&mut batch, bytes),
-            Ok(0),
-            "35 octets at most"
-        );
-        assert_eq!(batch.len(), 3);
-        let mut out = VecDeque::new();
-        p.pop_into(&mut out, 10, usize::MAX);
-        // Into the empty queue it now goes whole.
-        assert_eq!(p.try_push_batch(&mut batch, bytes), Ok(30));
-        let (mut more, more_bytes) = entries(6..11);
-        assert_eq!(p.try_push_batch(&mut more, more_bytes), Ok(0));
-        out.clear();
-        p.pop_into(&mut out, 10, usize::MAX);
-        // Five messages of 50 octets: three fit, even in an empty queue.
-        assert_eq!(p.try_push_batch(&mut more, more_bytes), Ok(30));
-        p.pop_into(&mut out, 10, usize::MAX);
-        let firsts: Vec<u8> = out
-            .iter()
-            .filter_map(|e| e.single_frame())
-            .map(|f| f[0])
-            .collect();
-        assert_eq!(firsts, [3, 4, 5, 6, 7, 8]);
-        assert_eq!(more.len(), 2);
-        assert_eq!(p.counts(), (9, 9));
-    }
-
     /// What the pipe does, as plainly as it can be said: a queue of
     /// `(id, len)`, a message going in while [`Pipe::fits`] says so, and
     /// taking stopping at `max` messages or once `max_bytes` are reached.
@@ -694,7 +503,6 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Op {
         Push(usize),
-        PushBatch(Vec<usize>),
         /// Into an empty batch, or one that holds something already.
         Pop(usize, usize, bool),
     }
@@ -703,8 +511,7 @@ mod tests {
         use proptest::prelude::*;
         let len = 0..40usize;
         prop_oneof![
-            len.clone().prop_map(Op::Push),
-            proptest::collection::vec(len, 1..12).prop_map(Op::PushBatch),
+            len.prop_map(Op::Push),
             (0..12usize, 0..120usize, any::<bool>()).prop_map(|(m, b, e)| Op::Pop(m, b, e)),
         ]
     }
@@ -743,27 +550,6 @@ mod tests {
                         let (id, len, msg) = message(len);
                         proptest::prop_assert_eq!(p.try_push(msg).is_ok(), model.push(id, len));
                     }
-                    Op::PushBatch(lens) => {
-                        let mut batch: VecDeque<Entry> = VecDeque::new();
-                        let mut expected = Vec::new();
-                        for len in lens {
-                            let (id, len, msg) = message(len);
-                            batch.push_back(Entry::from(msg));
-                            expected.push((id, len));
-                        }
-                        let bytes = batch.iter().map(Entry::byte_len).sum();
-                        let mut moved = 0;
-                        let mut went = 0;
-                        for &(id, len) in &expected {
-                            if !model.push(id, len) {
-                                break;
-                            }
-                            moved += len;
-                            went += 1;
-                        }
-                        proptest::prop_assert_eq!(p.try_push_batch(&mut batch, bytes), Ok(moved));
-                        proptest::prop_assert_eq!(ids(&batch), &expected[went..]);
-                    }
                     Op::Pop(max, max_bytes, empty) => {
                         let mut out = VecDeque::new();
                         if !empty {
@@ -798,16 +584,7 @@ mod tests {
         }
         assert_eq!(p.depth(), (1, 1));
         assert_eq!(p.replaced(), 2);
-        // A batch too: its last replaces everything before it.
-        let mut batch: VecDeque<Entry> = ["d", "e", "fg"]
-            .into_iter()
-            .map(|m| Entry::from(Message::from(m)))
-            .collect();
-        assert_eq!(p.try_push_batch(&mut batch, 4), Ok(4));
-        assert!(batch.is_empty());
-        assert_eq!(p.depth(), (1, 2));
-        assert_eq!(p.replaced(), 5);
-        assert_eq!(p.try_pop(), Some(Message::from("fg")));
+        assert_eq!(p.try_pop(), Some(Message::from("c")));
     }
 
     fn change(subscribe: bool, topic: &str) -> Message {
@@ -891,22 +668,6 @@ mod tests {
         p.requeue([Entry::from(Message::from("c"))].into_iter());
         assert_eq!(p.try_pop(), Some(Message::from("b")), "queued is newer");
         assert_eq!(p.replaced(), 2);
-    }
-
-    #[tokio::test]
-    async fn writable_waits_for_room() {
-        let p = pipe(1, 100);
-        p.try_push(Message::from("first")).unwrap();
-        let q = p.clone();
-        let waiter = tokio::spawn(async move {
-            q.writable(6).await;
-            q.try_push(Message::from("second")).is_ok()
-        });
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(!waiter.is_finished(), "must wait while full");
-        assert_eq!(p.pop().await, Some(Message::from("first")));
-        assert!(waiter.await.unwrap());
-        assert_eq!(p.pop().await, Some(Message::from("second")));
     }
 
     #[tokio::test]

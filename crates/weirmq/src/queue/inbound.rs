@@ -1,0 +1,271 @@
+//! A socket's incoming side: one lane per peer, fair-queued
+//! ([`crate::pattern::fq`]), under one lock that connections push under,
+//! and the receiver's batch under another.
+//!
+//! Connections push into their own [`InLane`], bounded by the receive HWM;
+//! `recv` hands out the batch of the lane whose turn it is, taking the
+//! queue's lock once per batch. A full lane stops its connection's reading,
+//! so backpressure reaches that peer alone; the other peers' lanes go on.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use weirmq_zmtp::Message;
+
+use crate::options::Hwm;
+use crate::pattern::fq::{Batch, FairQueue, LaneId, Pushed, Quantum, Refused};
+use crate::queue::entry::Entry;
+use crate::queue::lock;
+use crate::queue::pipe::PushError;
+use crate::queue::signal::Signal;
+
+/// What each lane shares with the queue: the wake-up of its connection
+/// waiting for room.
+#[derive(Debug, Default)]
+pub(crate) struct LaneShared {
+    writable: Signal,
+}
+
+type Lanes = FairQueue<Entry, Arc<LaneShared>>;
+
+/// The receiver's side: its batch and what it has handed out.
+#[derive(Default)]
+struct Receiving {
+    batch: Batch<Entry>,
+    /// Messages handed out so far.
+    received: u64,
+}
+
+/// The incoming queue of a socket (see the module docs).
+pub(crate) struct Inbound {
+    lanes: Mutex<Lanes>,
+    receiving: Mutex<Receiving>,
+    /// Raised when the first lane becomes ready, or the queue closes.
+    readable: Signal,
+    /// Mirrors [`FairQueue::is_preempted`] (written under the lanes' lock),
+    /// so a receiver holding a batch learns of it without that lock.
+    preempted: AtomicBool,
+    /// Set once the socket closes: every push is refused.
+    closed: AtomicBool,
+    hwm: Hwm,
+    conflate: bool,
+    /// What a receiver takes from one lane per turn.
+    quantum: Quantum,
+}
+
+/// A turn: with no other peer waiting, up to 64 messages or 64 KiB (the
+/// lock, which every connection pushes under, is taken once per batch);
+/// with others waiting, 8 messages or 8 KiB, so that a busy peer's turn
+/// holds them up for little.
+const QUANTUM: Quantum = Quantum {
+    alone: (64, 64 * 1024),
+    shared: (8, 8 * 1024),
+};
+
+impl Inbound {
+    /// An incoming queue whose lanes are bounded by `hwm`, and with
+    /// `conflate` keep only their newest message.
+    pub(crate) fn new(hwm: Hwm, conflate: bool) -> Arc<Inbound> {
+        Arc::new(Inbound {
+            lanes: Mutex::new(FairQueue::default()),
+            receiving: Mutex::new(Receiving::default()),
+            readable: Signal::default(),
+            preempted: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            hwm,
+            conflate,
+            // Under conflate only the newest message counts: none is held
+            // back in a batch.
+            quantum: if conflate {
+                Quantum {
+                    alone: (1, 0),
+                    shared: (1, 0),
+                }
+            } else {
+                QUANTUM
+            },
+        })
+    }
+
+    /// A lane for one peer's messages; it goes when the handle is dropped
+    /// and what it holds has been received.
+    pub(crate) fn open_lane(self: &Arc<Inbound>) -> InLane {
+        let shared = Arc::new(LaneShared::default());
+        let id = lock(&self.lanes).open(self.hwm, self.conflate, shared.clone());
+        InLane {
+            inbound: self.clone(),
+            id,
+            shared,
+        }
+    }
+
+    /// Acts on a push, under the lanes' lock: a preemption is recorded, and
+    /// receivers are woken when the first lane became ready.
+    fn pushed(&self, lanes: MutexGuard<'_, Lanes>, pushed: Pushed) {
+        if pushed.preempt {
+            self.preempted.store(true, Ordering::Relaxed);
+        }
+        let wake = pushed.wake && self.readable.has_waiters();
+        drop(lanes);
+        if wake {
+            self.readable.wake_all();
+        }
+    }
+
+    /// The next message: from the batch, or from a new turn when the batch
+    /// is spent or preempted.
+    pub(crate) fn try_recv(&self) -> Option<Message> {
+        let mut receiving = lock(&self.receiving);
+        if receiving.batch.is_empty() || self.preempted.load(Ordering::Relaxed) {
+            let mut lanes = lock(&self.lanes);
+            let turn = lanes.take(&mut receiving.batch, self.quantum);
+            self.preempted.store(false, Ordering::Relaxed);
+            let wake = turn.room.filter(|lane| lane.writable.has_waiters());
+            drop(lanes);
+            if let Some(lane) = wake {
+                lane.writable.wake_all();
+            }
+        }
+        let entry = receiving.batch.pop()?;
+        receiving.received += 1;
+        drop(receiving);
+        Some(entry.into_message())
+    }
+
+    /// Waits until `take` finds something, trying it now and whenever a
+    /// lane becomes ready; `None` once the queue is closed and `take` found
+    /// nothing. While it waits it polls `also` too: another source, which
+    /// hands over the next message itself when the queue is empty (a
+    /// receiver reading through its connection).
+    pub(crate) async fn wait_for<T>(
+        &self,
+        mut take: impl FnMut() -> Option<T>,
+        mut also: impl FnMut(&mut Context<'_>) -> Poll<T>,
+    ) -> Option<T> {
+        let check = || match take() {
+            Some(t) => Some(Some(t)),
+            None => self.is_closed().then_some(None),
+        };
+        self.readable.wait_for(check, |cx| also(cx).map(Some)).await
+    }
+
+    /// Refuses every push from now on; what is queued can still be
+    /// received. Wakes receivers and connections waiting for room.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let lanes = lock(&self.lanes);
+        let waiting: Vec<Arc<LaneShared>> = lanes.tags().cloned().collect();
+        drop(lanes);
+        self.readable.wake_all();
+        for lane in waiting {
+            lane.writable.wake_all();
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// (messages, payload octets) received and not yet handed out, and the
+    /// messages handed out so far.
+    pub(crate) fn depth(&self) -> ((usize, usize), u64) {
+        let receiving = lock(&self.receiving);
+        let (batch, batch_bytes) = receiving.batch.depth();
+        let (queued, queued_bytes) = lock(&self.lanes).depth();
+        (
+            (queued + batch, queued_bytes + batch_bytes),
+            receiving.received,
+        )
+    }
+
+    /// Messages replaced under conflate, in lanes that still exist.
+    pub(crate) fn replaced(&self) -> u64 {
+        lock(&self.lanes).replaced()
+    }
+}
+
+/// A peer's lane: its connection pushes what it receives here.
+pub(crate) struct InLane {
+    inbound: Arc<Inbound>,
+    id: LaneId,
+    shared: Arc<LaneShared>,
+}
+
+impl InLane {
+    fn lanes(&self) -> MutexGuard<'_, Lanes> {
+        lock(&self.inbound.lanes)
+    }
+
+    /// Adds `msg` if the lane has room.
+    pub(crate) fn try_push(&self, msg: Message) -> Result<(), PushError> {
+        if self.inbound.is_closed() {
+            return Err(PushError::Closed(msg));
+        }
+        // A small message is copied before the lock is taken (see
+        // [`Entry`]), and a refused one handed back as it came.
+        let copy = Entry::copy_of(&msg);
+        let mut lanes = self.lanes();
+        let (entry, copied) = match copy {
+            Some(entry) if lanes.has_room(self.id, entry.byte_len()) => (entry, Some(msg)),
+            Some(_) => return Err(PushError::Full(msg)),
+            None => (Entry::Shared(msg), None),
+        };
+        match lanes.push(self.id, entry) {
+            Ok(pushed) => {
+                self.inbound.pushed(lanes, pushed);
+                drop(copied);
+                Ok(())
+            }
+            Err(Refused::Full(entry)) => Err(PushError::Full(
+                copied.unwrap_or_else(|| entry.into_message()),
+            )),
+            Err(Refused::Closed(entry)) => Err(PushError::Closed(
+                copied.unwrap_or_else(|| entry.into_message()),
+            )),
+        }
+    }
+
+    /// Moves messages from the front of `msgs` (`bytes` payload octets in
+    /// all) into the lane, in order, while each fits; returns the payload
+    /// octets moved, `Err` when the lane or the socket is closed.
+    pub(crate) fn try_push_batch(
+        &self,
+        msgs: &mut VecDeque<Entry>,
+        bytes: usize,
+    ) -> Result<usize, ()> {
+        if self.inbound.is_closed() {
+            return Err(());
+        }
+        let mut lanes = self.lanes();
+        match lanes.push_batch(self.id, msgs, bytes) {
+            Ok((moved, pushed)) => {
+                self.inbound.pushed(lanes, pushed);
+                Ok(moved)
+            }
+            Err(_) => Err(()),
+        }
+    }
+
+    /// Whether a message of `len` payload octets would be taken now (or
+    /// refused at once, the socket being closed).
+    fn has_room(&self, len: usize) -> bool {
+        self.inbound.is_closed() || self.lanes().has_room(self.id, len)
+    }
+
+    /// Waits until a message of `len` payload octets would be taken (or
+    /// refused at once).
+    pub(crate) async fn writable(&self, len: usize) {
+        let room = || self.has_room(len).then_some(());
+        self.shared.writable.wait_for(room, |_| Poll::Pending).await;
+    }
+}
+
+impl Drop for InLane {
+    /// The peer is gone: its lane takes nothing more, and goes once what it
+    /// holds has been received.
+    fn drop(&mut self) {
+        self.lanes().detach(self.id);
+    }
+}

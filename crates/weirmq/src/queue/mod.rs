@@ -1,0 +1,19 @@
+//! The bounded queues and what they are built from: the entries they hold,
+//! the wake-up signal, the per-peer pipe out and the fair-queued lanes in.
+//!
+//! Nothing here can say "unlimited": every queue is bounded by a
+//! [`Hwm`](crate::Hwm), and the only ways in are "try" (handing the message
+//! back) and "wait for room, then try".
+
+pub(crate) mod entry;
+pub(crate) mod inbound;
+pub(crate) mod pipe;
+pub(crate) mod signal;
+
+use std::sync::{Mutex, MutexGuard};
+
+/// Takes a lock. Every critical section is a single update: a panic cannot
+/// leave the data half-changed, so a poisoned lock is still consistent.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
