@@ -392,15 +392,36 @@ impl Connection {
     /// allocations of large frames (320 KiB at most each) are kept, to be
     /// reused once the application has dropped the frames in them.
     pub fn read_buffer(&mut self, room: usize) -> Limit<&mut BytesMut> {
+        self.read_buffer_within(room, usize::MAX)
+    }
+
+    /// [`Connection::read_buffer`] for a read of at most `cap` octets: no
+    /// new allocation holds more than what is buffered and `cap`, so a
+    /// caller that counts what it lets a peer make it hold (a memory
+    /// budget) can count the read before it happens. Ask
+    /// [`Connection::read_wanted`] how much to ask the budget for.
+    pub fn read_buffer_within(&mut self, room: usize, cap: usize) -> Limit<&mut BytesMut> {
         let limit = match self.phase {
             Phase::Handshake(_) | Phase::Traffic(_) => {
                 let recent = self.decoder.recent_frame_len();
-                SIZING.make_room(&mut self.input, &mut self.recycler, room, recent)
+                SIZING.make_room(&mut self.input, &mut self.recycler, room, recent, cap)
             }
             // The greeting is not framed.
-            _ => unframed_room(&mut self.input, room),
+            _ => unframed_room(&mut self.input, room.min(cap.max(1))).min(cap.max(1)),
         };
         (&mut self.input).limit(limit)
+    }
+
+    /// How many octets the next read would take, uncapped (what
+    /// [`Connection::read_buffer`] would allow, before it allocates): a
+    /// large frame's rest, or `room`.
+    pub fn read_wanted(&self, room: usize) -> usize {
+        match self.phase {
+            Phase::Handshake(_) | Phase::Traffic(_) => {
+                SIZING.want(&self.input, room, self.decoder.recent_frame_len())
+            }
+            _ => room.max(1),
+        }
     }
 
     /// Notes that octets were added to the input buffer at `now`. Any octet
@@ -424,6 +445,34 @@ impl Connection {
     /// Octets received but not yet decoded.
     pub fn buffered_input(&self) -> usize {
         self.input.len()
+    }
+
+    /// Payload octets of the message being received: its frames decoded so
+    /// far (the last frame of a message ends it, and the whole message then
+    /// leaves with [`Connection::poll_event`]).
+    pub fn buffered_message(&self) -> usize {
+        self.partial.byte_len()
+    }
+
+    /// Gives back the memory of the allocations kept for reuse, and the
+    /// receive buffer's own when nothing is buffered in it (the part of an
+    /// allocation it still holds would keep all of it alive once the frames
+    /// split off it are gone): for a connection with nothing to read for
+    /// now, so that what it costs while nothing arrives stays small. The
+    /// next read allocates afresh. Returns whether anything was given back.
+    pub fn shrink_input(&mut self) -> bool {
+        let spares = self.recycler.clear();
+        if !self.input.is_empty() || self.input.capacity() == 0 {
+            return spares;
+        }
+        self.input = BytesMut::new();
+        true
+    }
+
+    /// The receive buffer's allocation, in octets (what
+    /// [`Connection::shrink_input`] gives back).
+    pub fn input_capacity(&self) -> usize {
+        self.input.capacity()
     }
 
     /// Decodes input until the next event. `Ok(None)`: more input is needed.

@@ -65,6 +65,17 @@ pub(crate) const SIZING: Sizing = Sizing {
     keep_max: 320 * 1024,
 };
 
+/// What the next read is for.
+enum Plan {
+    /// The rest of a large frame: `grant` octets of it (and `extra` past
+    /// its end, when that is all of it).
+    Large { grant: usize, extra: usize },
+    /// While frames are large: a next header.
+    Header,
+    /// Small frames: a usual read.
+    Usual,
+}
+
 /// The receive buffer's earlier allocations, kept to be reused once the
 /// frames in them are dropped.
 ///
@@ -95,10 +106,12 @@ impl Recycler {
         self.current = None;
     }
 
-    /// Drops every kept allocation.
-    pub(crate) fn clear(&mut self) {
+    /// Drops every kept allocation; whether there was any.
+    pub(crate) fn clear(&mut self) -> bool {
         self.current = None;
+        let had = !self.spares.is_empty();
         self.spares.clear();
+        had
     }
 
     /// A kept allocation with room for `size` octets whose frames are all
@@ -127,18 +140,19 @@ impl Recycler {
 }
 
 impl Sizing {
-    /// Makes room in `src`, whose front is the first frame not yet decoded,
-    /// for the next read, and returns how many octets that read should take
-    /// at most (never zero, never more than the spare capacity). `room` is
-    /// the caller's usual read; `recent` the largest recent frame
-    /// ([`FrameDecoder::recent_frame_len`](crate::FrameDecoder)).
-    pub(crate) fn make_room(
-        &self,
-        src: &mut BytesMut,
-        recycler: &mut Recycler,
-        room: usize,
-        recent: usize,
-    ) -> usize {
+    /// How many octets the next read would take with no cap (what
+    /// [`Sizing::make_room`] returns for `cap` of `usize::MAX`, before any
+    /// allocation): for a caller that asks for the room first.
+    pub(crate) fn want(&self, src: &BytesMut, room: usize, recent: usize) -> usize {
+        match self.plan(src, recent) {
+            Plan::Large { grant, extra } => grant + extra,
+            Plan::Header => self.read_ahead,
+            Plan::Usual => room.max(1),
+        }
+    }
+
+    /// What the next read is for (see the module docs).
+    fn plan(&self, src: &BytesMut, recent: usize) -> Plan {
         let have = src.len();
         // While frames are large, every frame not yet in gets an exact read,
         // small ones included (a routing id before each large body, say).
@@ -151,24 +165,51 @@ impl Sizing {
                 // Never more than `ahead`, or as much again as arrived.
                 let grant = missing.min(self.ahead.max(have));
                 let extra = if grant == missing { self.read_ahead } else { 0 };
+                Plan::Large { grant, extra }
+            }
+            None if large_run => Plan::Header,
+            _ => Plan::Usual,
+        }
+    }
+
+    /// Makes room in `src`, whose front is the first frame not yet decoded,
+    /// for the next read, and returns how many octets that read should take
+    /// at most (never zero, never more than the spare capacity, nor than
+    /// `cap`). `room` is the caller's usual read; `recent` the largest
+    /// recent frame ([`FrameDecoder::recent_frame_len`](crate::FrameDecoder));
+    /// `cap` the most the read may bring in, and so the most a new
+    /// allocation holds beyond what is buffered (a caller's memory budget).
+    pub(crate) fn make_room(
+        &self,
+        src: &mut BytesMut,
+        recycler: &mut Recycler,
+        room: usize,
+        recent: usize,
+        cap: usize,
+    ) -> usize {
+        let cap = cap.max(1);
+        match self.plan(src, recent) {
+            Plan::Large { grant, extra } => {
+                let grant = grant.min(cap);
+                let extra = extra.min(cap - grant);
                 if spare(src) < grant {
                     self.reallocate(src, recycler, grant + extra, true);
                 }
                 spare(src).min(grant + extra)
             }
-            None if large_run => {
+            Plan::Header => {
                 // Room enough for a header, and no more than `read_ahead`.
                 if spare(src) < MAX_HEADER_LEN {
-                    self.reallocate(src, recycler, self.read_ahead, false);
+                    self.reallocate(src, recycler, self.read_ahead.min(cap), false);
                 }
-                spare(src).min(self.read_ahead)
+                spare(src).min(self.read_ahead).min(cap)
             }
-            _ => {
-                let room = room.max(1);
+            Plan::Usual => {
+                let room = room.max(1).min(cap);
                 if spare(src) < room.div_ceil(2) {
                     self.reallocate(src, recycler, room, false);
                 }
-                spare(src)
+                spare(src).min(cap)
             }
         }
     }
@@ -296,6 +337,21 @@ mod tests {
         arrivals: &[usize],
         hold: usize,
     ) -> Received {
+        receive_capped(sizing, room, bodies, arrivals, hold, &[])
+    }
+
+    /// [`receive`], each read capped in turn by one of `caps` (none: no
+    /// cap), as a memory budget caps it: no read takes more, and no new
+    /// allocation holds more than the buffered octets and the cap.
+    fn receive_capped(
+        sizing: &Sizing,
+        room: usize,
+        bodies: &[Vec<u8>],
+        arrivals: &[usize],
+        hold: usize,
+        caps: &[usize],
+    ) -> Received {
+        let mut caps = caps.iter().copied().cycle();
         let stream = wire(bodies);
         let limits = Limits::new(1 << 30, 1 << 20, 1 << 30).unwrap();
         let mut dec = FrameDecoder::new(limits);
@@ -310,7 +366,10 @@ mod tests {
                 arrived = arrivals.next().unwrap().clamp(arrived, stream.len());
             }
             let (ptr, len, fresh) = (src.as_ptr(), src.len(), FRESH.get());
-            let limit = sizing.make_room(&mut src, &mut recycler, room, dec.recent_frame_len());
+            let cap = caps.next().unwrap_or(usize::MAX).max(1);
+            let limit =
+                sizing.make_room(&mut src, &mut recycler, room, dec.recent_frame_len(), cap);
+            assert!(limit <= cap, "a read of {limit} past the cap of {cap}");
             if src.as_ptr() != ptr {
                 got.copied += len;
             }
@@ -318,6 +377,10 @@ mod tests {
             got.fresh += new;
             let bound = 2 * (src.len() + room) + sizing.ahead + sizing.read_ahead;
             assert!(new <= bound, "allocated {new}, past {bound}");
+            assert!(
+                new == 0 || new <= len.saturating_add(cap),
+                "allocated {new} for {len} and a cap of {cap}"
+            );
             assert!(recycler.spares.len() <= sizing.spares);
             assert!(recycler.spares.iter().all(|(_, n)| *n <= sizing.keep_max));
             at += read(&mut src, limit, &stream[at..arrived]);
@@ -345,9 +408,9 @@ mod tests {
         let mut rec = Recycler::default();
         let mut dec = FrameDecoder::new(Limits::default());
         // The first read brings the header and some of the body.
-        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0);
+        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0, usize::MAX);
         let mut at = read(&mut src, limit, &stream[..1000]);
-        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0);
+        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0, usize::MAX);
         assert_eq!(
             limit,
             MAX_HEADER_LEN + body.len() - 1000 + SIZING.read_ahead,
@@ -360,7 +423,7 @@ mod tests {
         assert_eq!(frame.body.as_ptr() as usize, base + MAX_HEADER_LEN);
         assert_eq!(src.len(), SIZING.read_ahead, "the next frame's start");
         // The next frame: only the read-ahead moves.
-        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, dec.recent_frame_len());
+        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, dec.recent_frame_len(), usize::MAX);
         let missing = MAX_HEADER_LEN + body.len() - SIZING.read_ahead;
         assert_eq!(limit, missing + SIZING.read_ahead);
         let base = src.as_ptr() as usize;
@@ -370,7 +433,7 @@ mod tests {
         assert_eq!(frame.body, body);
         assert_eq!(frame.body.as_ptr() as usize, base + MAX_HEADER_LEN);
         // Nothing in view, after large frames: a short read for a header.
-        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, dec.recent_frame_len());
+        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, dec.recent_frame_len(), usize::MAX);
         assert!((MAX_HEADER_LEN..=SIZING.read_ahead).contains(&limit));
     }
 
@@ -382,13 +445,13 @@ mod tests {
         stream.extend_from_slice(&[0; 100]);
         let mut src = BytesMut::from(&stream[..]);
         let mut rec = Recycler::default();
-        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0);
+        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0, usize::MAX);
         assert_eq!(limit, SIZING.ahead);
         assert!(src.capacity() < stream.len() + SIZING.ahead + 1024);
         // Once those have arrived, the allocation doubles.
         src.extend_from_slice(&vec![0; limit]);
         let have = src.len();
-        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0);
+        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0, usize::MAX);
         assert_eq!(limit, have);
         assert!(src.capacity() < 2 * have + 1024);
     }
@@ -397,15 +460,15 @@ mod tests {
     fn small_frames_read_room_at_a_time() {
         let mut src = BytesMut::new();
         let mut rec = Recycler::default();
-        assert!(SIZING.make_room(&mut src, &mut rec, ROOM, 0) >= ROOM);
+        assert!(SIZING.make_room(&mut src, &mut rec, ROOM, 0, usize::MAX) >= ROOM);
         // A small frame cut short gets no allocation of its own.
         src.extend_from_slice(&[0x00, 200, 1, 2, 3]);
-        assert!(SIZING.make_room(&mut src, &mut rec, ROOM, 0) >= ROOM / 2);
+        assert!(SIZING.make_room(&mut src, &mut rec, ROOM, 0, usize::MAX) >= ROOM / 2);
         // Nor does a large one that fits.
         let mut src = BytesMut::with_capacity(128 * 1024);
         src.extend_from_slice(&[0x02, 0, 0, 0, 0, 0, 1, 0, 0, 7]);
         let base = src.as_ptr();
-        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0);
+        let limit = SIZING.make_room(&mut src, &mut rec, ROOM, 0, usize::MAX);
         assert_eq!(src.as_ptr(), base);
         assert_eq!(limit, 64 * 1024 - 1 + SIZING.read_ahead);
     }
@@ -494,6 +557,17 @@ mod tests {
         ) {
             arrivals.sort_unstable();
             receive(&TINY, room, &bodies(&sizes), &arrivals, hold);
+        }
+
+        #[test]
+        fn any_frames_any_arrivals_any_caps(
+            sizes in prop::collection::vec(prop_oneof![0usize..40, 0usize..400], 0..12),
+            mut arrivals in prop::collection::vec(0usize..5000, 0..30),
+            room in 1usize..100,
+            caps in prop::collection::vec(1usize..300, 1..8),
+        ) {
+            arrivals.sort_unstable();
+            receive_capped(&TINY, room, &bodies(&sizes), &arrivals, 1, &caps);
         }
 
         #[test]

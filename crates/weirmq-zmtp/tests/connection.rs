@@ -127,6 +127,49 @@ fn decoding_is_lazy_so_backpressure_reaches_the_transport() {
 }
 
 #[test]
+fn a_message_partly_received_is_counted_until_its_last_frame() {
+    let mut p = Pair::new(config(SocketType::Dealer), config(SocketType::Dealer));
+    p.handshake();
+    let msg: Message = ["first", "second!"].into_iter().collect();
+    p.a.send(&msg).unwrap();
+    let wire = transmitted(&mut p.a);
+    // The first frame (2 + 5 octets) and part of the second.
+    p.b.handle_input(&wire[..10], p.now);
+    assert_eq!(p.b.poll_event(p.now).unwrap(), None);
+    assert_eq!(p.b.buffered_message(), 5, "the first frame's body");
+    assert_eq!(p.b.buffered_input(), 3, "the second's header and an octet");
+    p.b.handle_input(&wire[10..], p.now);
+    assert_eq!(p.b.poll_event(p.now).unwrap(), Some(Event::Message(msg)));
+    assert_eq!((p.b.buffered_message(), p.b.buffered_input()), (0, 0));
+}
+
+#[test]
+fn an_idle_receive_buffer_is_given_back_and_a_busy_one_kept() {
+    let mut p = Pair::new(config(SocketType::Push), config(SocketType::Pull));
+    p.handshake();
+    p.a.send(&Message::from(vec![7u8; 100])).unwrap();
+    let wire = transmitted(&mut p.a);
+    // Half the frame arrives through a 64 KiB read.
+    let mut buf = p.b.read_buffer(64 * 1024);
+    bytes::BufMut::put_slice(&mut buf, &wire[..50]);
+    p.b.input_received(p.now);
+    assert!(p.b.input_capacity() >= 64 * 1024);
+    assert!(!p.b.shrink_input(), "it holds part of a frame");
+    assert!(p.b.input_capacity() >= 64 * 1024);
+    p.b.handle_input(&wire[50..], p.now);
+    assert!(matches!(
+        p.b.poll_event(p.now).unwrap(),
+        Some(Event::Message(_))
+    ));
+    assert!(p.b.shrink_input());
+    assert_eq!(p.b.input_capacity(), 0);
+    // And it works as before.
+    p.a.send(&Message::from("again")).unwrap();
+    p.drive();
+    assert_eq!(messages(&p.b_events), [Message::from("again")]);
+}
+
+#[test]
 fn heartbeats_keep_a_quiet_connection_alive() {
     let mut hb = Heartbeat::new(Duration::from_secs(1));
     hb.timeout = Duration::from_secs(3);

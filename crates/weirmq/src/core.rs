@@ -2,7 +2,7 @@
 //! listeners and connectors, and the signal that closes it all.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -15,6 +15,7 @@ use crate::engine::Through;
 use crate::error::{Error, TrySendError};
 use crate::options::{Options, WhenFull};
 use crate::pattern::subscriptions::Subscriptions;
+use crate::queue::budget::Budget;
 use crate::queue::inbound::{InLane, Inbound};
 use crate::queue::pipe::{Pipe, PushError};
 use crate::queue::signal::Signal;
@@ -185,6 +186,13 @@ pub(crate) struct Core {
     next_ticket: AtomicU64,
     /// Connections closed to make room for newer ones in the handshake.
     pub(crate) evicted: AtomicU64,
+    /// Accepted connections now (see [`Options::max_connections`]).
+    accepted: AtomicUsize,
+    /// Accepted connections closed at once for being over that cap.
+    rejected: AtomicU64,
+    /// The memory budget for incoming data, which every connection's
+    /// reading and every peer's lane is counted in.
+    pub(crate) budget: Arc<Budget>,
     /// A stop signal per bound or connected endpoint, for unbind/disconnect.
     links: Mutex<HashMap<String, Vec<watch::Sender<bool>>>>,
     /// Where monitor events go, if anyone asked.
@@ -204,8 +212,10 @@ impl Drop for EngineGuard {
     }
 }
 
-/// An accepted connection's place among those still in their handshake.
-/// Dropping it (or [`Ticket::done`]) gives the place up.
+/// An accepted connection's place among the socket's connections (see
+/// [`Options::max_connections`]), and among those still in their handshake
+/// until [`Ticket::done`]. Dropping it, when the connection ends, gives
+/// both up.
 pub(crate) struct Ticket {
     core: Arc<Core>,
     id: u64,
@@ -214,7 +224,8 @@ pub(crate) struct Ticket {
 }
 
 impl Ticket {
-    /// The handshake finished: the connection no longer counts.
+    /// The handshake finished: the connection no longer counts as being in
+    /// it.
     pub(crate) fn done(&self) {
         lock(&self.core.handshaking).retain(|(id, _)| *id != self.id);
     }
@@ -223,6 +234,7 @@ impl Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.done();
+        self.core.accepted.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -238,7 +250,12 @@ impl Core {
             .map_err(|e| Error::InvalidOption(e.to_string()))?;
         let room = Arc::new(Signal::default());
         let inbound = Inbound::new(options.recv_hwm, options.conflate);
-        let notes = (socket_type == SocketType::XPub).then(|| inbound.open_lane());
+        let budget = Budget::new(
+            options.recv_budget,
+            options.budget_reserve(),
+            crate::engine::READ_ALLOWANCE,
+        );
+        let notes = (socket_type == SocketType::XPub).then(|| inbound.open_lane(None));
         Ok(Arc::new(Core {
             notes,
             socket_type,
@@ -259,6 +276,9 @@ impl Core {
             handshaking: Mutex::new(VecDeque::new()),
             next_ticket: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
+            accepted: AtomicUsize::new(0),
+            rejected: AtomicU64::new(0),
+            budget,
             links: Mutex::new(HashMap::new()),
             monitor: Mutex::new(crate::monitor::MonitorTx::default()),
             engines: AtomicU64::new(0),
@@ -948,12 +968,30 @@ impl Core {
         let _ = tokio::time::timeout(linger, all_ended).await;
     }
 
-    /// Admits an accepted connection to the handshake. When
+    /// Admits an accepted connection, unless [`Options::max_connections`]
+    /// are open already: then it is refused (`None`), counted and reported,
+    /// and the caller closes it.
+    ///
+    /// An admitted connection enters the handshake. When
     /// [`Options::max_handshaking`] connections are already in it, the oldest
     /// is evicted: idle or slow unauthenticated connections cannot keep a
     /// real client out (libzmq CVE-2020-15166), since a real handshake takes
     /// milliseconds and an attacker would have to outpace every newcomer.
-    pub(crate) fn admit(self: &Arc<Core>) -> Ticket {
+    pub(crate) fn admit(self: &Arc<Core>, peer: &str) -> Option<Ticket> {
+        let max = self.options.max_connections;
+        let counted = self
+            .accepted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            });
+        if counted.is_err() {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            self.emit(crate::monitor::MonitorEvent::ConnectionRejected {
+                peer: peer.to_owned(),
+                reason: format!("over max_connections ({max})"),
+            });
+            return None;
+        }
         let id = self.next_ticket.fetch_add(1, Ordering::Relaxed);
         let evicted = Arc::new(Notify::new());
         let mut waiting = lock(&self.handshaking);
@@ -964,11 +1002,11 @@ impl Core {
             }
         }
         waiting.push_back((id, evicted.clone()));
-        Ticket {
+        Some(Ticket {
             core: self.clone(),
             id,
             evicted,
-        }
+        })
     }
 
     /// Queue depths and counters now.
@@ -990,6 +1028,8 @@ impl Core {
             filtered: self.filtered.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),
             evicted: self.evicted.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            recv_budget_used: self.budget.used(),
         }
     }
 }
@@ -1023,7 +1063,7 @@ mod tests {
         });
         // The waiter runs until it waits.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let lane = core.inbound.open_lane();
+        let lane = core.inbound.open_lane(None);
         for m in ["a", "b", "c"] {
             lane.try_push(Message::from(m)).unwrap();
         }

@@ -26,6 +26,15 @@ pub enum MonitorEvent {
         /// The peer's address.
         peer: String,
     },
+    /// An accepted connection was closed at once: the socket has
+    /// [`Options::max_connections`](crate::Options::max_connections) open
+    /// already (counted in [`Stats::rejected`](crate::Stats::rejected)).
+    ConnectionRejected {
+        /// The peer's address.
+        peer: String,
+        /// Why.
+        reason: String,
+    },
     /// A connection from `connect` was made (ZMQ_EVENT_CONNECTED).
     Connected {
         /// The endpoint connected to.

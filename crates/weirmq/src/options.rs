@@ -66,6 +66,10 @@ pub enum WhenFull {
     Drop,
 }
 
+/// Kept in the receive budget beyond the largest message, for the finishing
+/// message's frame headers (and CURVE's boxes) and a read.
+const RESERVE_MARGIN: usize = 256 * 1024;
+
 /// Judges the credentials of peers connecting to a server mechanism (the
 /// Rust side of ZAP): given the request and the peer's address, allow (with
 /// a user id) or deny (with a ZAP status code).
@@ -77,26 +81,37 @@ pub type Authenticator =
 ///
 /// # Memory bounds
 ///
-/// Payload octets a socket holds, at most:
+/// **Incoming**, everything a socket holds of what its peers send comes
+/// out of one budget, [`Options::recv_budget`] (default 64 MiB): what its
+/// connections have read and not decoded, the frames of messages partly
+/// received, the messages decoded and waiting for room, the messages
+/// queued in the peers' lanes, and the batch `recv` took from one lane and
+/// has not handed out (given back when `recv` takes its next batch). When
+/// the budget is spent, connections are not read (their peers feel it
+/// through TCP) until the application takes messages, and the room that
+/// frees up goes first to the connection holding the least. A message
+/// being finished always has room kept for it, so large messages from many
+/// peers cannot wait on one another forever.
 ///
-/// - each peer's lane of the incoming queue: the larger of
-///   `recv_hwm.bytes()` and `max_message_size` (a lane takes one message of
-///   any size when empty, and nothing joins it until it leaves); with the
-///   defaults, 16 MiB; plus the batch `recv` took from one lane and has not
-///   handed out (at most 64 messages, and none join once they reach 64 KiB;
-///   none under conflate), which [`Stats`](crate::Stats) counts as queued;
-/// - each peer's outgoing queue: the larger of `send_hwm.bytes()` and the
-///   largest message the application sends it. A connecting socket that
-///   takes back the messages a failed connection had not written (see
-///   [`Stats::lost`](crate::Stats::lost)) may pass its HWM by those: they
-///   were in memory already, moved back, and nothing new is queued until it
-///   is under its HWM again;
-/// - each connection: the received messages waiting for room in the
-///   peer's lane (at most 64 messages, and none join once they reach
-///   64 KiB) and one being received, a read buffer of
-///   about 64 KiB, and the messages it
-///   took from its peer's queue and has not written yet (a batch of up to
-///   256 messages whenever less than 128 KiB of output waits).
+/// Beyond the budget, each connection costs a fixed amount: a read
+/// allowance of 16 KiB that is its own, and its state (the connection, its
+/// task, its lane). Measured (`tests/budget_memory.rs`): about 15 KiB for an
+/// idle connection (its read buffer is given back while nothing is buffered
+/// in it), about 28 KiB for one flooding a stalled application. So `N`
+/// connections make a socket hold at most about `recv_budget + N × 28 KiB`
+/// of incoming data, whatever they send; [`Options::max_connections`] caps
+/// `N` for accepted connections. Each peer's lane is bounded by
+/// [`Options::recv_hwm`] as well (the larger of its byte limit and one
+/// message).
+///
+/// **Outgoing**, each peer's queue holds at most the larger of
+/// `send_hwm.bytes()` and the largest message the application sends it. A
+/// connecting socket that takes back the messages a failed connection had
+/// not written (see [`Stats::lost`](crate::Stats::lost)) may pass its HWM
+/// by those: they were in memory already, moved back, and nothing new is
+/// queued until it is under its HWM again. Each connection also holds the
+/// messages it took from its peer's queue and has not written yet (a batch
+/// of up to 256 messages whenever less than 128 KiB of output waits).
 ///
 /// A peer whose message would grow past `max_message_size` is disconnected
 /// as soon as the frame header that announces it arrives, without waiting
@@ -134,8 +149,9 @@ pub struct Options {
     /// Largest incoming message, summed over its frames; a peer that sends
     /// a larger one is disconnected (a [`MonitorEvent::Disconnected`] says
     /// why) and the other peers go on. Default 16 MiB, the default receive
-    /// byte HWM, so that one message cannot take more than the incoming
-    /// queue's limit (see "Memory bounds" above).
+    /// byte HWM, so that one message cannot take more than a lane's limit
+    /// (see "Memory bounds" above). [`Options::recv_budget`] must be at
+    /// least twice as large (plus 256 KiB).
     ///
     /// [`MonitorEvent::Disconnected`]: crate::MonitorEvent::Disconnected
     pub max_message_size: u64,
@@ -154,6 +170,20 @@ pub struct Options {
     /// Most accepted connections still in their handshake; a newcomer past
     /// it evicts the oldest (counted in `Stats::evicted`). Default 64.
     pub max_handshaking: usize,
+    /// Most accepted connections at once (in their handshake or past it);
+    /// a newcomer past it is closed at once, counted in `Stats::rejected`
+    /// and reported by a
+    /// [`MonitorEvent::ConnectionRejected`](crate::MonitorEvent::ConnectionRejected).
+    /// Default 4096.
+    pub max_connections: usize,
+    /// The memory budget for incoming data, in octets, shared by all the
+    /// socket's connections: what they have read and not decoded, the
+    /// frames of messages partly received, and the messages received and
+    /// not yet taken by `recv` (see "Memory bounds" above). When it is
+    /// spent, connections are not read until room frees up, those holding
+    /// the most last. It must be at least twice `max_message_size` plus
+    /// 256 KiB: one message being finished always has room. Default 64 MiB.
+    pub recv_budget: usize,
     /// How long a closing connection keeps trying to write what is queued
     /// to it (on close, unbind, disconnect). Default 2 s; libzmq's default
     /// of "forever" can hang a program on exit.
@@ -198,6 +228,8 @@ impl Default for Options {
             reconnect_interval_max: Duration::from_secs(30),
             when_full: WhenFull::Wait,
             max_handshaking: 64,
+            max_connections: 4096,
+            recv_budget: 64 << 20,
             linger: Duration::from_secs(2),
             conflate: false,
             router_handover: false,
@@ -367,11 +399,47 @@ impl Options {
         self
     }
 
+    /// Sets the cap on accepted connections.
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// Sets the memory budget for incoming data, in octets.
+    pub fn with_recv_budget(mut self, octets: usize) -> Self {
+        self.recv_budget = octets;
+        self
+    }
+
+    /// Octets of the receive budget kept for finishing one message: the
+    /// largest message, and room for its frames' headers and a read.
+    pub(crate) fn budget_reserve(&self) -> usize {
+        usize::try_from(self.max_message_size)
+            .unwrap_or(usize::MAX)
+            .saturating_add(RESERVE_MARGIN)
+    }
+
     pub(crate) fn limits(&self) -> Result<Limits, Error> {
         if self.max_handshaking == 0 {
             return Err(Error::InvalidOption(
                 "max_handshaking must be at least 1".into(),
             ));
+        }
+        if self.max_connections == 0 {
+            return Err(Error::InvalidOption(
+                "max_connections must be at least 1".into(),
+            ));
+        }
+        let reserve = self.budget_reserve();
+        if self.recv_budget / 2 < reserve {
+            return Err(Error::InvalidOption(format!(
+                "recv_budget ({} octets) must be at least twice max_message_size ({}) plus \
+                 256 KiB ({} octets): a message being finished always has room kept for it, \
+                 and as much again goes to the rest",
+                self.recv_budget,
+                self.max_message_size,
+                reserve.saturating_mul(2),
+            )));
         }
         let defaults = Limits::default();
         Limits::new(

@@ -47,6 +47,13 @@ pub struct Stats {
     /// Accepted connections closed in their handshake to make room for newer
     /// ones (see [`Options::max_handshaking`]).
     pub evicted: u64,
+    /// Accepted connections closed at once for being over
+    /// [`Options::max_connections`].
+    pub rejected: u64,
+    /// Octets of the receive budget ([`Options::recv_budget`]) in use now:
+    /// what the socket holds of incoming data beyond each connection's own
+    /// read buffer allowance.
+    pub recv_budget_used: usize,
 }
 
 /// What is queued to one ready peer, and what it missed.

@@ -48,7 +48,10 @@ where
     S: Stream,
 {
     core.emit(MonitorEvent::Accepted { peer: peer.clone() });
-    let ticket = core.admit();
+    // Over the cap, the stream is dropped here: closed at once.
+    let Some(ticket) = core.admit(&peer) else {
+        return;
+    };
     tokio::spawn(engine::run(
         core.clone(),
         peer,

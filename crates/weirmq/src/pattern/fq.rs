@@ -121,6 +121,8 @@ pub(crate) struct Batch<E> {
     entries: VecDeque<E>,
     /// Payload octets of `entries`.
     bytes: usize,
+    /// Payload octets handed out since the batch was taken.
+    handed: usize,
 }
 
 impl<E> Default for Batch<E> {
@@ -129,6 +131,7 @@ impl<E> Default for Batch<E> {
             lane: None,
             entries: VecDeque::new(),
             bytes: 0,
+            handed: 0,
         }
     }
 }
@@ -137,7 +140,9 @@ impl<E: Weighed> Batch<E> {
     /// The next message of the batch.
     pub(crate) fn pop(&mut self) -> Option<E> {
         let entry = self.entries.pop_front()?;
-        self.bytes -= entry.weight();
+        let weight = entry.weight();
+        self.bytes -= weight;
+        self.handed += weight;
         Some(entry)
     }
 
@@ -155,6 +160,9 @@ impl<E: Weighed> Batch<E> {
 /// What a turn did, for the caller to act on.
 #[derive(Debug)]
 pub(crate) struct Turn<T> {
+    /// The lane whose batch ended with this turn, and the payload octets
+    /// handed out of it: gone from the socket.
+    pub(crate) handed: Option<(T, usize)>,
     /// The lane taken from, if that brought it down to its low-water mark
     /// (half its HWM, libzmq's rule): its producer may be waiting for room.
     pub(crate) room: Option<T>,
@@ -191,6 +199,8 @@ pub(crate) struct Pushed {
     /// A lane became ready while another's batch is out: the receiver
     /// should give that batch back and take a turn.
     pub(crate) preempt: bool,
+    /// Payload octets replaced under conflate: gone from the socket.
+    pub(crate) replaced: usize,
 }
 
 /// Why a push did not happen.
@@ -397,26 +407,32 @@ impl<E: Weighed, T: Clone> FairQueue<E, T> {
         let Some(lane) = self.lane_mut(id) else {
             unreachable!("checked by the caller");
         };
+        let replaced = gone.1;
         if lane.ready || lane.queue.is_empty() {
             return Pushed {
                 wake: false,
                 preempt: false,
+                replaced,
             };
         }
         lane.ready = true;
         let wake = self.ready.is_empty();
         self.ready.push_back(id);
         let preempt = self.loaned.is_some_and(|loaned| loaned != id);
-        Pushed { wake, preempt }
+        Pushed {
+            wake,
+            preempt,
+            replaced,
+        }
     }
 
     /// Ends `batch`'s turn (what it still holds goes back to the front of
     /// its lane, in order) and takes the next: a quantum of the lane whose
     /// turn it is.
     pub(crate) fn take(&mut self, batch: &mut Batch<E>, quantum: Quantum) -> Turn<T> {
-        self.end_turn(batch);
+        let handed = self.end_turn(batch);
         let Some(id) = self.ready.pop_front() else {
-            return Turn { room: None };
+            return Turn { handed, room: None };
         };
         let (max, max_bytes) = if self.ready.is_empty() {
             quantum.alone
@@ -446,20 +462,22 @@ impl<E: Weighed, T: Clone> FairQueue<E, T> {
         self.queued.1 -= bytes;
         batch.lane = Some(id);
         batch.bytes = bytes;
+        batch.handed = 0;
         self.loaned = Some(id);
-        Turn { room }
+        Turn { handed, room }
     }
 
-    /// Gives what `batch` still holds back to its lane.
-    fn end_turn(&mut self, batch: &mut Batch<E>) {
+    /// Gives what `batch` still holds back to its lane, and tells what was
+    /// handed out of it.
+    fn end_turn(&mut self, batch: &mut Batch<E>) -> Option<(T, usize)> {
         self.loaned = None;
-        let Some(id) = batch.lane.take() else {
-            return;
-        };
+        let id = batch.lane.take()?;
+        let handed = std::mem::take(&mut batch.handed);
         let left = std::mem::take(&mut batch.bytes);
         let Some(lane) = self.lane_mut(id) else {
             unreachable!("a loaned lane stays until its batch is back");
         };
+        let tag = lane.tag.clone();
         if !batch.entries.is_empty() {
             let n = batch.entries.len();
             // Older than what the lane holds: in front, in order. (This may
@@ -479,6 +497,7 @@ impl<E: Weighed, T: Clone> FairQueue<E, T> {
             self.ready.push_back(id);
         }
         self.remove_if_done(id);
+        Some((tag, handed))
     }
 
     /// Detaches a lane: it takes nothing more, and goes once what it holds
@@ -620,8 +639,13 @@ mod tests {
         // ... a quiet lane does.
         let pushed = fq.push(quiet, m(1, 0)).unwrap();
         assert!(pushed.preempt);
-        fq.take(&mut batch, Quantum::fixed(64, usize::MAX));
+        let turn = fq.take(&mut batch, Quantum::fixed(64, usize::MAX));
         assert_eq!(batch.depth().0, 1);
+        assert_eq!(
+            turn.handed,
+            Some((0, 10)),
+            "one flood message was handed out"
+        );
         assert_eq!(batch.pop(), Some(m(1, 0)), "the quiet message is next");
         // The flood goes on where it stopped, in order.
         let rest = drain(&mut fq, &mut batch, 64, false);
@@ -745,7 +769,12 @@ mod tests {
             fq.push(a, m(0, seq)).unwrap();
         }
         let mut batch: VecDeque<M> = (3..6).map(|s| m(0, s)).collect();
-        assert_eq!(fq.push_batch(a, &mut batch, 30).unwrap().0, 30);
+        let (moved, pushed) = fq.push_batch(a, &mut batch, 30).unwrap();
+        assert_eq!(
+            (moved, pushed.replaced),
+            (30, 30),
+            "one queued and two of three"
+        );
         fq.push(b, m(1, 0)).unwrap();
         assert_eq!(fq.replaced(), 5);
         assert_eq!(fq.depth(), (2, 20));

@@ -16,16 +16,18 @@ use weirmq_zmtp::Message;
 
 use crate::options::Hwm;
 use crate::pattern::fq::{Batch, FairQueue, LaneId, Pushed, Quantum, Refused};
+use crate::queue::budget::Account;
 use crate::queue::entry::Entry;
 use crate::queue::lock;
 use crate::queue::pipe::PushError;
 use crate::queue::signal::Signal;
 
 /// What each lane shares with the queue: the wake-up of its connection
-/// waiting for room.
+/// waiting for room, and the budget account its messages are counted in.
 #[derive(Debug, Default)]
 pub(crate) struct LaneShared {
     writable: Signal,
+    account: Option<Arc<Account>>,
 }
 
 type Lanes = FairQueue<Entry, Arc<LaneShared>>;
@@ -89,10 +91,14 @@ impl Inbound {
         })
     }
 
-    /// A lane for one peer's messages; it goes when the handle is dropped
-    /// and what it holds has been received.
-    pub(crate) fn open_lane(self: &Arc<Inbound>) -> InLane {
-        let shared = Arc::new(LaneShared::default());
+    /// A lane for one peer's messages, counted in `account` (if any) until
+    /// they are handed out; it goes when the handle is dropped and what it
+    /// holds has been received.
+    pub(crate) fn open_lane(self: &Arc<Inbound>, account: Option<Arc<Account>>) -> InLane {
+        let shared = Arc::new(LaneShared {
+            writable: Signal::default(),
+            account,
+        });
         let id = lock(&self.lanes).open(self.hwm, self.conflate, shared.clone());
         InLane {
             inbound: self.clone(),
@@ -126,6 +132,12 @@ impl Inbound {
             drop(lanes);
             if let Some(lane) = wake {
                 lane.writable.wake_all();
+            }
+            // What was handed out of the last batch has left the socket.
+            if let Some((lane, handed)) = turn.handed {
+                if let Some(account) = &lane.account {
+                    account.dequeued(handed);
+                }
             }
         }
         let entry = receiving.batch.pop()?;
@@ -212,9 +224,10 @@ impl InLane {
             Some(_) => return Err(PushError::Full(msg)),
             None => (Entry::Shared(msg), None),
         };
+        let len = entry.byte_len();
         match lanes.push(self.id, entry) {
             Ok(pushed) => {
-                self.inbound.pushed(lanes, pushed);
+                self.pushed(lanes, pushed, len);
                 drop(copied);
                 Ok(())
             }
@@ -241,10 +254,24 @@ impl InLane {
         let mut lanes = self.lanes();
         match lanes.push_batch(self.id, msgs, bytes) {
             Ok((moved, pushed)) => {
-                self.inbound.pushed(lanes, pushed);
+                self.pushed(lanes, pushed, moved);
                 Ok(moved)
             }
             Err(_) => Err(()),
+        }
+    }
+
+    /// Acts on a push of `bytes` payload octets (see [`Inbound::pushed`]):
+    /// they are queued now, and what conflate replaced has left the socket.
+    fn pushed(&self, lanes: MutexGuard<'_, Lanes>, pushed: Pushed, bytes: usize) {
+        // Counted as queued before the lock goes: a receiver could take and
+        // hand it out (and count it as gone) the moment it may see it.
+        if let Some(account) = &self.shared.account {
+            account.queued(bytes);
+        }
+        self.inbound.pushed(lanes, pushed);
+        if let Some(account) = &self.shared.account {
+            account.dequeued(pushed.replaced);
         }
     }
 

@@ -5,6 +5,7 @@
 //! [`Hwm`](crate::Hwm), and the only ways in are "try" (handing the message
 //! back) and "wait for room, then try".
 
+pub(crate) mod budget;
 pub(crate) mod entry;
 pub(crate) mod inbound;
 pub(crate) mod pipe;

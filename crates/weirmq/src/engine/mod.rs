@@ -51,13 +51,16 @@ use crate::queue::inbound::InLane;
 use crate::queue::pipe::{Pipe, PushError};
 use crate::stream::Stream;
 
+mod intake;
+
+use intake::Intake;
+/// Octets of its read buffer each connection has outside the memory budget.
+pub(crate) use intake::READ_IDLE as READ_ALLOWANCE;
+
 /// Octets of encoded output gathered before writing.
 const WRITE_BATCH: usize = 128 * 1024;
 /// Messages taken from a pipe under one lock.
 const POP_BATCH: usize = 256;
-/// The usual read: room kept free in the input buffer (a large frame's read
-/// is sized to the frame instead, see `Connection::read_buffer`).
-const READ_RESERVE: usize = 64 * 1024;
 
 /// A deadline that never comes (as tokio's own: about 30 years).
 const FAR_FUTURE: std::time::Duration = std::time::Duration::from_secs(86400 * 365 * 30);
@@ -224,6 +227,19 @@ struct Wire<S> {
     /// The peer's incoming lane, once it is ready (for a receiver reading
     /// through, which queues there what it does not take itself).
     lane: Option<Arc<InLane>>,
+    /// What reading costs the socket's memory budget.
+    intake: Intake,
+}
+
+/// What a read found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Octets, now in the connection's input.
+    Some,
+    /// Nothing: the stream is not ready any more.
+    Nothing,
+    /// No room in the memory budget: nothing was read.
+    Starved,
 }
 
 /// Who reads a [`Wire`]'s stream, and what a reading-through receiver left
@@ -304,6 +320,14 @@ impl<S: Stream> Link<S> {
         match self.lock().as_mut() {
             Some(wire) => wire.poll_write(cx),
             None => Poll::Ready(Ok(())),
+        }
+    }
+
+    /// The engine's wait for room in the memory budget.
+    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.lock().as_mut() {
+            Some(wire) => wire.intake.poll_room(&wire.conn, cx),
+            None => Poll::Ready(()),
         }
     }
 
@@ -444,21 +468,39 @@ impl<S: Stream> Wire<S> {
     }
 
     /// Reads what the stream holds into the connection's input, without
-    /// waiting: whether anything came (`false`: nothing was there, and the
-    /// stream is not ready any more); the end of the stream or a failure
-    /// ends the connection.
-    fn read_input(&mut self) -> Result<bool, End> {
-        match self
-            .stream
-            .try_read_buf(&mut self.conn.read_buffer(READ_RESERVE))
-        {
+    /// waiting, within the room the memory budget grants; the end of the
+    /// stream or a failure ends the connection.
+    fn read_input(&mut self) -> Result<Read, End> {
+        let size = self.intake.read_size();
+        let want = self.conn.read_wanted(size);
+        let room = self.intake.room(want, intake::mid_message(&self.conn));
+        if room == 0 {
+            return Ok(Read::Starved);
+        }
+        // The buffer grows by no more than the room granted.
+        let mut buf = self.conn.read_buffer_within(size, room);
+        let room = buf.limit();
+        match self.stream.try_read_buf(&mut buf) {
             Ok(0) => Err(End::Eof),
-            Ok(_) => {
+            Ok(n) => {
+                self.intake.read(n, room);
                 self.conn.input_received(Instant::now());
-                Ok(true)
+                Ok(Read::Some)
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(false),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                self.intake.read(0, room);
+                Ok(Read::Nothing)
+            }
             Err(e) => Err(End::Io(e)),
+        }
+    }
+
+    /// After decoding: settles the budget, and when the stream is drained
+    /// and nothing is buffered, gives back what reading does not need now.
+    fn decoded(&mut self) {
+        self.intake.settle(&self.conn);
+        if self.intake.drained() && self.conn.buffered_input() == 0 {
+            self.intake.idle(&mut self.conn);
         }
     }
 
@@ -500,6 +542,9 @@ impl<S: Stream> Wire<S> {
                     let Some(lane) = &self.lane else {
                         unreachable!("a ready connection has its lane");
                     };
+                    // Queued or held, it stays counted in the budget (the
+                    // first, handed over at once, does not).
+                    self.intake.kept(msg.byte_len());
                     match lane.try_push(msg) {
                         Ok(()) => {}
                         // The engine waits for room (or counts it lost, if
@@ -507,6 +552,7 @@ impl<S: Stream> Wire<S> {
                         Err(PushError::Full(msg) | PushError::Closed(msg)) => {
                             self.reading.held = Some(Entry::from(msg));
                             *kick = true;
+                            self.decoded();
                             return first;
                         }
                     }
@@ -521,16 +567,25 @@ impl<S: Stream> Wire<S> {
                 // without another read, and the engine, given the read
                 // slot back, is not woken for octets already taken.
                 // (Readiness found stale is cleared by the read.)
-                Ok(None) => match self.stream.poll_read_ready(cx) {
-                    Poll::Pending => return first,
-                    Poll::Ready(Err(e)) => End::Io(e),
-                    Poll::Ready(Ok(())) => match self.read_input() {
-                        Ok(_) => continue,
-                        Err(end) => end,
-                    },
-                },
+                Ok(None) => {
+                    self.decoded();
+                    match self.stream.poll_read_ready(cx) {
+                        Poll::Pending => return first,
+                        Poll::Ready(Err(e)) => End::Io(e),
+                        Poll::Ready(Ok(())) => match self.read_input() {
+                            Ok(Read::Some | Read::Nothing) => continue,
+                            // The engine waits for the budget.
+                            Ok(Read::Starved) => {
+                                *kick = true;
+                                return first;
+                            }
+                            Err(end) => end,
+                        },
+                    }
+                }
                 Err(e) => End::Protocol(e),
             };
+            self.decoded();
             self.reading.ended = Some(failed);
             *kick = true;
             return first;
@@ -666,6 +721,9 @@ struct Backlog {
     held: Option<Held>,
     /// The peer's incoming lane, once its handshake is done.
     lane: Option<Arc<InLane>>,
+    /// Payload octets of the messages taken in since the engine last told
+    /// the budget (they stay counted until they leave the socket).
+    taken_in: usize,
 }
 
 impl Backlog {
@@ -685,6 +743,7 @@ impl Backlog {
         if subscriber && !core.accepts(entry.first_frame()) {
             return true;
         }
+        self.taken_in += entry.byte_len();
         self.push(entry);
         !self.is_full() || self.deliver(core, closing)
     }
@@ -783,6 +842,7 @@ where
         batch: VecDeque::with_capacity(POP_BATCH),
         reading: Reading::default(),
         lane: None,
+        intake: Intake::new(Arc::new(core.budget.open())),
     }));
     let keep = kept.is_some() && reconnect_keeps_pipe(core.socket_type);
     let mut out: Option<Arc<Peer>> = None;
@@ -819,6 +879,9 @@ where
     // peer's set, so that its departure below cancels exactly what reached
     // the union of subscriptions.
     let mut lost = backlog.data.len() as u64;
+    // What the connection held goes back to the budget; what waits in the
+    // peer's lane stays counted until the application takes it.
+    wire.intake.end(backlog.bytes);
     if let (Some(Held { subscribe, topic }), Some(peer)) = (backlog.held.take(), out.as_ref()) {
         let mut subscriptions = crate::core::lock(&peer.subscriptions);
         if subscribe {
@@ -917,7 +980,7 @@ async fn drive<S: Stream>(
     out: &mut Option<Arc<Peer>>,
     backlog: &mut Backlog,
     mut earlier: Option<Arc<Peer>>,
-    mut ticket: Option<Ticket>,
+    ticket: Option<Ticket>,
     mut stop: watch::Receiver<bool>,
 ) -> End {
     let through = writes_through(core.socket_type);
@@ -934,6 +997,8 @@ async fn drive<S: Stream>(
     let mut closing = false;
     // The stream was found readable: read (under the lock) on the next turn.
     let mut readable = false;
+    // The memory budget had no room for a read.
+    let mut starved = false;
     // Whether a writing-through sender asked for help; at first, for what
     // was queued before this connection.
     let mut kicked = true;
@@ -984,8 +1049,10 @@ async fn drive<S: Stream>(
             }
             // (A receiver may have read it first.)
             if std::mem::take(&mut readable) {
-                if let Err(end) = wire.read_input() {
-                    return end;
+                match wire.read_input() {
+                    Ok(Read::Starved) => starved = true,
+                    Ok(Read::Some | Read::Nothing) => {}
+                    Err(end) => return end,
                 }
             }
             let conn = &mut wire.conn;
@@ -1020,7 +1087,9 @@ async fn drive<S: Stream>(
                             peer: peer_name.to_owned(),
                             socket_type: info.socket_type,
                         });
-                        if let Some(t) = ticket.take() {
+                        // The ticket stays until the end: it holds the
+                        // connection's place under `max_connections`.
+                        if let Some(t) = &ticket {
                             t.done();
                         }
                         if sends {
@@ -1040,8 +1109,10 @@ async fn drive<S: Stream>(
                         }
                         if receives {
                             // The peer's own lane: what it sends waits
-                            // there, behind nobody else's.
-                            let lane = Arc::new(core.inbound.open_lane());
+                            // there, behind nobody else's, counted in the
+                            // budget until the application takes it.
+                            let account = wire.intake.account().clone();
+                            let lane = Arc::new(core.inbound.open_lane(Some(account)));
                             backlog.lane = Some(lane.clone());
                             wire.lane = Some(lane);
                         }
@@ -1134,6 +1205,8 @@ async fn drive<S: Stream>(
                     Err(e) => return End::Protocol(e),
                 }
             }
+            wire.intake.kept(std::mem::take(&mut backlog.taken_in));
+            wire.decoded();
             // 2. Encode outgoing messages, a batch at a time. A writing-
             // through sender sends its own, and kicks when it leaves some
             // (taking them here would only race it for the link); once the
@@ -1193,7 +1266,7 @@ async fn drive<S: Stream>(
         // Nor while the ZAP handler judges the peer: its handshake stands
         // still, and what it sends meanwhile would only pile up in the input
         // buffer until the answer (or the handshake timeout).
-        let want_read = !paused && !closing && zap.is_none();
+        let want_read = !paused && !starved && !closing && zap.is_none();
         tokio::select! {
             r = std::future::poll_fn(|cx| link.poll_readable(cx)), if want_read => match r {
                 Ok(()) => readable = true,
@@ -1213,10 +1286,18 @@ async fn drive<S: Stream>(
                 kick.set(link.kick.notified());
             }
             _ = backlog.writable(core), if paused => {}
+            // No room in the memory budget: the peer is not read until some
+            // is set aside for this connection.
+            _ = std::future::poll_fn(|cx| link.poll_room(cx)), if starved => {
+                starved = false;
+                readable = true;
+                // The pause was ours, not the peer's silence.
+                link.with_conn(|conn| conn.input_received(Instant::now()));
+            }
             // While reading is paused for backpressure the peer's traffic
             // waits unread, so its silence proves nothing: no expiry then
             // (libzmq arms no heartbeat timer while its input is stopped).
-            _ = sleep_until(deadline), if deadline.is_some() && !paused => {
+            _ = sleep_until(deadline), if deadline.is_some() && !paused && !starved => {
                 if let Err(e) = link.with_conn(|conn| conn.handle_timeout(Instant::now())) {
                     return End::Protocol(e);
                 }
