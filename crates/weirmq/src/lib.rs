@@ -28,8 +28,8 @@
 
 #![forbid(unsafe_code)]
 
+mod api;
 pub mod cert;
-mod core;
 mod endpoint;
 mod engine;
 mod error;
@@ -38,18 +38,16 @@ mod options;
 mod pattern;
 mod queue;
 mod socket;
-mod stream;
 mod transport;
-mod zap;
 
+pub use api::{
+    Dealer, Pair, PeerStats, Pub, Pull, Push, Rep, Req, Router, Stats, Sub, XPub, XSub,
+    ZAP_ENDPOINT, zap_handler_bound,
+};
 pub use endpoint::Endpoint;
 pub use error::{Error, TrySendError};
 pub use monitor::{MONITOR_CAPACITY, Monitor, MonitorEvent};
 pub use options::{Authenticator, Hwm, Options, WhenFull};
-pub use socket::{
-    Dealer, Pair, PeerStats, Pub, Pull, Push, Rep, Req, Router, Stats, Sub, XPub, XSub,
-};
 pub use weirmq_zmtp as zmtp;
 pub use weirmq_zmtp::keys::{Keypair, PublicKey, SecretKey};
 pub use weirmq_zmtp::{AuthDecision, AuthRequest, Heartbeat, Mechanism, Message, SocketType};
-pub use zap::{ZAP_ENDPOINT, zap_handler_bound};

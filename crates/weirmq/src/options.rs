@@ -419,6 +419,19 @@ impl Options {
             .saturating_add(RESERVE_MARGIN)
     }
 
+    /// The protocol settings these options ask for, for a connection of
+    /// `socket_type`.
+    pub(crate) fn zmtp_config(&self, socket_type: weirmq_zmtp::SocketType) -> weirmq_zmtp::Config {
+        let mut c = weirmq_zmtp::Config::new(socket_type);
+        c.routing_id = self.routing_id.clone();
+        c.mechanism = self.mechanism.clone();
+        // Validated when the socket was built.
+        c.limits = self.limits().unwrap_or_default();
+        c.handshake_timeout = Some(self.handshake_timeout);
+        c.heartbeat = self.heartbeat;
+        c
+    }
+
     pub(crate) fn limits(&self) -> Result<Limits, Error> {
         if self.max_handshaking == 0 {
             return Err(Error::InvalidOption(

@@ -17,9 +17,10 @@ use crate::queue::budget::Account;
 
 /// A read when the last one filled its buffer (more was waiting) ...
 pub(crate) const READ_BUSY: usize = 64 * 1024;
-/// ... and otherwise: what an idle connection's read buffer holds at most
-/// (it is given back when nothing is buffered in it, see [`Intake::idle`]).
-pub(crate) const READ_IDLE: usize = 16 * 1024;
+/// ... and otherwise: the connection's own allowance, what an idle
+/// connection's read buffer holds at most (it is given back when nothing is
+/// buffered in it, see [`Intake::idle`]).
+pub(crate) const READ_IDLE: usize = crate::queue::budget::ALLOWANCE;
 
 /// One connection's reading, as the budget sees it.
 pub(crate) struct Intake {

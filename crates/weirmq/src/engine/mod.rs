@@ -42,20 +42,19 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use tokio::sync::{Notify, watch};
-use weirmq_zmtp::{AuthDecision, AuthRequest, Config, Connection, Event, Message, SocketType};
+use weirmq_zmtp::{AuthDecision, Connection, Event, Message};
 
-use crate::core::{Core, Peer, Ticket};
 use crate::monitor::MonitorEvent;
 use crate::queue::entry::{Entry, INLINE_MAX};
 use crate::queue::inbound::InLane;
 use crate::queue::pipe::{Pipe, PushError};
-use crate::stream::Stream;
+use crate::socket::{Core, Peer, Through, Ticket};
+use crate::transport::Stream;
 
+mod auth;
 mod intake;
 
 use intake::Intake;
-/// Octets of its read buffer each connection has outside the memory budget.
-pub(crate) use intake::READ_IDLE as READ_ALLOWANCE;
 
 /// Octets of encoded output gathered before writing.
 const WRITE_BATCH: usize = 128 * 1024;
@@ -84,18 +83,6 @@ pub(crate) enum End {
     Evicted,
     /// A newer connection took over this peer's routing id (ROUTER handover).
     HandedOver,
-}
-
-/// The protocol settings a socket's options ask for.
-pub(crate) fn zmtp_config(socket_type: SocketType, o: &crate::Options) -> Config {
-    let mut c = Config::new(socket_type);
-    c.routing_id = o.routing_id.clone();
-    c.mechanism = o.mechanism.clone();
-    // Validated when the socket was built.
-    c.limits = o.limits().unwrap_or_default();
-    c.handshake_timeout = Some(o.handshake_timeout);
-    c.heartbeat = o.heartbeat;
-    c
 }
 
 /// Outgoing octets handed out by the connection and not yet written, and
@@ -258,34 +245,6 @@ struct Reading {
     ended: Option<End>,
 }
 
-/// A connection that a socket's task writes and reads through (REQ and
-/// REP).
-pub(crate) trait Through: Send + Sync {
-    /// Sends what `out` holds: on the caller's task, at once, when the
-    /// connection is idle; otherwise the engine is asked to. Never waits
-    /// for the stream (only, briefly, for the engine's hold on the link).
-    fn write_through(&self, out: &Pipe);
-
-    /// Sends `msg` on the caller's task, past the peer's queue `out`, when
-    /// that queue is empty and the connection idle: as [`Through::write_through`]
-    /// would, without putting it in the queue and taking it out again.
-    /// Otherwise `Err(msg)`, for the queue.
-    fn send_through(&self, out: &Pipe, msg: Message) -> Result<(), Message>;
-
-    /// The next message from the stream, with the peer's routing id `id`
-    /// in front, for a receiver that found the socket's incoming queue
-    /// empty: handed straight to it, while the messages read with it go into
-    /// the peer's lane, in order. `Pending` with `cx` woken when the stream has more,
-    /// or with nothing registered when the engine is the one to read now
-    /// (its messages then come through the queue). Call
-    /// [`Through::end_read_through`] once done waiting.
-    fn poll_read_through(&self, id: &Bytes, cx: &mut Context<'_>) -> Poll<Message>;
-
-    /// The receiver stopped waiting: the stream's read wake-up goes back
-    /// to the engine.
-    fn end_read_through(&self);
-}
-
 impl<S: Stream> Link<S> {
     fn new(wire: Wire<S>) -> Link<S> {
         Link {
@@ -296,7 +255,7 @@ impl<S: Stream> Link<S> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Wire<S>>> {
-        crate::core::lock(&self.wire)
+        crate::socket::lock(&self.wire)
     }
 
     /// Ends sharing: the engine has the parts back for its last flush.
@@ -831,7 +790,10 @@ where
     S: Stream,
 {
     let _running = core.engine_started();
-    let conn = match Connection::new(zmtp_config(core.socket_type, &core.options), Instant::now()) {
+    let conn = match Connection::new(
+        core.options.zmtp_config(core.shape.socket_type),
+        Instant::now(),
+    ) {
         Ok(c) => c,
         Err(e) => unreachable!("options were validated: {e}"),
     };
@@ -844,7 +806,7 @@ where
         lane: None,
         intake: Intake::new(Arc::new(core.budget.open())),
     }));
-    let keep = kept.is_some() && reconnect_keeps_pipe(core.socket_type);
+    let keep = kept.is_some() && core.shape.keeps_pipe_on_reconnect;
     let mut out: Option<Arc<Peer>> = None;
     let reuse = match kept {
         Some(slot) if keep => Some(slot),
@@ -883,7 +845,7 @@ where
     // peer's lane stays counted until the application takes it.
     wire.intake.end(backlog.bytes);
     if let (Some(Held { subscribe, topic }), Some(peer)) = (backlog.held.take(), out.as_ref()) {
-        let mut subscriptions = crate::core::lock(&peer.subscriptions);
+        let mut subscriptions = crate::socket::lock(&peer.subscriptions);
         if subscribe {
             subscriptions.remove(&topic);
         } else {
@@ -983,16 +945,12 @@ async fn drive<S: Stream>(
     ticket: Option<Ticket>,
     mut stop: watch::Receiver<bool>,
 ) -> End {
-    let through = writes_through(core.socket_type);
-    let sends = sends(core);
-    let receives = receives(core);
-    let subscriber = matches!(core.socket_type, SocketType::Sub | SocketType::XSub);
-    let routing = matches!(
-        core.socket_type,
-        SocketType::Router | SocketType::Req | SocketType::Rep
-    );
-    // Received messages that gain no routing id may be taken straight out
-    // of the input buffer when small (`Connection::poll_small_message`).
+    let shape = core.shape;
+    let through = shape.through;
+    let sends = shape.has_pipe;
+    let receives = shape.receives;
+    let subscriber = shape.subscriber;
+    let routing = shape.routing_id_in_front;
     let fast = receives && !routing;
     let mut closing = false;
     // The stream was found readable: read (under the lock) on the next turn.
@@ -1134,7 +1092,7 @@ async fn drive<S: Stream>(
                         if let Some(peer) = out.as_ref() {
                             // A peer's subscriptions are a set, as in libzmq: a
                             // repeated SUBSCRIBE changes nothing, one CANCEL ends it.
-                            let mut subs = crate::core::lock(&peer.subscriptions);
+                            let mut subs = crate::socket::lock(&peer.subscriptions);
                             if subs.count(&topic) > 0 {
                                 continue;
                             }
@@ -1154,7 +1112,7 @@ async fn drive<S: Stream>(
                         if let Some(peer) = out.as_ref() {
                             // Cancelling what was never subscribed is ignored, as
                             // libzmq does.
-                            if crate::core::lock(&peer.subscriptions).remove(&topic) {
+                            if crate::socket::lock(&peer.subscriptions).remove(&topic) {
                                 // A PUB waiting for room at this peer may
                                 // not need it any more.
                                 core.wake_senders();
@@ -1168,36 +1126,13 @@ async fn drive<S: Stream>(
                         }
                     }
                     Ok(Some(Event::Authenticate(request))) => {
-                        let decision = match (&core.options.authenticator, &request) {
-                            (Some(judge), _) => judge(&request, peer_name),
-                            // No authenticator of our own: the process's ZAP
-                            // handler judges, while the connection waits (its
-                            // handshake timeout still runs).
-                            (None, _) if crate::zap::zap_handler_bound() => {
-                                let question = crate::zap::request(
-                                    &request,
-                                    &core.options.zap_domain,
-                                    peer_name,
-                                    &core.options.routing_id,
-                                );
-                                zap = Some(Box::pin(crate::zap::ask(question)));
-                                continue;
+                        match auth::judge(core, &request, peer_name) {
+                            auth::Verdict::Now(decision) => {
+                                if let Err(e) = conn.authenticate(decision) {
+                                    return End::Protocol(e);
+                                }
                             }
-                            // No authenticator: a CURVE client has proved it holds
-                            // its key, and the connection is encrypted; libzmq
-                            // without a ZAP handler lets it in. Its user id is
-                            // its key in Z85.
-                            (None, AuthRequest::Curve { public_key }) => AuthDecision::Allow {
-                                user_id: Bytes::from(public_key.to_z85()),
-                            },
-                            // PLAIN credentials nobody checks: refuse, as libzmq
-                            // does without a ZAP handler.
-                            (None, _) => AuthDecision::Deny {
-                                status: Bytes::from_static(b"400"),
-                            },
-                        };
-                        if let Err(e) = conn.authenticate(decision) {
-                            return End::Protocol(e);
+                            auth::Verdict::Later(answer) => zap = Some(answer),
                         }
                     }
                     // Messages to a socket that does not receive them.
@@ -1324,36 +1259,4 @@ async fn sleep_until(deadline: Option<Instant>) {
     if let Some(d) = deadline {
         tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await;
     }
-}
-
-/// Whether the socket's senders write through the connection (see the
-/// module docs): REQ and REP, whose messages alternate with the peer's.
-pub(crate) fn writes_through(socket_type: SocketType) -> bool {
-    matches!(socket_type, SocketType::Req | SocketType::Rep)
-}
-
-/// Whether the socket keeps a pipe per peer (to send messages, or a SUB's
-/// subscriptions, or to hold a PUB peer's subscriptions).
-fn sends(core: &Core) -> bool {
-    use weirmq_zmtp::SocketType::*;
-    matches!(
-        core.socket_type,
-        Push | Pair | Dealer | Req | Rep | Router | Pub | XPub | Sub | XSub
-    )
-}
-
-/// Whether a connecting socket keeps a peer's pipe across reconnects. Not
-/// for SUB, whose pipe holds subscription commands that a new connection
-/// sends afresh anyway.
-fn reconnect_keeps_pipe(socket_type: SocketType) -> bool {
-    use weirmq_zmtp::SocketType::*;
-    matches!(socket_type, Push | Pair | Dealer | Req | Rep | Router)
-}
-
-fn receives(core: &Core) -> bool {
-    use weirmq_zmtp::SocketType::*;
-    matches!(
-        core.socket_type,
-        Pull | Pair | Dealer | Req | Rep | Router | Sub | XSub | XPub
-    )
 }

@@ -33,6 +33,10 @@ use std::task::{Context, Poll, Waker};
 
 use crate::queue::lock;
 
+/// Octets of its read buffer each connection has outside the budget: what
+/// an idle connection's read buffer holds at most.
+pub(crate) const ALLOWANCE: usize = 16 * 1024;
+
 /// A socket's budget (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Budget {

@@ -296,3 +296,41 @@ impl Drop for InLane {
         self.lanes().detach(self.id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::options::Hwm;
+
+    /// Two receivers: one waits on an empty queue; messages arrive, and the
+    /// other takes them as a batch (handing out one) before the waiter
+    /// runs. The waiter must then find the rest in the batch, not wait on
+    /// the now empty queue for a push that may never come.
+    #[tokio::test]
+    async fn a_waiting_receiver_finds_what_another_took_in_a_batch() {
+        let inbound = Inbound::new(Hwm::default(), false);
+        let waiter = tokio::spawn({
+            let inbound = inbound.clone();
+            async move {
+                inbound
+                    .wait_for(|| inbound.try_recv(), |_| Poll::Pending)
+                    .await
+            }
+        });
+        // The waiter runs until it waits.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let lane = inbound.open_lane(None);
+        for m in ["a", "b", "c"] {
+            lane.try_push(Message::from(m)).unwrap();
+        }
+        // No await between the pushes and this: the waiter has not run.
+        assert_eq!(inbound.try_recv(), Some(Message::from("a")));
+        let got = tokio::time::timeout(Duration::from_secs(2), waiter)
+            .await
+            .expect("the waiter missed the messages in the batch")
+            .unwrap();
+        assert_eq!(got, Some(Message::from("b")));
+    }
+}

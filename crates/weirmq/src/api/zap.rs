@@ -8,9 +8,12 @@
 //! reply routing and holds nothing once answered. The handshake timeout
 //! bounds the wait for an answer.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use weirmq_zmtp::{AuthDecision, AuthRequest};
 
+use crate::socket::{Answer, Zap};
 use crate::{Dealer, Message, Options};
 
 /// Where ZAP handlers bind (RFC 27).
@@ -23,6 +26,24 @@ const VERSION: &[u8] = b"1.0";
 /// so judges the clients of server sockets without an authenticator).
 pub fn zap_handler_bound() -> bool {
     crate::transport::inproc_bound(ZAP_ENDPOINT.trim_start_matches("inproc://"))
+}
+
+/// Asks the ZAP handler of this process for a connection's engine.
+struct Client;
+
+impl Zap for Client {
+    fn is_bound(&self) -> bool {
+        zap_handler_bound()
+    }
+
+    fn ask(&self, request: &AuthRequest, domain: &Bytes, peer: &str, identity: &Bytes) -> Answer {
+        Box::pin(ask(self::request(request, domain, peer, identity)))
+    }
+}
+
+/// The ZAP client sockets are made with.
+pub(crate) fn client() -> Arc<dyn Zap> {
+    Arc::new(Client)
 }
 
 /// The address frame: libzmq sends a TCP peer's IP address without the
@@ -38,12 +59,7 @@ fn address(peer: &str) -> &str {
 
 /// The request frames after the envelope delimiter: version, request id,
 /// domain, address, identity, mechanism, credentials.
-pub(crate) fn request(
-    request: &AuthRequest,
-    domain: &Bytes,
-    peer: &str,
-    identity: &Bytes,
-) -> Message {
+fn request(request: &AuthRequest, domain: &Bytes, peer: &str, identity: &Bytes) -> Message {
     let mut frames = vec![
         Bytes::new(),
         Bytes::from_static(VERSION),
@@ -72,7 +88,7 @@ pub(crate) fn request(
 /// Reads a reply: "", version, request id, status, status text, user id,
 /// metadata. "200" allows; "300", "400" and "500" deny with that status, as
 /// libzmq does. A malformed reply is the handler's fault: "500".
-pub(crate) fn decision(reply: &Message) -> AuthDecision {
+fn decision(reply: &Message) -> AuthDecision {
     let internal = || AuthDecision::Deny {
         status: Bytes::from_static(b"500"),
     };
@@ -96,7 +112,7 @@ pub(crate) fn decision(reply: &Message) -> AuthDecision {
 /// Asks the handler at [`ZAP_ENDPOINT`]. Without an answer this waits, and
 /// the caller's handshake timeout ends the wait; a failure to ask at all
 /// answers "500".
-pub(crate) async fn ask(question: Message) -> AuthDecision {
+async fn ask(question: Message) -> AuthDecision {
     let unavailable = AuthDecision::Deny {
         status: Bytes::from_static(b"500"),
     };

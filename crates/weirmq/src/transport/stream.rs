@@ -3,7 +3,7 @@
 //!
 //! The engine uses them through `&self` and readiness: it waits until the
 //! stream is ready, then reads or writes without waiting, under the lock
-//! of the connection it shares with the socket (see [`crate::engine`]).
+//! of the connection it shares with the socket (see the engine).
 //! That is what lets a socket's own task read or write the same stream in
 //! turn with the engine, in order, without a second task between them.
 //!

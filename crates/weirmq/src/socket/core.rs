@@ -11,7 +11,9 @@ use bytes::Bytes;
 use tokio::sync::{Notify, watch};
 use weirmq_zmtp::{Connection, Message, SocketType};
 
-use crate::engine::Through;
+use super::link::Through;
+use super::shape::Shape;
+use super::zap::Zap;
 use crate::error::{Error, TrySendError};
 use crate::options::{Options, WhenFull};
 use crate::pattern::subscriptions::Subscriptions;
@@ -39,7 +41,7 @@ pub(crate) struct Peer {
     /// (ROUTER handover): its engine ends.
     pub(crate) replaced: Notify,
     /// REQ and REP: the peer's connection, written and read through by
-    /// the socket's tasks (see [`crate::engine`]), while there is one.
+    /// the socket's tasks (see [`Through`]), while there is one.
     link: Mutex<Option<Arc<dyn Through>>>,
 }
 
@@ -97,7 +99,7 @@ impl Peers {
 }
 
 /// A REQ's or REP's receiver that reads through the connection of its one
-/// peer while it waits (see [`crate::engine`]): the reply then reaches it
+/// peer while it waits (see [`Through`]): the reply then reaches it
 /// without a hand-off between tasks. With several peers it waits for the
 /// engines, whose messages may come from any of them.
 #[derive(Default)]
@@ -146,11 +148,11 @@ impl Drop for Reader {
 pub(crate) struct DuplicateRoutingId;
 
 pub(crate) struct Core {
-    pub(crate) socket_type: SocketType,
+    /// What the socket's type does with its peers.
+    pub(crate) shape: Shape,
     pub(crate) options: Options,
-    /// REQ and REP: senders write through the connection (see
-    /// [`crate::engine`]).
-    writes_through: bool,
+    /// The ZAP handler, as far as connections need it.
+    pub(crate) zap: Arc<dyn Zap>,
     /// Signalled when any peer pipe frees room or a peer arrives or leaves.
     room: Arc<Signal>,
     peers: Mutex<Peers>,
@@ -239,13 +241,18 @@ impl Drop for Ticket {
 }
 
 impl Core {
-    pub(crate) fn new(socket_type: SocketType, options: Options) -> Result<Arc<Core>, Error> {
+    pub(crate) fn new(
+        shape: Shape,
+        options: Options,
+        zap: Arc<dyn Zap>,
+    ) -> Result<Arc<Core>, Error> {
+        let socket_type = shape.socket_type;
         // Check the protocol options now, so bind/connect cannot fail later
         // for a reason the caller could have been told at construction.
         options.limits()?;
         // The same for what the connection checks (routing id, heartbeat
         // TTL, ...): one connection built now proves every later one valid.
-        let probe = crate::engine::zmtp_config(socket_type, &options);
+        let probe = options.zmtp_config(socket_type);
         Connection::new(probe, std::time::Instant::now())
             .map_err(|e| Error::InvalidOption(e.to_string()))?;
         let room = Arc::new(Signal::default());
@@ -253,13 +260,13 @@ impl Core {
         let budget = Budget::new(
             options.recv_budget,
             options.budget_reserve(),
-            crate::engine::READ_ALLOWANCE,
+            crate::queue::budget::ALLOWANCE,
         );
         let notes = (socket_type == SocketType::XPub).then(|| inbound.open_lane(None));
         Ok(Arc::new(Core {
             notes,
-            socket_type,
-            writes_through: crate::engine::writes_through(socket_type),
+            shape,
+            zap,
             options,
             room,
             peers: Mutex::new(Peers::default()),
@@ -303,7 +310,7 @@ impl Core {
         name: &str,
         kept: Option<Arc<Peer>>,
     ) -> Result<Arc<Peer>, DuplicateRoutingId> {
-        let announced = match self.socket_type {
+        let announced = match self.shape.socket_type {
             SocketType::Router => conn.peer().and_then(|p| p.routing_id.clone()),
             _ => None,
         };
@@ -672,7 +679,7 @@ impl Core {
         if self.is_closed() {
             return Err(TrySendError::Closed(msg));
         }
-        if self.writes_through {
+        if self.shape.through {
             // REQ: the next peer's connection takes the request at once
             // when it and the peer's queue are idle. Not under the peers'
             // lock: the engine takes that one while it holds the link.
@@ -699,7 +706,7 @@ impl Core {
             match peers.list[idx].out.try_push(msg) {
                 Ok(()) => {
                     peers.next = (idx + 1) % n;
-                    if !self.writes_through {
+                    if !self.shape.through {
                         return Ok(taker(&peers.list[idx]));
                     }
                     // Not under the peers' lock: the engine takes that one
@@ -745,7 +752,7 @@ impl Core {
         let Some(peer) = self.peers().by_id.get(id).cloned() else {
             return Err(TrySendError::Unroutable(msg));
         };
-        if self.writes_through {
+        if self.shape.through {
             // REP: the reply goes at once when the connection is idle.
             match peer.send_through(msg) {
                 Ok(()) => return Ok(()),
@@ -754,7 +761,7 @@ impl Core {
         }
         match peer.out.try_push(msg) {
             Ok(()) => {
-                if self.writes_through {
+                if self.shape.through {
                     peer.write_through();
                 }
                 Ok(())
@@ -842,7 +849,7 @@ impl Core {
         // one), leaving the queue empty. If it took everything, we wait
         // again.
         let wait = async {
-            let got = if self.writes_through {
+            let got = if self.shape.through {
                 let mut reader = Reader::default();
                 self.inbound
                     .wait_for(|| self.try_recv(), |cx| reader.poll(self, cx))
@@ -1043,36 +1050,5 @@ async fn with_timeout<T>(
         Some(t) => tokio::time::timeout(t, fut)
             .await
             .unwrap_or(Err(Error::Timeout(t))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Two receivers: one waits on an empty queue; messages arrive, and the
-    /// other takes them as a batch (handing out one) before the waiter
-    /// runs. The waiter must then find the rest in the batch, not wait on
-    /// the now empty queue for a push that may never come.
-    #[tokio::test]
-    async fn a_waiting_receiver_finds_what_another_took_in_a_batch() {
-        let core = Core::new(SocketType::Pull, Options::default()).unwrap();
-        let waiter = tokio::spawn({
-            let core = core.clone();
-            async move { core.recv().await }
-        });
-        // The waiter runs until it waits.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let lane = core.inbound.open_lane(None);
-        for m in ["a", "b", "c"] {
-            lane.try_push(Message::from(m)).unwrap();
-        }
-        // No await between the pushes and this: the waiter has not run.
-        assert_eq!(core.try_recv(), Some(Message::from("a")));
-        let got = tokio::time::timeout(Duration::from_secs(2), waiter)
-            .await
-            .expect("the waiter missed the messages in the batch")
-            .unwrap();
-        assert_eq!(got.unwrap(), Message::from("b"));
     }
 }

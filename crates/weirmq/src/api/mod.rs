@@ -9,10 +9,19 @@ use std::sync::Arc;
 use bytes::Bytes;
 use weirmq_zmtp::{Message, SocketType};
 
-use crate::core::Core;
 use crate::error::{Error, TrySendError};
 use crate::options::Options;
-use crate::transport;
+use crate::socket::{Core, Shape};
+
+mod attach;
+mod zap;
+
+pub use zap::{ZAP_ENDPOINT, zap_handler_bound};
+
+/// A socket's core, of `socket_type`.
+fn core(socket_type: SocketType, options: Options) -> Result<Arc<Core>, Error> {
+    Core::new(Shape::of(socket_type), options, zap::client())
+}
 
 /// A snapshot of a socket's queues.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -80,8 +89,8 @@ macro_rules! socket_common_rest {
             /// accepts peers on it. Returns the endpoint actually bound, with
             /// a wildcard port resolved.
             pub async fn bind(&self, endpoint: &str) -> Result<String, Error> {
-                let resolved = transport::bind(&self.core, endpoint).await?;
-                crate::core::lock(&self.core.endpoints).push(resolved.clone());
+                let resolved = attach::bind(&self.core, endpoint).await?;
+                crate::socket::lock(&self.core.endpoints).push(resolved.clone());
                 Ok(resolved)
             }
 
@@ -89,7 +98,7 @@ macro_rules! socket_common_rest {
             /// backoff whenever the connection is lost; messages queued to
             /// the peer wait for the reconnect.
             pub async fn connect(&self, endpoint: &str) -> Result<(), Error> {
-                transport::connect(&self.core, endpoint)
+                attach::connect(&self.core, endpoint)
             }
 
             /// Stops accepting on an endpoint `bind` returned, and ends the
@@ -102,7 +111,7 @@ macro_rules! socket_common_rest {
                         reason: "not bound (use the endpoint bind returned)",
                     });
                 }
-                crate::core::lock(&self.core.endpoints).retain(|e| *e != key);
+                crate::socket::lock(&self.core.endpoints).retain(|e| *e != key);
                 Ok(())
             }
 
@@ -120,7 +129,7 @@ macro_rules! socket_common_rest {
 
             /// The endpoint of the most recent successful `bind`.
             pub fn last_endpoint(&self) -> Option<String> {
-                crate::core::lock(&self.core.endpoints).last().cloned()
+                crate::socket::lock(&self.core.endpoints).last().cloned()
             }
 
             /// Queue depths and counters now.
@@ -183,7 +192,7 @@ macro_rules! socket_common {
             /// A socket with the given options; refuses options that cannot work.
             pub fn with_options(options: Options) -> Result<$name, Error> {
                 Ok($name {
-                    core: Core::new($ty, options)?,
+                    core: core($ty, options)?,
                 })
             }
         }
@@ -395,7 +404,7 @@ macro_rules! socket_common_stateful {
             /// A socket with the given options; refuses options that cannot work.
             pub fn with_options(options: Options) -> Result<$name, Error> {
                 Ok($name {
-                    core: Core::new($ty, options)?,
+                    core: core($ty, options)?,
                     $field: Default::default(),
                 })
             }

@@ -1,0 +1,42 @@
+//! Judging a client of a server mechanism (PLAIN, CURVE, or NULL with a
+//! ZAP domain): the socket's own authenticator if it has one, else the ZAP
+//! handler bound in this process, else libzmq's defaults.
+
+use bytes::Bytes;
+use weirmq_zmtp::{AuthDecision, AuthRequest};
+
+use crate::socket::{Answer, Core};
+
+/// A judgement: now, or to come from the ZAP handler (while the
+/// connection waits; its handshake timeout still runs).
+pub(crate) enum Verdict {
+    Now(AuthDecision),
+    Later(Answer),
+}
+
+/// Judges `request` from `peer` (its address).
+pub(crate) fn judge(core: &Core, request: &AuthRequest, peer: &str) -> Verdict {
+    let options = &core.options;
+    if let Some(authenticator) = &options.authenticator {
+        return Verdict::Now(authenticator(request, peer));
+    }
+    if core.zap.is_bound() {
+        let answer = core
+            .zap
+            .ask(request, &options.zap_domain, peer, &options.routing_id);
+        return Verdict::Later(answer);
+    }
+    Verdict::Now(match request {
+        // A CURVE client has proved it holds its key, and the connection
+        // is encrypted; libzmq without a ZAP handler lets it in. Its user
+        // id is its key in Z85.
+        AuthRequest::Curve { public_key } => AuthDecision::Allow {
+            user_id: Bytes::from(public_key.to_z85()),
+        },
+        // PLAIN credentials nobody checks: refuse, as libzmq does without
+        // a ZAP handler.
+        _ => AuthDecision::Deny {
+            status: Bytes::from_static(b"400"),
+        },
+    })
+}
