@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use bytes::Bytes;
 use weirmq::Message;

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use weirmq::prelude::*;
 
 use bytes::Bytes;
 use weirmq::{AuthDecision, AuthRequest, Dealer, Keypair, Message, Options, Pull, Push};

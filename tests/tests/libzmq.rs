@@ -2,6 +2,7 @@
 //! libzmq connecting and the reverse, over tcp and ipc.
 
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use weirmq::{Dealer, Heartbeat, Message, Options, Pair, Pull, Push};
 use weirmq_interop::*;

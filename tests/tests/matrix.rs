@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use bytes::Bytes;
 use weirmq::{Dealer, Message, Options, Pair, Pub, Pull, Push, Rep, Req, Router, Sub, XPub, XSub};

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use bytes::Bytes;
 use weirmq::{AuthDecision, AuthRequest, Dealer, Mechanism, Message, Options, Pull, Push};

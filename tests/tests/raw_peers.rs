@@ -3,6 +3,7 @@
 //! malformed frames. A bad peer loses its own connection and nobody else's.
 
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -6,6 +6,7 @@
 //! run in order, each with the handler it needs.
 
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use bytes::Bytes;
 use weirmq::{Keypair, Message, Options, Pull, Push, Rep, ZAP_ENDPOINT};

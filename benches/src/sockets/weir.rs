@@ -1,5 +1,6 @@
 //! weirmq, with default options.
 
+use weirmq::prelude::*;
 use weirmq::{Options, Pub, Pull, Push, Rep, Req, Sub};
 
 use super::{Attach, Kind, Received, Security, fail};

@@ -7,6 +7,7 @@ mod perf;
 
 use std::process::ExitCode;
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -4,6 +4,7 @@
 //! `send` and `recv`), on either kind of tokio runtime.
 
 use std::time::{Duration, Instant};
+use weirmq::prelude::*;
 
 use bytes::Bytes;
 use clap::{Args, Subcommand};

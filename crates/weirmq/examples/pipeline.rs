@@ -6,6 +6,7 @@
 //! `cargo run --release -p weirmq --example pipeline [-- TASKS]`
 
 use std::time::{Duration, Instant};
+use weirmq::prelude::*;
 
 use bytes::Bytes;
 use weirmq::{Error, Hwm, Message, Options, Pub, Pull, Push, Sub, TrySendError, WhenFull};

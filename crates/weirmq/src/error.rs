@@ -51,7 +51,7 @@ pub enum Error {
     },
 }
 
-/// Why [`try_send`](crate::Push::try_send) handed a message back.
+/// Why [`try_send`](crate::SendSocket::try_send) handed a message back.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrySendError {
@@ -65,13 +65,24 @@ pub enum TrySendError {
     /// No connected peer has the routing id the message is addressed to.
     #[error("no connected peer has that routing id")]
     Unroutable(Message),
+    /// A message with no frames: there is nothing to send.
+    #[error("a message must have at least one frame")]
+    Empty(Message),
+    /// The socket's turn-taking does not allow it now: a REQ awaiting its
+    /// reply, a REP that has no request to reply to.
+    #[error("out of turn: {1}")]
+    OutOfTurn(Message, &'static str),
 }
 
 impl TrySendError {
     /// The message that was not sent.
     pub fn into_message(self) -> Message {
         match self {
-            TrySendError::Full(m) | TrySendError::Closed(m) | TrySendError::Unroutable(m) => m,
+            TrySendError::Full(m)
+            | TrySendError::Closed(m)
+            | TrySendError::Unroutable(m)
+            | TrySendError::Empty(m)
+            | TrySendError::OutOfTurn(m, _) => m,
         }
     }
 }

@@ -4,13 +4,14 @@
 //!
 //! Every queue is bounded by a high-water mark in messages *and* bytes
 //! ([`Hwm`]), and a full queue means the sender waits: `send().await`
-//! applies backpressure, [`try_send`](Push::try_send) hands the message
+//! applies backpressure, [`try_send`](SendSocket::try_send) hands the message
 //! back. Each peer's incoming messages wait in a lane of their own, and
 //! `recv` takes turns over the peers (fair queuing): when a peer's lane is
 //! full the socket stops reading that peer's connection, so it feels the
 //! backpressure through TCP, and the other peers are not held up.
 //!
 //! ```no_run
+//! use weirmq::prelude::*;
 //! # async fn demo() -> Result<(), weirmq::Error> {
 //! let pull = weirmq::Pull::new();
 //! let endpoint = pull.bind("tcp://127.0.0.1:*").await?;
@@ -21,10 +22,13 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Socket types so far: [`Push`], [`Pull`], [`Pair`], [`Dealer`], [`Pub`],
-//! [`Sub`], [`XPub`], [`XSub`], [`Router`], [`Req`], [`Rep`]; transports
-//! `tcp://`, `ipc://` and `inproc://`. The protocol core, [`zmtp`], is
-//! sans-IO.
+//! Socket types: [`Push`], [`Pull`], [`Pair`], [`Dealer`], [`Pub`],
+//! [`Sub`], [`XPub`], [`XSub`], [`Router`], [`Req`], [`Rep`]. What they do
+//! is the methods of three sealed traits: [`Socket`] (bind, connect,
+//! stats, monitor, close), [`SendSocket`] and [`RecvSocket`], which
+//! [`prelude`] brings into scope and generic code can be written over.
+//! Transports `tcp://`, `ipc://` and `inproc://`. The protocol core,
+//! [`zmtp`], is sans-IO.
 
 #![forbid(unsafe_code)]
 
@@ -41,9 +45,18 @@ mod socket;
 mod transport;
 
 pub use api::{
-    Dealer, Pair, PeerStats, Pub, Pull, Push, Rep, Req, Router, Stats, Sub, XPub, XSub,
-    ZAP_ENDPOINT, zap_handler_bound,
+    Dealer, Pair, Pub, Pull, Push, RecvSocket, Rep, Req, Router, SendSocket, Socket, Sub, XPub,
+    XSub, ZAP_ENDPOINT, zap_handler_bound,
 };
+pub use socket::{PeerStats, Stats};
+
+/// The socket traits' methods, for `use weirmq::prelude::*`: sending,
+/// receiving and the endpoints of every socket type are methods of
+/// [`Socket`], [`SendSocket`] and [`RecvSocket`]. (Imported without their
+/// names, so that they clash with none of yours.)
+pub mod prelude {
+    pub use crate::api::{RecvSocket as _, SendSocket as _, Socket as _};
+}
 pub use endpoint::Endpoint;
 pub use error::{Error, TrySendError};
 pub use monitor::{MONITOR_CAPACITY, Monitor, MonitorEvent};

@@ -8,6 +8,7 @@
 mod common;
 
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use bytes::Bytes;
 use common::{T, first_event, wait_until, within};

@@ -15,6 +15,7 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use weirmq::prelude::*;
 
 use tokio::io::AsyncWriteExt;
 use weirmq::{MonitorEvent, Options, Pull};

@@ -11,6 +11,7 @@
 mod common;
 
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use common::{T, wait_until, within};
 use weirmq::{Dealer, Pull, Push, Router};

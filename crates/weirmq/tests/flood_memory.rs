@@ -9,6 +9,7 @@
 
 use std::process::Command;
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use bytes::Bytes;
 use weirmq::{Hwm, Options, Pub, Pull, Push, Sub, TrySendError, WhenFull};

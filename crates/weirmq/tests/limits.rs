@@ -1,6 +1,7 @@
 //! The message size limit: its default agrees with the receive queue's byte
 //! limit, and a peer that goes past it loses its own connection only.
 
+use weirmq::prelude::*;
 use weirmq::{Message, MonitorEvent, Options, Pull, Push};
 
 mod common;

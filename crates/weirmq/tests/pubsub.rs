@@ -2,6 +2,7 @@
 //! connecting, and the two full-queue policies.
 
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use bytes::Bytes;
 use weirmq::{Error, Hwm, Message, Options, Pub, Sub, TrySendError, WhenFull};

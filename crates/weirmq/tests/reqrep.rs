@@ -1,6 +1,7 @@
 //! REQ, REP, ROUTER and DEALER between weirmq sockets.
 
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use bytes::Bytes;
 use weirmq::{Dealer, Error, Hwm, Message, Options, Rep, Req, Router, TrySendError};

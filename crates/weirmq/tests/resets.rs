@@ -11,6 +11,7 @@
 
 use std::io::Read;
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

@@ -1,9 +1,10 @@
 //! weirmq sockets against each other over tcp and ipc.
 
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use bytes::Bytes;
-use weirmq::{Dealer, Error, Hwm, Message, Options, Pair, Pull, Push, TrySendError};
+use weirmq::{Dealer, Error, Hwm, Message, MonitorEvent, Options, Pair, Pull, Push, TrySendError};
 
 mod common;
 
@@ -159,6 +160,39 @@ async fn dealer_and_pair_talk_both_ways() {
     assert_eq!(within(b.recv()).await.unwrap(), Message::from("x"));
     within(b.send("y")).await.unwrap();
     assert_eq!(within(a.recv()).await.unwrap(), Message::from("y"));
+}
+
+/// A PAIR has one peer (RFC 31): a second is refused while the first is
+/// connected (libzmq's PAIR refuses it too), and once the first leaves,
+/// the second gets in on its next try.
+#[tokio::test]
+async fn a_pair_refuses_a_second_peer_while_it_has_one() {
+    let a = Pair::new();
+    let mut events = a.monitor();
+    let ep = a.bind("tcp://127.0.0.1:*").await.unwrap();
+    let first = Pair::new();
+    first.connect(&ep).await.unwrap();
+    within(first.send("first")).await.unwrap();
+    assert_eq!(within(a.recv()).await.unwrap(), Message::from("first"));
+    let second = Pair::new();
+    second.connect(&ep).await.unwrap();
+    let reason = first_event(&mut events, |e| match e {
+        MonitorEvent::Disconnected { reason, .. } => Some(reason),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("PAIR has one"), "{reason}");
+    assert_eq!(a.stats().peers, 1);
+    // Everything still goes to the first.
+    within(a.send("to the first")).await.unwrap();
+    assert_eq!(
+        within(first.recv()).await.unwrap(),
+        Message::from("to the first")
+    );
+    assert!(second.try_recv().is_none());
+    drop(first);
+    within(second.send("second")).await.unwrap();
+    assert_eq!(within(a.recv()).await.unwrap(), Message::from("second"));
 }
 
 #[tokio::test]

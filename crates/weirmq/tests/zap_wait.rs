@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use weirmq::prelude::*;
 
 use tokio::io::AsyncWriteExt;
 use weirmq::{Options, Pull, Router, ZAP_ENDPOINT};

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use weirmq_zmtp::{AuthDecision, AuthRequest};
 
+use crate::prelude::*;
 use crate::socket::{Answer, Zap};
 use crate::{Dealer, Message, Options};
 

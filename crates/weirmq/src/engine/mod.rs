@@ -48,7 +48,7 @@ use crate::monitor::MonitorEvent;
 use crate::queue::entry::{Entry, INLINE_MAX};
 use crate::queue::inbound::InLane;
 use crate::queue::pipe::{Pipe, PushError};
-use crate::socket::{Core, Peer, Through, Ticket};
+use crate::socket::{Core, Peer, Through, Ticket, Unwelcome};
 use crate::transport::Stream;
 
 mod auth;
@@ -77,8 +77,9 @@ pub(crate) enum End {
     Io(std::io::Error),
     /// The peer subscribed to more topics than a peer may.
     TooManySubscriptions,
-    /// A ROUTER peer announced a routing id that another peer has.
-    DuplicateRoutingId,
+    /// The socket did not let the peer in (a ROUTER peer announced a
+    /// routing id another peer has; a PAIR has its peer).
+    Unwelcome(Unwelcome),
     /// Closed in its handshake to make room for a newer connection.
     Evicted,
     /// A newer connection took over this peer's routing id (ROUTER handover).
@@ -658,7 +659,7 @@ impl Held {
 
     /// Hands it on: `Err(self)` when there is no room yet.
     fn deliver(self, core: &Core) -> Result<(), Held> {
-        match core.upstream_change(self.subscribe, &self.topic) {
+        match core.role.peer_subscription(self.subscribe, &self.topic) {
             Ok(()) => Ok(()),
             Err(_) => Err(self),
         }
@@ -699,7 +700,7 @@ impl Backlog {
     /// subscriptions), handing the batch on once it is full; false when
     /// the incoming queue had no room for all of it: decoding stops.
     fn take_in(&mut self, core: &Core, subscriber: bool, entry: Entry, closing: &mut bool) -> bool {
-        if subscriber && !core.accepts(entry.first_frame()) {
+        if subscriber && !core.role.keeps(entry.first_frame()) {
             return true;
         }
         self.taken_in += entry.byte_len();
@@ -717,7 +718,7 @@ impl Backlog {
     async fn writable(&self, core: &Core) {
         match (&self.lane, self.data.front(), &self.held) {
             (Some(lane), Some(entry), _) => lane.writable(entry.byte_len()).await,
-            (_, None, Some(note)) => core.notes_writable(note.len()).await,
+            (_, None, Some(note)) => core.role.note_room(note.len()).await,
             _ => {}
         }
     }
@@ -858,7 +859,7 @@ where
         End::Protocol(e) => Some(e.to_string()),
         End::Io(e) => Some(e.to_string()),
         End::TooManySubscriptions => Some("too many subscriptions".to_owned()),
-        End::DuplicateRoutingId => Some("routing id already in use".to_owned()),
+        End::Unwelcome(why) => Some(why.reason().to_owned()),
         End::Evicted => Some("evicted while in the handshake".to_owned()),
         End::HandedOver => Some("routing id taken over by a newer connection".to_owned()),
     };
@@ -924,7 +925,8 @@ where
             if let Some(slot) = slot {
                 *slot = None;
             }
-            core.cancel_upstream(&peer).await;
+            let subscriptions = std::mem::take(&mut *crate::socket::lock(&peer.subscriptions));
+            core.role.peer_gone(subscriptions).await;
         }
         (None, _) => core.count_lost(&peer_name, lost + untouched.len() as u64),
     }
@@ -957,6 +959,9 @@ async fn drive<S: Stream>(
     let mut readable = false;
     // The memory budget had no room for a read.
     let mut starved = false;
+    // Counts the peer among the connected ones while it is (from its
+    // handshake to the end of the connection).
+    let mut _connected = None;
     // Whether a writing-through sender asked for help; at first, for what
     // was queued before this connection.
     let mut kicked = true;
@@ -1062,9 +1067,10 @@ async fn drive<S: Stream>(
                                     }));
                                     *out = Some(peer);
                                 }
-                                Err(_) => return End::DuplicateRoutingId,
+                                Err(why) => return End::Unwelcome(why),
                             }
                         }
+                        _connected = Some(core.peer_connected());
                         if receives {
                             // The peer's own lane: what it sends waits
                             // there, behind nobody else's, counted in the

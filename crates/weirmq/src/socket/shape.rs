@@ -1,7 +1,7 @@
 //! What a socket type does with its peers, as the parts every socket has
 //! (the engine, the peer registry, the attaching code) need to know it:
-//! one description per type, instead of checks of the type spread over
-//! them.
+//! one description, which each type's file states, instead of checks of
+//! the type spread over them.
 
 use weirmq_zmtp::SocketType;
 
@@ -33,30 +33,8 @@ pub(crate) struct Shape {
     /// by the socket's own task (REQ and REP, whose messages alternate with
     /// the peer's: nothing to batch).
     pub(crate) through: bool,
-}
-
-impl Shape {
-    /// The shape of `socket_type`.
-    pub(crate) fn of(socket_type: SocketType) -> Shape {
-        use SocketType::*;
-        Shape {
-            socket_type,
-            has_pipe: matches!(
-                socket_type,
-                Push | Pair | Dealer | Req | Rep | Router | Pub | XPub | Sub | XSub
-            ),
-            receives: matches!(
-                socket_type,
-                Pull | Pair | Dealer | Req | Rep | Router | Sub | XSub | XPub
-            ),
-            routing_id_in_front: matches!(socket_type, Router | Req | Rep),
-            subscriber: matches!(socket_type, Sub | XSub),
-            keeps_pipe_on_reconnect: matches!(
-                socket_type,
-                Push | Pair | Dealer | Req | Rep | Router
-            ),
-            routes_before_connect: matches!(socket_type, Push | Pair | Dealer | Req),
-            through: matches!(socket_type, Req | Rep),
-        }
-    }
+    /// A peer is routed to by the Identity it announced (ROUTER).
+    pub(crate) announced_ids: bool,
+    /// Most peers at once; one more is refused (PAIR has one).
+    pub(crate) max_peers: Option<usize>,
 }

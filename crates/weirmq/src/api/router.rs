@@ -1,0 +1,108 @@
+//! ROUTER (RFC 28): receives from all peers, fair-queued, with the
+//! sender's routing id as the first frame, and sends each message to the
+//! peer its first frame names. A peer's routing id is the Identity it
+//! announced, or a generated 5-octet one starting with a zero octet.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use weirmq_zmtp::{Message, SocketType};
+
+use super::{Handle, RecvSocket, SendSocket, Socket, private};
+use crate::error::{Error, TrySendError};
+use crate::options::Options;
+use crate::socket::{Routing, Shape};
+
+/// Peers: REQ, DEALER, ROUTER. Out: routed by id (announced ids taken,
+/// handed over with `router_handover`), kept across reconnects. In:
+/// fair-queued, the routing id in front.
+const SHAPE: Shape = Shape {
+    socket_type: SocketType::Router,
+    has_pipe: true,
+    receives: true,
+    routing_id_in_front: true,
+    announced_ids: true,
+    subscriber: false,
+    keeps_pipe_on_reconnect: true,
+    routes_before_connect: false,
+    through: false,
+    max_peers: None,
+};
+
+/// ROUTER: receives from all peers with the sender's routing id as the first
+/// frame, and sends to the peer a message's first frame names (RFC 28).
+///
+/// A message to an id nobody has is refused with [`Error::Unroutable`]
+/// (libzmq drops it silently unless ROUTER_MANDATORY); a full peer makes
+/// the sender wait, or drops and counts under
+/// [`WhenFull::Drop`](crate::WhenFull::Drop).
+#[derive(Debug)]
+pub struct Router {
+    handle: Handle,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl private::Sealed for Router {
+    fn handle(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Socket for Router {
+    const TYPE: SocketType = SocketType::Router;
+
+    fn with_options(options: Options) -> Result<Self, Error> {
+        let handle = Handle::new(SHAPE, Arc::new(Routing), options)?;
+        Ok(Router { handle })
+    }
+}
+
+/// The routing id and the rest of a message to send.
+fn split_routing_id(mut msg: Message) -> Result<(Bytes, Message), Message> {
+    if msg.len() < 2 {
+        return Err(msg);
+    }
+    let id = msg.pop_front().expect("two frames or more");
+    Ok((id, msg))
+}
+
+const NEEDS_ID: &str = "a ROUTER message needs a routing id frame and at least one more frame";
+
+impl SendSocket for Router {
+    /// Sends `msg[1..]` to the peer whose routing id is `msg[0]`.
+    fn send(&self, msg: impl Into<Message>) -> impl Future<Output = Result<(), Error>> + Send {
+        let split = split_routing_id(msg.into());
+        async move {
+            let (id, msg) = split.map_err(|_| Error::InvalidMessage(NEEDS_ID))?;
+            self.handle.core().send_to(id, msg).await
+        }
+    }
+
+    /// Sends without waiting; a full peer hands the whole message back,
+    /// routing id included.
+    fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError> {
+        let (id, rest) = split_routing_id(msg.into()).map_err(TrySendError::Unroutable)?;
+        let restore = |mut m: Message| {
+            m.push_front(id.clone());
+            m
+        };
+        self.handle
+            .core()
+            .try_send_to(&id, rest)
+            .map_err(|e| match e {
+                TrySendError::Full(m) => TrySendError::Full(restore(m)),
+                TrySendError::Closed(m) => TrySendError::Closed(restore(m)),
+                TrySendError::Unroutable(m) => TrySendError::Unroutable(restore(m)),
+                TrySendError::Empty(m) => TrySendError::Empty(restore(m)),
+                TrySendError::OutOfTurn(m, why) => TrySendError::OutOfTurn(restore(m), why),
+            })
+    }
+}
+
+impl RecvSocket for Router {}

@@ -1,0 +1,94 @@
+//! What a socket can tell about itself: queue depths and counters
+//! ([`Stats`]), and what is queued to each peer ([`PeerStats`]).
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::core::Core;
+
+/// A snapshot of a socket's queues.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Peers that finished their handshake and are connected now (a
+    /// peer queued to before it connects, with `immediate` off, is not
+    /// one until it does).
+    pub peers: usize,
+    /// Messages queued to peers, not yet handed to a connection.
+    pub queued_out_messages: usize,
+    /// Payload octets of those.
+    pub queued_out_bytes: usize,
+    /// Messages received and not yet taken by `recv`.
+    pub queued_in_messages: usize,
+    /// Payload octets of those.
+    pub queued_in_bytes: usize,
+    /// Messages taken by `recv` so far.
+    pub received: u64,
+    /// Messages dropped for a full peer, chosen with
+    /// [`WhenFull::Drop`](crate::WhenFull::Drop); always 0 otherwise.
+    pub dropped: u64,
+    /// SUB: messages received that matched no subscription.
+    pub filtered: u64,
+    /// Messages that will never arrive because a connection ended: when a
+    /// peer that had connected to us left (or the socket closed before they
+    /// could be written), those still queued to the peer and those encoded
+    /// for it but not wholly written; on any connection, a message received
+    /// that was waiting for room, and a message the peer got only part of.
+    /// A connecting socket keeps its queue across reconnects instead, with
+    /// the messages its peer got nothing of put back in front, in order.
+    /// Each loss is also a [`MonitorEvent::MessagesLost`](crate::MonitorEvent::MessagesLost).
+    pub lost: u64,
+    /// Accepted connections closed in their handshake to make room for newer
+    /// ones (see [`Options::max_handshaking`](crate::Options::max_handshaking)).
+    pub evicted: u64,
+    /// Accepted connections closed at once for being over
+    /// [`Options::max_connections`](crate::Options::max_connections).
+    pub rejected: u64,
+    /// Octets of the receive budget ([`Options::recv_budget`](crate::Options::recv_budget)) in use now:
+    /// what the socket holds of incoming data beyond each connection's own
+    /// read buffer allowance.
+    pub recv_budget_used: usize,
+}
+
+/// What is queued to one ready peer, and what it missed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerStats {
+    /// The peer's address or the endpoint connected to.
+    pub peer: String,
+    /// The peer's routing id (announced, or generated: `%x00` + 4 octets).
+    pub routing_id: Bytes,
+    /// Messages waiting to be handed to its connection.
+    pub queued_messages: usize,
+    /// Payload octets of those.
+    pub queued_bytes: usize,
+    /// Messages it missed: dropped under `WhenFull::Drop`, or replaced under
+    /// conflate.
+    pub dropped: u64,
+}
+
+impl Core {
+    /// Queue depths and counters now.
+    pub(crate) fn stats(&self) -> Stats {
+        let (queued_out_messages, queued_out_bytes) = self.queued_out();
+        let ((queued_in_messages, queued_in_bytes), received) = self.inbound.depth();
+        // Each lock is taken and released on its own line: a guard living to
+        // the end of the struct expression would deadlock `dropped()`.
+        let dropped = self.dropped();
+        Stats {
+            peers: self.connected.load(Ordering::Relaxed),
+            queued_out_messages,
+            queued_out_bytes,
+            queued_in_messages,
+            queued_in_bytes,
+            received: received + self.received_through.load(Ordering::Relaxed),
+            dropped,
+            filtered: self.role.filtered(),
+            lost: self.lost.load(Ordering::Relaxed),
+            evicted: self.admission.evicted.load(Ordering::Relaxed),
+            rejected: self.admission.rejected.load(Ordering::Relaxed),
+            recv_budget_used: self.budget.used(),
+        }
+    }
+}
