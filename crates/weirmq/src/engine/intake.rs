@@ -47,12 +47,6 @@ impl Intake {
         }
     }
 
-    /// The account, for the peer's lane (which gives back what the
-    /// application takes).
-    pub(crate) fn account(&self) -> &Arc<Account> {
-        &self.account
-    }
-
     /// The size of the next read, as the connection's traffic suggests.
     pub(crate) fn read_size(&self) -> usize {
         self.read_size

@@ -21,7 +21,7 @@ mod stats;
 mod zap;
 
 pub(crate) use self::admission::Ticket;
-pub(crate) use self::core::Core;
+pub(crate) use self::core::{Connected, Core};
 pub(crate) use self::link::Through;
 pub(crate) use self::peers::{Peer, Unwelcome};
 pub(crate) use self::role::{Attach, Pending, Role, Routing};
