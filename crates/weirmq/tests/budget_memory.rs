@@ -90,8 +90,9 @@ async fn receive(n: usize) {
             _ => panic!("{ready} of {n} peers in"),
         }
     }
-    // Idle: connected, nothing sent yet.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Idle: connected, nothing sent yet, and long enough (half a second)
+    // for the connections to give back their read buffers.
+    tokio::time::sleep(Duration::from_millis(800)).await;
     let idle = status_kib("VmRSS:");
     println!("IDLE {idle}");
     std::io::stdout().flush().unwrap();

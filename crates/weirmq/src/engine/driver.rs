@@ -183,7 +183,7 @@ impl<'a, S: Stream> Driver<'a, S> {
             link.engine_holds.store(true, Ordering::Release);
         }
         Ok(Turn {
-            deadline: wire.conn.poll_timeout(),
+            deadline: wire.deadline(),
             want_out,
             unsent,
             decoded,
@@ -338,18 +338,17 @@ impl<'a, S: Stream> Driver<'a, S> {
                 self.starved = false;
                 self.readable = true;
                 // The pause was ours, not the peer's silence.
-                link.with_conn(|conn| conn.input_received(Instant::now()));
+                link.with_wire(|wire| wire.conn.input_received(Instant::now()));
             }
             // While reading is paused for backpressure the peer's traffic
             // waits unread, so its silence proves nothing: no expiry then
             // (libzmq arms no heartbeat timer while its input is stopped).
             _ = sleep_until(turn.deadline), if turn.deadline.is_some() && !paused && !starved => {
-                link.with_conn(|conn| conn.handle_timeout(Instant::now()))
-                    .map_err(End::Protocol)?;
+                link.with_wire(|wire| wire.on_deadline(Instant::now()))?;
             }
             decision = async { zap.as_mut().expect("guarded").await }, if zap.is_some() => {
                 self.zap = None;
-                link.with_conn(|conn| conn.authenticate(decision))
+                link.with_wire(|wire| wire.conn.authenticate(decision))
                     .map_err(End::Protocol)?;
             }
             _ = armed.close.as_mut(), if !closing => self.closing = true,

@@ -7,9 +7,17 @@
 //! The octets in the connection (read and not decoded, and the frames of a
 //! message partly received) stay counted until decoding turns them into
 //! messages, which stay counted until they leave the socket.
+//!
+//! Room that decoding frees is kept for the connection's next read rather
+//! than given back and asked for again: in the steady state a connection
+//! reads without touching the budget's lock. What it holds unused goes
+//! back once it is more than a read or two, at once when another account
+//! waits for room, and when the connection has been idle for
+//! [`IDLE_AFTER`] (its read buffer with it).
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use weirmq_zmtp::Connection;
 
@@ -21,6 +29,13 @@ pub(crate) const READ_BUSY: usize = 64 * 1024;
 /// connection's read buffer holds at most (it is given back when nothing is
 /// buffered in it, see [`Intake::idle`]).
 pub(crate) const READ_IDLE: usize = crate::queue::budget::ALLOWANCE;
+
+/// Unused room a connection keeps for its next reads; more goes back.
+const KEEP: usize = 2 * READ_BUSY;
+
+/// After this long with nothing read and nothing buffered, a connection
+/// gives back its read buffer and its unused room.
+pub(crate) const IDLE_AFTER: Duration = Duration::from_millis(500);
 
 /// One connection's reading, as the budget sees it.
 pub(crate) struct Intake {
@@ -34,6 +49,8 @@ pub(crate) struct Intake {
     /// The next read's size: [`READ_BUSY`] after a read that filled its
     /// buffer, [`READ_IDLE`] after one that did not.
     read_size: usize,
+    /// When octets last came.
+    last_read: Instant,
 }
 
 impl Intake {
@@ -44,6 +61,7 @@ impl Intake {
             in_conn: 0,
             kept: 0,
             read_size: READ_IDLE,
+            last_read: Instant::now(),
         }
     }
 
@@ -73,10 +91,13 @@ impl Intake {
 
     /// A read of `n` octets into room of `limit` came in (0: the stream
     /// had nothing).
-    pub(crate) fn read(&mut self, n: usize, limit: usize) {
+    pub(crate) fn read(&mut self, n: usize, limit: usize, now: Instant) {
         self.grant -= n;
         self.in_conn += n;
         self.read_size = if n == limit { READ_BUSY } else { READ_IDLE };
+        if n > 0 {
+            self.last_read = now;
+        }
     }
 
     /// The last read took all the stream had.
@@ -90,15 +111,19 @@ impl Intake {
         self.kept += len;
     }
 
-    /// After decoding: what left the connection without being kept goes
-    /// back to the budget (what was kept beyond it, a routing id put in
-    /// front of a message, is counted in).
+    /// After decoding: what left the connection without being kept is
+    /// room for the next read (what was kept beyond it, a routing id put in
+    /// front of a message, comes out of that room, or is counted in).
     pub(crate) fn settle(&mut self, conn: &Connection) {
         let now = conn.buffered_input() + conn.buffered_message();
         let consumed = self.in_conn.saturating_sub(now);
         match self.kept.checked_sub(consumed) {
-            Some(extra) => self.account.force(extra),
-            None => self.account.shrink(consumed - self.kept),
+            Some(extra) if extra <= self.grant => self.grant -= extra,
+            Some(extra) => {
+                let unused = std::mem::take(&mut self.grant);
+                self.account.force(extra - unused);
+            }
+            None => self.grant += consumed - self.kept,
         }
         if self.kept > 0 || now == 0 {
             // A message is done: the reserve, if this connection had it to
@@ -107,13 +132,35 @@ impl Intake {
         }
         self.in_conn = now;
         self.kept = 0;
+        if self.grant > KEEP {
+            self.account.shrink(self.grant - READ_BUSY);
+            self.grant = READ_BUSY;
+        }
     }
 
-    /// Nothing more to read for now: unused room goes back, and so does
-    /// the read buffer's memory when nothing is buffered in it.
-    pub(crate) fn idle(&mut self, conn: &mut Connection) {
-        self.account.shrink(std::mem::take(&mut self.grant));
-        conn.shrink_input();
+    /// The stream is drained for now: unused room goes back if another
+    /// connection waits for some.
+    pub(crate) fn drained_now(&mut self) {
+        if self.account.is_contended() {
+            self.account.shrink(std::mem::take(&mut self.grant));
+        }
+    }
+
+    /// When the connection will have been idle long enough to give back
+    /// its read buffer and its room (none while anything is buffered, or
+    /// nothing is held).
+    pub(crate) fn idle_at(&self, conn: &Connection) -> Option<Instant> {
+        let holds = self.grant > 0 || conn.input_capacity() > 0;
+        (holds && conn.buffered_input() == 0).then(|| self.last_read + IDLE_AFTER)
+    }
+
+    /// Gives back the read buffer and unused room, if the connection has
+    /// been idle long enough ([`Intake::idle_at`]).
+    pub(crate) fn idle(&mut self, conn: &mut Connection, now: Instant) {
+        if self.idle_at(conn).is_some_and(|at| at <= now) {
+            self.account.shrink(std::mem::take(&mut self.grant));
+            conn.shrink_input();
+        }
     }
 
     /// The connection ends: what it held itself goes back (what waits in

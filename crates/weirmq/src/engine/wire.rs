@@ -100,10 +100,10 @@ impl<S: Stream> Link<S> {
         }
     }
 
-    /// Runs `f` on the connection, under the lock.
-    pub(super) fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+    /// Runs `f` on the wire, under the lock.
+    pub(super) fn with_wire<T>(&self, f: impl FnOnce(&mut Wire<S>) -> T) -> T {
         match self.lock().as_mut() {
-            Some(wire) => f(&mut wire.conn),
+            Some(wire) => f(wire),
             None => unreachable!("the engine holds its link until `drive` returns"),
         }
     }
@@ -291,12 +291,13 @@ impl<S: Stream> Wire<S> {
         match self.stream.try_read_buf(&mut buf) {
             Ok(0) => Err(End::Eof),
             Ok(n) => {
-                self.intake.read(n, room);
-                self.conn.input_received(Instant::now());
+                let now = Instant::now();
+                self.intake.read(n, room, now);
+                self.conn.input_received(now);
                 Ok(Read::Some)
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                self.intake.read(0, room);
+                self.intake.read(0, room, Instant::now());
                 Ok(Read::Nothing)
             }
             Err(e) => Err(End::Io(e)),
@@ -308,8 +309,24 @@ impl<S: Stream> Wire<S> {
     pub(super) fn decoded(&mut self) {
         self.intake.settle(&self.conn);
         if self.intake.drained() && self.conn.buffered_input() == 0 {
-            self.intake.idle(&mut self.conn);
+            self.intake.drained_now();
         }
+    }
+
+    /// The next deadline: the protocol's (handshake, heartbeats), or the
+    /// moment the connection, idle, gives back its read buffer.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        match (self.conn.poll_timeout(), self.intake.idle_at(&self.conn)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A deadline came: the protocol's timers, and idleness.
+    pub(super) fn on_deadline(&mut self, now: Instant) -> Result<(), End> {
+        self.conn.handle_timeout(now).map_err(End::Protocol)?;
+        self.intake.idle(&mut self.conn, now);
+        Ok(())
     }
 
     /// The read slot back to the engine after a receiver's turn (without

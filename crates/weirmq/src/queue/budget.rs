@@ -27,7 +27,7 @@
 //! for one another forever. While anything is queued, room comes back as
 //! the application takes it, and the reserve is left alone.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -48,6 +48,11 @@ pub(crate) struct Budget {
     /// Octets of messages queued for the application (in the peers' lanes
     /// and the batch `recv` took): what taking messages can free.
     queued: AtomicUsize,
+    /// What the lock guards, as far as accounts may look without it: the
+    /// slot of the account that has the reserve (`usize::MAX`: none), and
+    /// whether any account waits for room.
+    completer: AtomicUsize,
+    contended: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +98,8 @@ impl Budget {
             allowance,
             state: Mutex::new(State::default()),
             queued: AtomicUsize::new(0),
+            completer: AtomicUsize::new(usize::MAX),
+            contended: AtomicBool::new(false),
         })
     }
 
@@ -205,6 +212,20 @@ impl Budget {
         wake
     }
 
+    /// Makes what accounts may look at without the lock agree with `st`
+    /// (under the lock, after a change).
+    fn publish(&self, st: &State) {
+        let completer = st.completer.unwrap_or(usize::MAX);
+        self.completer.store(completer, Ordering::Release);
+        self.contended
+            .store(!st.waiters.is_empty(), Ordering::Release);
+    }
+
+    /// Whether some account waits for room now.
+    fn is_contended(&self) -> bool {
+        self.contended.load(Ordering::Acquire)
+    }
+
     /// Stops counting `slot` as waiting.
     fn unwait(st: &mut State, slot: usize) {
         if held_mut(st, slot).wait.take().is_some() {
@@ -246,7 +267,9 @@ impl Account {
         if granted > 0 {
             return granted;
         }
-        self.budget.grant(&mut st, self.slot, want, mid_message)
+        let got = self.budget.grant(&mut st, self.slot, want, mid_message);
+        self.budget.publish(&st);
+        got
     }
 
     /// [`Account::try_grow`], or wait for room: `cx` is woken once room
@@ -260,25 +283,26 @@ impl Account {
     ) -> Poll<usize> {
         let mut st = lock(&self.budget.state);
         let held = held_mut(&mut st, self.slot);
-        let granted = std::mem::take(&mut held.granted);
-        if granted > 0 {
-            Budget::unwait(&mut st, self.slot);
-            return Poll::Ready(granted);
+        let mut granted = std::mem::take(&mut held.granted);
+        if granted == 0 {
+            granted = self.budget.grant(&mut st, self.slot, want, mid_message);
         }
-        let got = self.budget.grant(&mut st, self.slot, want, mid_message);
-        if got > 0 {
+        let ready = if granted > 0 {
             Budget::unwait(&mut st, self.slot);
-            return Poll::Ready(got);
-        }
-        let wait = Wait {
-            want,
-            mid_message,
-            waker: cx.waker().clone(),
+            Poll::Ready(granted)
+        } else {
+            let wait = Wait {
+                want,
+                mid_message,
+                waker: cx.waker().clone(),
+            };
+            if held_mut(&mut st, self.slot).wait.replace(wait).is_none() {
+                st.waiters.push(self.slot);
+            }
+            Poll::Pending
         };
-        if held_mut(&mut st, self.slot).wait.replace(wait).is_none() {
-            st.waiters.push(self.slot);
-        }
-        Poll::Pending
+        self.budget.publish(&st);
+        ready
     }
 
     /// Gives back `n` octets (to the budget first, then to the allowance).
@@ -299,6 +323,7 @@ impl Account {
         } else {
             Vec::new()
         };
+        self.budget.publish(&st);
         drop(st);
         for waker in wake {
             waker.wake();
@@ -333,6 +358,10 @@ impl Account {
     /// The message this account was finishing with the reserve is done: the
     /// reserve may go to another (once what it holds is given back).
     pub(crate) fn completed(&self) {
+        // Nearly always another's, or none: no lock for that.
+        if self.budget.completer.load(Ordering::Acquire) != self.slot {
+            return;
+        }
         let mut st = lock(&self.budget.state);
         if st.completer != Some(self.slot) {
             return;
@@ -340,10 +369,17 @@ impl Account {
         st.completer = None;
         // Another account may be waiting to finish its message with it.
         let wake = self.budget.serve(&mut st);
+        self.budget.publish(&st);
         drop(st);
         for waker in wake {
             waker.wake();
         }
+    }
+
+    /// Whether some account waits for room now (then room not used is
+    /// better given back at once).
+    pub(crate) fn is_contended(&self) -> bool {
+        self.budget.is_contended()
     }
 
     /// Octets this account holds.
@@ -368,6 +404,7 @@ impl Drop for Account {
         }
         st.free.push(self.slot);
         let wake = self.budget.serve(&mut st);
+        self.budget.publish(&st);
         drop(st);
         for waker in wake {
             waker.wake();
