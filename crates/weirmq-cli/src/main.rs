@@ -7,12 +7,14 @@ mod perf;
 
 use std::process::ExitCode;
 use std::time::Duration;
-use weirmq::prelude::*;
 
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use weirmq::{Dealer, Error, Hwm, Message, Options, Pair, Pub, Pull, Push, Rep, Req, Router, Sub};
+use weirmq::{
+    Dealer, Error, Hwm, Message, Options, Pair, Pub, Pull, Push, RecvSocket, Rep, Req, Router,
+    SendSocket, Socket, Sub,
+};
 
 mod security;
 
@@ -158,67 +160,59 @@ fn parse(text: &str, separator: Option<&str>) -> Message {
     }
 }
 
-macro_rules! attach {
-    ($socket:expr, $common:expr) => {{
-        let s = $socket;
-        if $common.bind {
-            let at = s.bind(&$common.endpoint).await?;
-            eprintln!("bound {at}");
-        } else {
-            s.connect(&$common.endpoint).await?;
-        }
-        s
-    }};
+/// Binds or connects `s` as asked, telling where a bind landed.
+async fn attach<S: Socket>(s: &S, c: &Common) -> Result<(), Error> {
+    if c.bind {
+        let at = s.bind(&c.endpoint).await?;
+        eprintln!("bound {at}");
+    } else {
+        s.connect(&c.endpoint).await?;
+    }
+    Ok(())
 }
 
-enum Sender {
-    Push(Push),
-    Pub(Pub),
-    Pair(Pair),
-    Dealer(Dealer),
-    Router(Router),
-    Req(Req),
+/// After each message sent: nothing to wait for (all but REQ).
+async fn no_reply<S>(_: &S) -> Result<(), Error> {
+    Ok(())
 }
 
-impl Sender {
-    async fn send(&self, msg: Message) -> Result<(), Error> {
-        match self {
-            Sender::Push(s) => s.send(msg).await,
-            Sender::Pub(s) => s.send(msg).await,
-            Sender::Pair(s) => s.send(msg).await,
-            Sender::Dealer(s) => s.send(msg).await,
-            Sender::Router(s) => s.send(msg).await,
-            Sender::Req(s) => {
-                s.send(msg).await?;
-                println!("{}", show(&s.recv().await?));
-                Ok(())
-            }
-        }
-    }
+/// After each request sent (REQ): wait for its reply and print it.
+async fn print_reply<S: RecvSocket>(s: &S) -> Result<(), Error> {
+    println!("{}", show(&s.recv().await?));
+    Ok(())
+}
 
-    async fn close(self) {
-        match self {
-            Sender::Push(s) => s.close().await,
-            Sender::Pub(s) => s.close().await,
-            Sender::Pair(s) => s.close().await,
-            Sender::Dealer(s) => s.close().await,
-            Sender::Router(s) => s.close().await,
-            Sender::Req(s) => s.close().await,
-        }
-    }
+/// After each message received: nothing to answer (all but REP).
+async fn no_answer<S>(_: &S, _: Message) -> Result<(), Error> {
+    Ok(())
+}
+
+/// After each request received (REP): send it back as the reply.
+async fn echo<S: SendSocket>(s: &S, m: Message) -> Result<(), Error> {
+    s.send(m).await
 }
 
 async fn send(args: SendArgs) -> Result<(), Error> {
     let o = options(&args.common)?;
-    let c = &args.common;
-    let sender = match args.socket_type {
-        SendType::Push => Sender::Push(attach!(Push::with_options(o)?, c)),
-        SendType::Pub => Sender::Pub(attach!(Pub::with_options(o)?, c)),
-        SendType::Pair => Sender::Pair(attach!(Pair::with_options(o)?, c)),
-        SendType::Dealer => Sender::Dealer(attach!(Dealer::with_options(o)?, c)),
-        SendType::Router => Sender::Router(attach!(Router::with_options(o)?, c)),
-        SendType::Req => Sender::Req(attach!(Req::with_options(o)?, c)),
-    };
+    // The one line per type.
+    match args.socket_type {
+        SendType::Push => send_all(Push::with_options(o)?, &args, no_reply).await,
+        SendType::Pub => send_all(Pub::with_options(o)?, &args, no_reply).await,
+        SendType::Pair => send_all(Pair::with_options(o)?, &args, no_reply).await,
+        SendType::Dealer => send_all(Dealer::with_options(o)?, &args, no_reply).await,
+        SendType::Router => send_all(Router::with_options(o)?, &args, no_reply).await,
+        SendType::Req => send_all(Req::with_options(o)?, &args, print_reply).await,
+    }
+}
+
+/// Attaches `s`, then sends the messages (the arguments, or else standard
+/// input's lines) `count` times, calling `after` after each.
+async fn send_all<S: SendSocket>(
+    s: S,
+    args: &SendArgs,
+    after: impl AsyncFn(&S) -> Result<(), Error>,
+) -> Result<(), Error> {
+    attach(&s, &args.common).await?;
     let sep = args.separator.as_deref();
     let mut messages: Vec<Message> = args.messages.iter().map(|m| parse(m, sep)).collect();
     if messages.is_empty() {
@@ -238,55 +232,57 @@ async fn send(args: SendArgs) -> Result<(), Error> {
     }
     for _ in 0..args.count {
         for m in &messages {
-            sender.send(m.clone()).await?;
+            s.send(m.clone()).await?;
+            after(&s).await?;
         }
     }
-    sender.close().await;
+    s.close().await;
     Ok(())
 }
 
 async fn recv(args: RecvArgs) -> Result<(), Error> {
     let o = options(&args.common)?;
-    let c = &args.common;
-    let limit = args.count.unwrap_or(u64::MAX);
-    macro_rules! print_loop {
-        ($s:expr) => {{
-            let s = $s;
-            let mut n = 0;
-            while n < limit {
-                println!("{}", show(&s.recv().await?));
-                n += 1;
-            }
-            s.close().await;
-        }};
-    }
+    // The one line per type.
     match args.socket_type {
-        RecvType::Pull => print_loop!(attach!(Pull::with_options(o)?, c)),
-        RecvType::Pair => print_loop!(attach!(Pair::with_options(o)?, c)),
-        RecvType::Dealer => print_loop!(attach!(Dealer::with_options(o)?, c)),
-        RecvType::Router => print_loop!(attach!(Router::with_options(o)?, c)),
+        RecvType::Pull => print_loop(Pull::with_options(o)?, &args, no_answer).await,
+        RecvType::Pair => print_loop(Pair::with_options(o)?, &args, no_answer).await,
+        RecvType::Dealer => print_loop(Dealer::with_options(o)?, &args, no_answer).await,
+        RecvType::Router => print_loop(Router::with_options(o)?, &args, no_answer).await,
         RecvType::Sub => {
-            let s = Sub::with_options(o)?;
-            if args.subscribe.is_empty() {
-                s.subscribe("")?;
-            }
-            for topic in &args.subscribe {
-                s.subscribe(topic)?;
-            }
-            print_loop!(attach!(s, c))
+            print_loop(subscribed(Sub::with_options(o)?, &args)?, &args, no_answer).await
         }
-        RecvType::Rep => {
-            let s = attach!(Rep::with_options(o)?, c);
-            let mut n = 0;
-            while n < limit {
-                let m = s.recv().await?;
-                println!("{}", show(&m));
-                s.send(m).await?;
-                n += 1;
-            }
-            s.close().await;
-        }
+        RecvType::Rep => print_loop(Rep::with_options(o)?, &args, echo).await,
     }
+}
+
+/// A SUB subscribed to the topics asked for, or to everything.
+fn subscribed(s: Sub, args: &RecvArgs) -> Result<Sub, Error> {
+    if args.subscribe.is_empty() {
+        s.subscribe("")?;
+    }
+    for topic in &args.subscribe {
+        s.subscribe(topic)?;
+    }
+    Ok(s)
+}
+
+/// Attaches `s`, then prints each message received, up to the count, and
+/// hands it to `after`.
+async fn print_loop<S: RecvSocket>(
+    s: S,
+    args: &RecvArgs,
+    after: impl AsyncFn(&S, Message) -> Result<(), Error>,
+) -> Result<(), Error> {
+    attach(&s, &args.common).await?;
+    let limit = args.count.unwrap_or(u64::MAX);
+    let mut n = 0;
+    while n < limit {
+        let m = s.recv().await?;
+        println!("{}", show(&m));
+        after(&s, m).await?;
+        n += 1;
+    }
+    s.close().await;
     Ok(())
 }
 
