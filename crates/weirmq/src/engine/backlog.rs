@@ -80,8 +80,33 @@ impl Backlog {
         if subscriber && !core.role.keeps(entry.first_frame()) {
             return true;
         }
-        self.taken_in += entry.byte_len();
-        self.push(entry);
+        let len = entry.byte_len();
+        self.data.push_back(entry);
+        self.taken(core, len, closing)
+    }
+
+    /// [`Backlog::take_in`] for a small single-frame message's `body`,
+    /// copied straight into its slot here (the common case: an entry
+    /// built first would be moved through every call on the way).
+    pub(super) fn take_small(
+        &mut self,
+        core: &Core,
+        subscriber: bool,
+        body: &[u8],
+        closing: &mut bool,
+    ) -> bool {
+        if subscriber && !core.role.keeps(body) {
+            return true;
+        }
+        self.data.push_back(Entry::inline(body));
+        self.taken(core, body.len(), closing)
+    }
+
+    /// Counts a message of `len` payload octets just taken in, and hands
+    /// the batch on once it is full.
+    fn taken(&mut self, core: &Core, len: usize, closing: &mut bool) -> bool {
+        self.taken_in += len;
+        self.bytes += len;
         !self.is_full() || self.deliver(core, closing)
     }
 

@@ -8,25 +8,24 @@ use std::time::Instant;
 use weirmq_zmtp::{Connection, Event, Message};
 
 use super::End;
-use crate::queue::entry::{Entry, INLINE_MAX};
-
-/// A message decoded.
-pub(super) enum Incoming {
-    /// A small single-frame message, copied straight out of the input
-    /// buffer (only for a sink that [`Sink::copies_small`]).
-    Small(Entry),
-    /// Any other.
-    Whole(Message),
-}
+use crate::queue::entry::INLINE_MAX;
 
 /// Where what is decoded goes.
 pub(super) trait Sink {
-    /// Whether small single-frame messages may be copied straight out of
-    /// the input buffer (not for a socket that puts a routing id in front).
+    /// Whether small single-frame messages may be read where they lie in
+    /// the input buffer ([`Sink::small`]); not for a socket that puts a
+    /// routing id in front.
     fn copies_small(&self) -> bool;
 
     /// A message received. `Ok(false)`: decode no more for now.
-    fn message(&mut self, msg: Incoming) -> Result<bool, End>;
+    fn message(&mut self, msg: Message) -> Result<bool, End>;
+
+    /// A small single-frame message's body, where it lies in the input
+    /// buffer (asked only of a sink that [`Sink::copies_small`]), to be
+    /// copied straight to where it is kept. `Ok(false)`: decode no more.
+    fn small(&mut self, body: &[u8]) -> Result<bool, End> {
+        self.message(Message::from(bytes::Bytes::copy_from_slice(body)))
+    }
 
     /// Anything else: the handshake done, a subscription, a question for
     /// the authenticator (the connection is at hand, for the answer).
@@ -55,8 +54,8 @@ pub(super) fn decode(
         // The common case first: a small message, copied straight out of
         // the input buffer.
         if sink.copies_small() {
-            if let Some(entry) = conn.poll_small_message(INLINE_MAX, Entry::inline) {
-                if !sink.message(Incoming::Small(entry))? {
+            if let Some(go_on) = conn.poll_small_message(INLINE_MAX, |body| sink.small(body)) {
+                if !go_on? {
                     return Ok(Decoded::Stopped);
                 }
                 continue;
@@ -64,7 +63,7 @@ pub(super) fn decode(
         }
         let go_on = match conn.poll_event(now) {
             Ok(None) => return Ok(Decoded::All),
-            Ok(Some(Event::Message(msg))) => sink.message(Incoming::Whole(msg))?,
+            Ok(Some(Event::Message(msg))) => sink.message(msg)?,
             Ok(Some(event)) => sink.event(conn, event)?,
             Err(e) => return Err(End::Protocol(e)),
         };

@@ -13,11 +13,11 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::futures::Notified;
 use tokio::sync::watch;
-use weirmq_zmtp::{Connection, Event};
+use weirmq_zmtp::{Connection, Event, Message};
 
 use super::auth::{self, Verdict};
 use super::backlog::{Backlog, Held};
-use super::decode::{Decoded, Incoming, Sink, decode};
+use super::decode::{Decoded, Sink, decode};
 use super::wire::{Link, Read, Wire};
 use super::{End, FAR_FUTURE, WRITE_BATCH};
 use crate::monitor::MonitorEvent;
@@ -62,6 +62,14 @@ pub(super) struct Driver<'a, S> {
     /// A newer connection taking over the peer's routing id, once there is
     /// a peer.
     replaced: Option<Signal>,
+    /// The connection's one timer (the protocol's deadlines and idleness),
+    /// and when it is armed for. Kept armed across waits and reset only for
+    /// an earlier deadline, or once it has fired: a timer made and dropped
+    /// on every wait cost a microsecond each, tens of thousands of times a
+    /// second on a sending connection. Firing early is harmless: what is
+    /// due is checked then, and the timer armed again.
+    timer: Pin<Box<tokio::time::Sleep>>,
+    timer_at: Option<Instant>,
     /// Counts the peer among the connected ones while it is.
     _connected: Option<crate::socket::Connected<'a>>,
 }
@@ -112,6 +120,8 @@ impl<'a, S: Stream> Driver<'a, S> {
             kicked: true,
             zap: None,
             replaced: None,
+            timer: Box::pin(tokio::time::sleep(FAR_FUTURE)),
+            timer_at: None,
             _connected: None,
         }
     }
@@ -307,6 +317,18 @@ impl<'a, S: Stream> Driver<'a, S> {
         let want_out = turn.want_out && !self.closing && !through;
         let starved = self.starved;
         let closing = self.closing;
+        if let Some(at) = turn.deadline {
+            if self.timer_at.is_none_or(|armed| at < armed) {
+                let when = tokio::time::Instant::from_std(at);
+                self.timer.as_mut().reset(when);
+                self.timer_at = Some(at);
+            }
+        }
+        // While reading is paused for backpressure the peer's traffic waits
+        // unread, so its silence proves nothing: no expiry then (libzmq arms
+        // no heartbeat timer while its input is stopped).
+        let timed = self.timer_at.is_some() && !paused && !starved;
+        let timer = &mut self.timer;
         let in_handshake = self.ticket.is_some();
         let linger_until = self.linger_until;
         let out = self.out.clone();
@@ -340,10 +362,8 @@ impl<'a, S: Stream> Driver<'a, S> {
                 // The pause was ours, not the peer's silence.
                 link.with_wire(|wire| wire.conn.input_received(Instant::now()));
             }
-            // While reading is paused for backpressure the peer's traffic
-            // waits unread, so its silence proves nothing: no expiry then
-            // (libzmq arms no heartbeat timer while its input is stopped).
-            _ = sleep_until(turn.deadline), if turn.deadline.is_some() && !paused && !starved => {
+            _ = timer.as_mut(), if timed => {
+                self.timer_at = None;
                 link.with_wire(|wire| wire.on_deadline(Instant::now()))?;
             }
             decision = async { zap.as_mut().expect("guarded").await }, if zap.is_some() => {
@@ -467,30 +487,34 @@ impl<S: Stream> Sink for Driver<'_, S> {
         shape.receives && !shape.routing_id_in_front
     }
 
-    fn message(&mut self, msg: Incoming) -> Result<bool, End> {
+    fn message(&mut self, mut msg: Message) -> Result<bool, End> {
         let shape = self.core.shape;
         if !shape.receives {
             // Messages to a socket that does not receive them.
             return Ok(true);
         }
-        let entry = match msg {
-            Incoming::Small(entry) => entry,
-            Incoming::Whole(mut msg) => {
-                if shape.routing_id_in_front {
-                    // ROUTER shows the sender's id; REQ and REP use it to
-                    // match replies to the peer they belong to.
-                    if let Some(peer) = self.out.as_ref() {
-                        msg.push_front(peer.id.clone());
-                    }
-                }
-                // Copied in here if small, and the input buffer's share
-                // dropped on this thread, not the reader's.
-                Entry::from(msg)
+        if shape.routing_id_in_front {
+            // ROUTER shows the sender's id; REQ and REP use it to match
+            // replies to the peer they belong to.
+            if let Some(peer) = self.out.as_ref() {
+                msg.push_front(peer.id.clone());
             }
-        };
+        }
+        // Copied in here if small, and the input buffer's share dropped on
+        // this thread, not the reader's.
+        let entry = Entry::from(msg);
         Ok(self
             .backlog
             .take_in(self.core, shape.subscriber, entry, &mut self.closing))
+    }
+
+    fn small(&mut self, body: &[u8]) -> Result<bool, End> {
+        Ok(self.backlog.take_small(
+            self.core,
+            self.core.shape.subscriber,
+            body,
+            &mut self.closing,
+        ))
     }
 
     fn event(&mut self, conn: &mut Connection, event: Event) -> Result<bool, End> {
@@ -502,11 +526,5 @@ impl<S: Stream> Sink for Driver<'_, S> {
             _ => {}
         }
         Ok(true)
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    if let Some(d) = deadline {
-        tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await;
     }
 }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use weirmq_zmtp::{Connection, Event, Message};
 
 use super::End;
-use super::decode::{Decoded, Incoming, Sink, decode};
+use super::decode::{Decoded, Sink, decode};
 use super::intake::Intake;
 use super::wire::{Link, Read, Wire};
 use crate::queue::entry::Entry;
@@ -123,11 +123,7 @@ impl Sink for Receiver<'_> {
         false
     }
 
-    fn message(&mut self, msg: Incoming) -> Result<bool, End> {
-        let mut msg = match msg {
-            Incoming::Whole(msg) => msg,
-            Incoming::Small(entry) => entry.into_message(),
-        };
+    fn message(&mut self, mut msg: Message) -> Result<bool, End> {
         msg.push_front(self.id.clone());
         if self.first.is_none() {
             self.first = Some(msg);

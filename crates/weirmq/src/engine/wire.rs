@@ -161,6 +161,7 @@ impl<S: Stream> Wire<S> {
     }
 
     /// Encodes one message, and tracks it until it is wholly written.
+    #[inline]
     pub(super) fn encode(&mut self, entry: Entry) {
         let start = self.unsent.output_end(&self.conn);
         // The socket refuses empty messages, and the callers encode only on

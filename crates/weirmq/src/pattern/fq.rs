@@ -119,10 +119,10 @@ enum Slot<E, T> {
 pub(crate) struct Batch<E> {
     lane: Option<LaneId>,
     entries: VecDeque<E>,
-    /// Payload octets of `entries`.
-    bytes: usize,
-    /// Payload octets handed out since the batch was taken.
-    handed: usize,
+    /// Payload octets of the batch as it was taken. What was handed out
+    /// is this less what is left, counted at the end of the turn: nothing
+    /// is counted per message.
+    taken: usize,
 }
 
 impl<E> Default for Batch<E> {
@@ -130,8 +130,7 @@ impl<E> Default for Batch<E> {
         Batch {
             lane: None,
             entries: VecDeque::new(),
-            bytes: 0,
-            handed: 0,
+            taken: 0,
         }
     }
 }
@@ -139,11 +138,7 @@ impl<E> Default for Batch<E> {
 impl<E: Weighed> Batch<E> {
     /// The next message of the batch.
     pub(crate) fn pop(&mut self) -> Option<E> {
-        let entry = self.entries.pop_front()?;
-        let weight = entry.weight();
-        self.bytes -= weight;
-        self.handed += weight;
-        Some(entry)
+        self.entries.pop_front()
     }
 
     /// Nothing left to hand out.
@@ -151,10 +146,20 @@ impl<E: Weighed> Batch<E> {
         self.entries.is_empty()
     }
 
+    /// Messages not yet handed out.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// (messages, payload octets) not yet handed out.
     pub(crate) fn depth(&self) -> (usize, usize) {
-        (self.entries.len(), self.bytes)
+        (self.entries.len(), weight_of(&self.entries))
     }
+}
+
+/// Payload octets of `entries`.
+fn weight_of<E: Weighed>(entries: &VecDeque<E>) -> usize {
+    entries.iter().map(Weighed::weight).sum()
 }
 
 /// What a turn did, for the caller to act on.
@@ -461,8 +466,7 @@ impl<E: Weighed, T: Clone> FairQueue<E, T> {
         self.queued.0 -= n;
         self.queued.1 -= bytes;
         batch.lane = Some(id);
-        batch.bytes = bytes;
-        batch.handed = 0;
+        batch.taken = bytes;
         self.loaned = Some(id);
         Turn { handed, room }
     }
@@ -472,8 +476,8 @@ impl<E: Weighed, T: Clone> FairQueue<E, T> {
     fn end_turn(&mut self, batch: &mut Batch<E>) -> Option<(T, usize)> {
         self.loaned = None;
         let id = batch.lane.take()?;
-        let handed = std::mem::take(&mut batch.handed);
-        let left = std::mem::take(&mut batch.bytes);
+        let left = weight_of(&batch.entries);
+        let handed = std::mem::take(&mut batch.taken) - left;
         let Some(lane) = self.lane_mut(id) else {
             unreachable!("a loaned lane stays until its batch is back");
         };

@@ -36,12 +36,23 @@ type Lanes = FairQueue<Entry, Arc<LaneShared>>;
 #[derive(Default)]
 struct Receiving {
     batch: Batch<Entry>,
+    /// Messages taken into batches so far: those handed out, and those
+    /// the batch still holds (not counted per message).
+    taken: u64,
+}
+
+impl Receiving {
     /// Messages handed out so far.
-    received: u64,
+    fn received(&self) -> u64 {
+        self.taken - self.batch.len() as u64
+    }
 }
 
 /// The incoming queue of a socket (see the module docs).
 pub(crate) struct Inbound {
+    /// Each lock on a cache line of its own: connections push under the
+    /// first, the receiver takes every message under the second, and
+    /// sharing a line would move it between their cores on each.
     lanes: Mutex<Lanes>,
     receiving: Mutex<Receiving>,
     /// Raised when the first lane becomes ready, or the queue closes.
@@ -126,7 +137,10 @@ impl Inbound {
         let mut receiving = lock(&self.receiving);
         if receiving.batch.is_empty() || self.preempted.load(Ordering::Relaxed) {
             let mut lanes = lock(&self.lanes);
+            // What the batch still holds goes back to its lane.
+            receiving.taken -= receiving.batch.len() as u64;
             let turn = lanes.take(&mut receiving.batch, self.quantum);
+            receiving.taken += receiving.batch.len() as u64;
             self.preempted.store(false, Ordering::Relaxed);
             let wake = turn.room.filter(|lane| lane.writable.has_waiters());
             drop(lanes);
@@ -141,7 +155,6 @@ impl Inbound {
             }
         }
         let entry = receiving.batch.pop()?;
-        receiving.received += 1;
         drop(receiving);
         Some(entry.into_message())
     }
@@ -188,7 +201,7 @@ impl Inbound {
         let (queued, queued_bytes) = lock(&self.lanes).depth();
         (
             (queued + batch, queued_bytes + batch_bytes),
-            receiving.received,
+            receiving.received(),
         )
     }
 

@@ -141,6 +141,7 @@ impl Peers {
 }
 
 impl Core {
+    #[inline]
     pub(crate) fn peers(&self) -> MutexGuard<'_, Peers> {
         lock(&self.peers)
     }

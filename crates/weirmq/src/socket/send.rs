@@ -148,6 +148,7 @@ impl Core {
     /// Refuses a message that cannot go: the socket is closed, or it has no
     /// frames (a pipe holds only messages with something to send). The
     /// message comes back with the reason.
+    #[inline]
     fn sendable(&self, msg: Message) -> Result<Message, TrySendError> {
         if msg.is_empty() {
             return Err(TrySendError::Empty(msg));
