@@ -55,14 +55,16 @@ pub(crate) async fn open(
     })
 }
 
-/// Sends `body` on any socket type that sends.
-async fn send<S: SendSocket>(s: &S, body: Bytes) -> Result<(), String> {
-    s.send(body).await.map_err(|e| fail("send", e))
+/// What a send gave, in the benchmark's terms.
+fn sent(result: Result<(), weirmq::Error>) -> Result<(), String> {
+    result.map_err(|e| fail("send", e))
 }
 
-/// What any socket type that receives received next.
-async fn recv<S: RecvSocket>(s: &S) -> Result<Received, String> {
-    let msg = s.recv().await.map_err(|e| fail("recv", e))?;
+/// What a receive gave, in the benchmark's terms. (Synchronous, and each
+/// type's `recv` awaited in the match itself: a generic async helper
+/// would put one more state machine on every message's way.)
+fn received(result: Result<weirmq::Message, weirmq::Error>) -> Result<Received, String> {
+    let msg = result.map_err(|e| fail("recv", e))?;
     Ok(msg
         .frames()
         .first()
@@ -72,20 +74,20 @@ async fn recv<S: RecvSocket>(s: &S) -> Result<Received, String> {
 impl Socket {
     pub(crate) async fn send(&mut self, body: Bytes) -> Result<(), String> {
         match self {
-            Socket::Push(s) => send(s, body).await,
-            Socket::Req(s) => send(s, body).await,
-            Socket::Rep(s) => send(s, body).await,
-            Socket::Pub(s) => send(s, body).await,
+            Socket::Push(s) => sent(s.send(body).await),
+            Socket::Req(s) => sent(s.send(body).await),
+            Socket::Rep(s) => sent(s.send(body).await),
+            Socket::Pub(s) => sent(s.send(body).await),
             Socket::Pull(_) | Socket::Sub(_) => Err("this socket cannot send".into()),
         }
     }
 
     pub(crate) async fn recv(&mut self) -> Result<Received, String> {
         match self {
-            Socket::Pull(s) => recv(s).await,
-            Socket::Req(s) => recv(s).await,
-            Socket::Rep(s) => recv(s).await,
-            Socket::Sub(s) => recv(s).await,
+            Socket::Pull(s) => received(s.recv().await),
+            Socket::Req(s) => received(s.recv().await),
+            Socket::Rep(s) => received(s.recv().await),
+            Socket::Sub(s) => received(s.recv().await),
             Socket::Push(_) | Socket::Pub(_) => Err("this socket cannot receive".into()),
         }
     }

@@ -169,6 +169,10 @@ pub struct Connection {
     heartbeat: Option<Heartbeat>,
     ping_ttl: u16,
     phase: Phase,
+    /// In traffic on clear NULL frames, for a type that takes no
+    /// subscriptions as messages: small messages may be read where they lie
+    /// (decided once, when the handshake ends, not for each message).
+    small_in_place: bool,
     revision: Option<Revision>,
     peer: Option<std::sync::Arc<PeerInfo>>,
     input: BytesMut,
@@ -293,6 +297,7 @@ impl Connection {
             heartbeat,
             ping_ttl,
             phase: Phase::Greeting(GreetingDecoder::new()),
+            small_in_place: false,
             revision: None,
             peer: None,
             input: BytesMut::new(),
@@ -496,10 +501,9 @@ impl Connection {
     /// [`Connection::poll_event`] takes it, as it would have. (So does a
     /// socket type that takes subscriptions as messages, and PLAIN, whose
     /// messages carry the peer.)
+    #[inline]
     pub fn poll_small_message<T>(&mut self, max: usize, f: impl FnOnce(&[u8]) -> T) -> Option<T> {
-        let clear = matches!(self.phase, Phase::Traffic(Codec::Clear))
-            && matches!(self.mechanism, Mechanism::Null);
-        if !clear || self.socket_type.receives_subscriptions() || !self.partial.is_empty() {
+        if !self.small_in_place || !self.partial.is_empty() {
             return None;
         }
         self.decoder.take_small(&mut self.input, max, f)
@@ -647,6 +651,7 @@ impl Connection {
 
     fn fail(&mut self, e: Error) {
         self.phase = Phase::Failed(e);
+        self.small_in_place = false;
         self.input = BytesMut::new();
         self.recycler.clear();
         self.partial = Message::new();
@@ -791,6 +796,9 @@ impl Connection {
         if let Some(overhead) = codec.overhead() {
             self.decoder.seal(overhead as u64);
         }
+        self.small_in_place = matches!(codec, Codec::Clear)
+            && matches!(self.mechanism, Mechanism::Null)
+            && !self.socket_type.receives_subscriptions();
         self.phase = Phase::Traffic(codec);
         self.handshake_deadline = None;
         self.next_ping = self.heartbeat.and_then(|hb| deadline(now, hb.interval));

@@ -255,6 +255,7 @@ impl FrameDecoder {
     /// frame leaves `src` without a [`Bytes`] being made of it. `None`, with
     /// nothing taken, for anything else (including a frame over a limit,
     /// which `decode` then refuses).
+    #[inline]
     pub(crate) fn take_small<T>(
         &mut self,
         src: &mut BytesMut,

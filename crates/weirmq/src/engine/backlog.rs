@@ -104,6 +104,7 @@ impl Backlog {
 
     /// Counts a message of `len` payload octets just taken in, and hands
     /// the batch on once it is full.
+    #[inline]
     fn taken(&mut self, core: &Core, len: usize, closing: &mut bool) -> bool {
         self.taken_in += len;
         self.bytes += len;
@@ -111,6 +112,7 @@ impl Backlog {
     }
 
     /// Enough for one hand-on.
+    #[inline]
     fn is_full(&self) -> bool {
         self.data.len() >= IN_BATCH || self.bytes >= IN_BATCH_BYTES
     }

@@ -163,12 +163,7 @@ impl<S: Stream> Wire<S> {
     /// Encodes one message, and tracks it until it is wholly written.
     #[inline]
     pub(super) fn encode(&mut self, entry: Entry) {
-        let start = self.unsent.output_end(&self.conn);
-        // The socket refuses empty messages, and the callers encode only on
-        // a ready connection: this cannot fail.
-        if entry.encode(&mut self.conn).is_ok() {
-            self.unsent.encoded(&self.conn, start, entry);
-        }
+        encode_tracked(&mut self.conn, &mut self.unsent, entry);
     }
 
     /// Encodes messages from `out`, a batch at a time, while the output is
@@ -178,17 +173,24 @@ impl<S: Stream> Wire<S> {
         // Not after a failure: the messages stay queued for the engine's
         // end to account for.
         let mut emptied = false;
-        if !self.conn.is_ready() {
+        // The parts apart, so that the loop keeps them in registers rather
+        // than going through `self` for each message.
+        let Wire {
+            conn,
+            unsent,
+            batch,
+            ..
+        } = self;
+        if !conn.is_ready() {
             return emptied;
         }
-        let mut batch = std::mem::take(&mut self.batch);
-        while self.conn.pending_transmit() + self.unsent.len < WRITE_BATCH {
+        while conn.pending_transmit() + unsent.len < WRITE_BATCH {
             batch.clear();
             // No more than a write batch of octets at a time (or one
             // message): what is taken leaves room in the pipe for as much
             // again, so a whole pipe taken at once would double what a
             // peer that does not read costs.
-            let taken = out.pop_into(&mut batch, POP_BATCH, WRITE_BATCH);
+            let taken = out.pop_into(batch, POP_BATCH, WRITE_BATCH);
             if taken == 0 {
                 emptied = true;
                 break;
@@ -201,18 +203,18 @@ impl<S: Stream> Wire<S> {
                     // The connection is ready: these cannot fail.
                     match entry.single_frame() {
                         Some([1, topic @ ..]) => {
-                            drop(self.conn.subscribe(topic));
+                            drop(conn.subscribe(topic));
                             continue;
                         }
                         Some([0, topic @ ..]) => {
-                            drop(self.conn.cancel(topic));
+                            drop(conn.cancel(topic));
                             continue;
                         }
                         // XSUB: other messages go upstream as data.
                         _ => {}
                     }
                 }
-                self.encode(entry);
+                encode_tracked(conn, unsent, entry);
             }
             // A short batch was all the pipe had: write it before taking
             // more. Taking again at once would find only what the sender
@@ -221,12 +223,11 @@ impl<S: Stream> Wire<S> {
             // (per message, when the engine keeps up: the sender then
             // spent half its time on the lock). While the write runs, the
             // sender queues a batch worth taking.
-            if taken < POP_BATCH && self.conn.pending_transmit() + self.unsent.len > 0 {
+            if taken < POP_BATCH && conn.pending_transmit() + unsent.len > 0 {
                 break;
             }
         }
-        self.batch = batch;
-        self.unsent.fill(&mut self.conn);
+        unsent.fill(conn);
         emptied
     }
 
@@ -342,5 +343,17 @@ impl<S: Stream> Wire<S> {
             .poll_read_ready(&mut Context::from_waker(&engine))
             .is_ready()
             .then_some(engine)
+    }
+}
+
+/// Encodes `entry` on `conn` and tracks it in `unsent` until it is wholly
+/// written.
+#[inline]
+fn encode_tracked(conn: &mut Connection, unsent: &mut Unsent, entry: Entry) {
+    let start = unsent.output_end(conn);
+    // The socket refuses empty messages, and the callers encode only on a
+    // ready connection: this cannot fail.
+    if entry.encode(conn).is_ok() {
+        unsent.encoded(conn, start, entry);
     }
 }

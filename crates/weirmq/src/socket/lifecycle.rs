@@ -53,6 +53,8 @@ impl Drop for EngineGuard {
 }
 
 impl Core {
+    /// Whether the socket is closed.
+    #[inline]
     pub(crate) fn is_closed(&self) -> bool {
         self.life.is_closed.load(Ordering::Acquire)
     }
