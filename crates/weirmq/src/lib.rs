@@ -45,7 +45,7 @@ mod socket;
 mod transport;
 
 pub use api::{
-    Dealer, Pair, Pub, Pull, Push, RecvSocket, Rep, Req, Router, SendSocket, Socket, Sub, XPub,
+    Dealer, Io, Pair, Pub, Pull, Push, RecvSocket, Rep, Req, Router, SendSocket, Socket, Sub, XPub,
     XSub, ZAP_ENDPOINT, zap_handler_bound,
 };
 pub use socket::{PeerStats, Stats};

@@ -19,6 +19,7 @@ use crate::options::Options;
 use crate::socket::{Core, PeerStats, Role, Shape, Stats};
 
 mod attach;
+mod io;
 mod zap;
 
 mod dealer;
@@ -34,6 +35,7 @@ mod xpub;
 mod xsub;
 
 pub use dealer::Dealer;
+pub use io::Io;
 pub use pair::Pair;
 pub use publish::Pub;
 pub use pull::Pull;
