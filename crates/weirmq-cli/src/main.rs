@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod perf;
+mod proxy;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -35,6 +36,9 @@ enum Command {
     Send(SendArgs),
     /// Receive messages and print one per line.
     Recv(RecvArgs),
+    /// Forward between a frontend and a backend socket (libzmq's
+    /// zmq_proxy), steerable from a control socket.
+    Proxy(proxy::ProxyArgs),
     /// Make a CURVE keypair: print it, or write certificate files.
     Keygen(KeygenArgs),
     /// Measure throughput and latency, as libzmq's perf tools do (and
@@ -339,6 +343,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Send(a) => send(a).await,
         Command::Recv(a) => recv(a).await,
+        Command::Proxy(a) => {
+            let hwm = Hwm::new(a.hwm(), Hwm::default().bytes())?;
+            proxy::proxy(a, Options::default().with_hwm(hwm)).await
+        }
         Command::Keygen(a) => keygen(a),
         Command::Perf(p) => perf::perf(p).await,
     }

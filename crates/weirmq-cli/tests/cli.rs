@@ -505,3 +505,85 @@ fn a_key_that_begins_with_a_hyphen_is_a_value() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("timed out"), "{stderr}");
 }
+
+#[test]
+fn proxy_forwards_and_terminates_on_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| format!("ipc://{}", dir.path().join(name).display());
+    let (front, back, control) = (at("front"), at("back"), at("control"));
+    let proxy = Running::start(
+        weirmq()
+            .args(["proxy", "--frontend", &format!("pull:{front}")])
+            .args(["--backend", &format!("push:@{back}")])
+            .args(["--control", &format!("pair:{control}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let recv = weirmq()
+        .args([
+            "recv",
+            "-t",
+            "pull",
+            &back,
+            "--count",
+            "3",
+            "--timeout",
+            "20",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sent = weirmq()
+        .args([
+            "send",
+            "-t",
+            "push",
+            &front,
+            "one",
+            "two",
+            "three",
+            "--timeout",
+            "20",
+        ])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert_eq!(
+        printed(recv.wait_with_output().unwrap()),
+        "one\ntwo\nthree\n"
+    );
+    let told = weirmq()
+        .args([
+            "send",
+            "-t",
+            "pair",
+            &control,
+            "TERMINATE",
+            "--timeout",
+            "20",
+        ])
+        .status()
+        .unwrap();
+    assert!(told.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let out = proxy
+        .finish(deadline)
+        .expect("the proxy ended on TERMINATE");
+    printed(out);
+}
+
+#[test]
+fn proxy_refuses_a_pair_of_types_that_cannot_be_proxied() {
+    let out = weirmq()
+        .args(["proxy", "--frontend", "push:tcp://127.0.0.1:*"])
+        .args(["--backend", "pull:tcp://127.0.0.1:*"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no proxy between a push frontend and a pull backend"),
+        "{err}"
+    );
+}

@@ -40,6 +40,7 @@ mod error;
 mod monitor;
 mod options;
 mod pattern;
+mod proxy;
 mod queue;
 mod socket;
 mod transport;
@@ -48,6 +49,7 @@ pub use api::{
     Dealer, Io, Pair, Pub, Pull, Push, RecvSocket, Rep, Req, Router, SendSocket, Socket, Sub, XPub,
     XSub, ZAP_ENDPOINT, zap_handler_bound,
 };
+pub use proxy::{Proxy, ProxyCounters, ProxyStats, SideStats, proxy};
 pub use socket::{PeerStats, Stats};
 
 /// The socket traits' methods, for `use weirmq::prelude::*`: sending,
