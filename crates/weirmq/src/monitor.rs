@@ -79,6 +79,34 @@ pub enum MonitorEvent {
         /// How many.
         count: u64,
     },
+    /// A peer's outgoing queue reached the high mark of
+    /// [`Options::queue_alert`](crate::Options::queue_alert): it is not
+    /// keeping up. Reported again only after a [`MonitorEvent::QueueLow`].
+    QueueHigh {
+        /// The peer's address or endpoint.
+        peer: String,
+        /// Messages queued to it then.
+        messages: usize,
+        /// Their payload octets.
+        bytes: usize,
+    },
+    /// A peer's outgoing queue, after a [`MonitorEvent::QueueHigh`], is
+    /// back under the low mark.
+    QueueLow {
+        /// The peer's address or endpoint.
+        peer: String,
+        /// Messages queued to it then.
+        messages: usize,
+        /// Their payload octets.
+        bytes: usize,
+    },
+    /// One `send` has waited
+    /// [`Options::send_blocked_alert`](crate::Options::send_blocked_alert)
+    /// for room, and goes on waiting (reported once per send).
+    SendBlocked {
+        /// How long it had waited.
+        waited: std::time::Duration,
+    },
     /// An established connection ended, and why (ZMQ_EVENT_DISCONNECTED).
     Disconnected {
         /// The peer's address or endpoint.

@@ -52,6 +52,52 @@ impl Default for Hwm {
     }
 }
 
+/// When a peer's outgoing queue raises an alert: a
+/// [`MonitorEvent::QueueHigh`](crate::MonitorEvent::QueueHigh) once it
+/// reaches `high_percent` of its HWM (in messages or in octets), and a
+/// [`MonitorEvent::QueueLow`](crate::MonitorEvent::QueueLow) once it is
+/// back under `low_percent` (in both). A queue hovering at one mark raises
+/// nothing more: only a fall under the low mark re-arms the high one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueAlert {
+    high: u8,
+    low: u8,
+}
+
+impl QueueAlert {
+    /// Alerts at `high_percent` of the HWM (1 to 100) and back under
+    /// `low_percent` (below the high one).
+    pub fn new(high_percent: u8, low_percent: u8) -> Result<QueueAlert, Error> {
+        if !(1..=100).contains(&high_percent) || low_percent >= high_percent {
+            return Err(Error::InvalidOption(format!(
+                "queue alert {high_percent}%/{low_percent}%: the high mark must be 1 to 100% \
+                 of the HWM and the low mark below it"
+            )));
+        }
+        Ok(QueueAlert {
+            high: high_percent,
+            low: low_percent,
+        })
+    }
+
+    /// The high mark, in percent of the HWM.
+    pub fn high_percent(&self) -> u8 {
+        self.high
+    }
+
+    /// The low mark, in percent of the HWM.
+    pub fn low_percent(&self) -> u8 {
+        self.low
+    }
+}
+
+impl Default for QueueAlert {
+    /// 80% up, 50% down.
+    fn default() -> Self {
+        QueueAlert { high: 80, low: 50 }
+    }
+}
+
 /// What a PUB does when a subscriber's queue is full.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -208,6 +254,14 @@ pub struct Options {
     /// and REQ queue messages for a `connect`ed endpoint from the start and
     /// while it reconnects, up to its HWM.
     pub immediate: bool,
+    /// Alerts when a peer's outgoing queue nears its HWM and when it has
+    /// drained again (see [`QueueAlert`]). Default `None`: no alerts (the
+    /// peak depths and the time spent full are in the stats either way).
+    pub queue_alert: Option<QueueAlert>,
+    /// Report a [`MonitorEvent::SendBlocked`](crate::MonitorEvent::SendBlocked)
+    /// when one `send` has waited this long for room (once per send).
+    /// Default `None`.
+    pub send_blocked_alert: Option<Duration>,
 }
 
 impl Default for Options {
@@ -236,6 +290,8 @@ impl Default for Options {
             xpub_verbose: false,
             tcp_keepalive: None,
             immediate: true,
+            queue_alert: None,
+            send_blocked_alert: None,
         }
     }
 }
@@ -402,6 +458,18 @@ impl Options {
     /// Sets the cap on accepted connections.
     pub fn with_max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
+        self
+    }
+
+    /// Sets the queue alerts (see [`QueueAlert`]).
+    pub fn with_queue_alert(mut self, alert: QueueAlert) -> Self {
+        self.queue_alert = Some(alert);
+        self
+    }
+
+    /// Reports a send that has waited `after` for room.
+    pub fn with_send_blocked_alert(mut self, after: Duration) -> Self {
+        self.send_blocked_alert = Some(after);
         self
     }
 

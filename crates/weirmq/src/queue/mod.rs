@@ -9,6 +9,7 @@ pub(crate) mod budget;
 pub(crate) mod entry;
 pub(crate) mod inbound;
 pub(crate) mod pipe;
+pub(crate) mod pressure;
 pub(crate) mod signal;
 
 use std::sync::{Mutex, MutexGuard};

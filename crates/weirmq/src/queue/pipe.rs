@@ -16,6 +16,7 @@ use weirmq_zmtp::Message;
 use crate::options::Hwm;
 use crate::pattern::fq::take_front;
 use crate::queue::entry::Entry;
+use crate::queue::pressure::{Crossing, Marks, Pressure, Reader};
 use crate::queue::signal::Signal;
 
 /// Why a push did not happen.
@@ -33,6 +34,17 @@ struct State {
     /// push or pop holds anyway: no atomic per message).
     pushed: u64,
     popped: u64,
+    pressure: Pressure,
+}
+
+/// Where a crossing of a pipe's alert marks is reported, with the depth
+/// then in messages and octets.
+pub(crate) type Report = Box<dyn Fn(Crossing, usize, usize) + Send + Sync>;
+
+/// Alerts on a pipe: its marks, and where crossings are reported.
+pub(crate) struct Watch {
+    pub(crate) marks: Marks,
+    pub(crate) report: Report,
 }
 
 struct Shared {
@@ -47,6 +59,8 @@ struct Shared {
     /// Raised when room frees up or the pipe closes; may be shared by all
     /// the pipes of a socket, so a sender can wait for "any peer".
     writable: Arc<Signal>,
+    /// Where crossings of the alert marks go, if there are marks.
+    report: Option<Report>,
 }
 
 /// Both ends of a bounded queue (cheap to clone).
@@ -62,7 +76,23 @@ impl Pipe {
     }
 
     /// A pipe that, with `conflate`, keeps only the newest message.
+    #[cfg(test)]
     pub(crate) fn with_conflate(hwm: Hwm, writable: Arc<Signal>, conflate: bool) -> Pipe {
+        Pipe::watched(hwm, writable, conflate, None)
+    }
+
+    /// A pipe that, with `conflate`, keeps only the newest message, and
+    /// reports crossings of `watch`'s marks.
+    pub(crate) fn watched(
+        hwm: Hwm,
+        writable: Arc<Signal>,
+        conflate: bool,
+        watch: Option<Watch>,
+    ) -> Pipe {
+        let (marks, report) = match watch {
+            Some(w) => (Some(w.marks), Some(w.report)),
+            None => (None, None),
+        };
         Pipe {
             shared: Arc::new(Shared {
                 hwm,
@@ -75,9 +105,11 @@ impl Pipe {
                     closed: false,
                     pushed: 0,
                     popped: 0,
+                    pressure: Pressure::new(marks),
                 }),
                 readable: Signal::default(),
                 writable,
+                report,
             }),
         }
     }
@@ -100,6 +132,7 @@ impl Pipe {
             return Err(PushError::Closed(msg));
         }
         if !self.admits(&mut st, msg.byte_len()) {
+            st.pressure.refused();
             return Err(PushError::Full(msg));
         }
         let (entry, copied) = match copy {
@@ -126,6 +159,7 @@ impl Pipe {
         Self::fits(st.queue.len(), st.bytes, &self.shared.hwm, len)
     }
 
+    #[inline]
     fn enqueue(&self, st: &mut State, entry: Entry) {
         st.bytes += entry.byte_len();
         st.queue.push_back(entry);
@@ -135,13 +169,28 @@ impl Pipe {
     /// waiting readers (reading whether one waits before the lock goes, see
     /// [`Signal`]). Readers wait only for an empty queue to fill, so only
     /// the push that ends emptiness wakes them.
+    #[inline]
     fn pushed(&self, mut st: MutexGuard<'_, State>, n: u64) {
         st.pushed += n;
         let was_empty = st.queue.len() as u64 <= n;
         let wake = was_empty && self.shared.readable.has_waiters();
+        let (depth, bytes) = (st.queue.len(), st.bytes);
+        let crossing = st.pressure.grew(depth, bytes);
+        self.report(&st, crossing);
         drop(st);
         if wake {
             self.shared.readable.wake_all();
+        }
+    }
+
+    /// Reports a crossing of the alert marks. Under the pipe's lock, so
+    /// that the sender's and the engine's reports reach the monitor in the
+    /// order of the crossings (crossings are rare, and the monitor's lock
+    /// takes no other).
+    #[inline]
+    fn report(&self, st: &State, crossing: Option<Crossing>) {
+        if let (Some(crossing), Some(report)) = (crossing, &self.shared.report) {
+            report(crossing, st.queue.len(), st.bytes);
         }
     }
 
@@ -152,6 +201,9 @@ impl Pipe {
         st.bytes -= bytes;
         st.popped += n as u64;
         let wake = self.below_low_water(&st) && self.shared.writable.has_waiters();
+        let (depth, left) = (st.queue.len(), st.bytes);
+        let crossing = st.pressure.shrank(depth, left);
+        self.report(&st, crossing);
         drop(st);
         if wake {
             self.shared.writable.wake_all();
@@ -252,9 +304,16 @@ impl Pipe {
     }
 
     /// Whether a message of `len` payload octets would be accepted now.
+    /// (A sender told "no" found the pipe full: that counts in the time it
+    /// spends full.)
     pub(crate) fn has_room(&self, len: usize) -> bool {
-        let st = self.lock();
-        self.shared.conflate || Self::fits(st.queue.len(), st.bytes, &self.shared.hwm, len)
+        let mut st = self.lock();
+        let room =
+            self.shared.conflate || Self::fits(st.queue.len(), st.bytes, &self.shared.hwm, len);
+        if !room {
+            st.pressure.refused();
+        }
+        room
     }
 
     /// Takes up to `max` messages into `out`; returns how many.
@@ -339,6 +398,14 @@ impl Pipe {
     pub(crate) fn depth(&self) -> (usize, usize) {
         let st = self.lock();
         (st.queue.len(), st.bytes)
+    }
+
+    /// The deepest the pipe has been (messages) since `reader` last asked,
+    /// and all the time it has spent full.
+    pub(crate) fn pressure(&self, reader: Reader) -> (usize, std::time::Duration) {
+        let mut st = self.lock();
+        let now = st.queue.len();
+        (st.pressure.take_peak(reader, now), st.pressure.time_full())
     }
 
     /// Messages replaced by newer ones under conflate.

@@ -41,7 +41,8 @@ pub(crate) struct Core {
     pub(super) room: Arc<Signal>,
     pub(super) life: Lifecycle,
     pub(super) admission: Admission,
-    monitor: Mutex<MonitorTx>,
+    /// Shared with the peers' pipes, which report their alerts to it.
+    pub(super) monitor: Arc<Mutex<MonitorTx>>,
     /// Peers connected now.
     pub(super) connected: AtomicUsize,
     /// Drops of peers that have since gone (those of current peers are in
@@ -52,6 +53,8 @@ pub(crate) struct Core {
     /// REQ and REP: messages a receiver read through the connection and
     /// took without the incoming queue.
     pub(super) received_through: AtomicU64,
+    /// Nanoseconds `send` calls have spent waiting for room.
+    pub(super) send_blocked_ns: AtomicU64,
 }
 
 impl Core {
@@ -84,11 +87,12 @@ impl Core {
             room: Arc::new(Signal::default()),
             life: Lifecycle::default(),
             admission: Admission::default(),
-            monitor: Mutex::new(MonitorTx::default()),
+            monitor: Arc::new(Mutex::new(MonitorTx::default())),
             connected: AtomicUsize::new(0),
             dropped_gone: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             received_through: AtomicU64::new(0),
+            send_blocked_ns: AtomicU64::new(0),
         }))
     }
 

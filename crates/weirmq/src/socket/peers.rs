@@ -19,7 +19,8 @@ use crate::pattern::lb::LoadBalance;
 use crate::pattern::route::{DuplicateRoutingId, Routes};
 use crate::pattern::subscriptions::Subscriptions;
 use crate::queue::lock;
-use crate::queue::pipe::Pipe;
+use crate::queue::pipe::{Pipe, Watch};
+use crate::queue::pressure::{Crossing, Marks, Reader};
 
 /// One ready peer.
 pub(crate) struct Peer {
@@ -221,15 +222,47 @@ impl Core {
         Arc::new(Peer {
             name: name.to_owned(),
             id,
-            out: Pipe::with_conflate(
+            out: Pipe::watched(
                 self.options.send_hwm,
                 self.room.clone(),
                 self.options.conflate,
+                self.queue_watch(name),
             ),
             subscriptions: Mutex::new(Subscriptions::default()),
             dropped: AtomicU64::new(0),
             replaced: Notify::new(),
             link: Mutex::new(None),
+        })
+    }
+
+    /// The alerts on a peer's outgoing queue, if the options ask for them:
+    /// crossings go to the monitor (held weakly: the pipes must not keep
+    /// the socket's monitor open after the socket is gone).
+    fn queue_watch(&self, name: &str) -> Option<Watch> {
+        let alert = self.options.queue_alert?;
+        let monitor = Arc::downgrade(&self.monitor);
+        let peer = name.to_owned();
+        let report = move |crossing, messages, bytes| {
+            let Some(monitor) = monitor.upgrade() else {
+                return;
+            };
+            let peer = peer.clone();
+            lock(&monitor).emit(match crossing {
+                Crossing::High => MonitorEvent::QueueHigh {
+                    peer,
+                    messages,
+                    bytes,
+                },
+                Crossing::Low => MonitorEvent::QueueLow {
+                    peer,
+                    messages,
+                    bytes,
+                },
+            });
+        };
+        Some(Watch {
+            marks: Marks::new(self.options.send_hwm, alert),
+            report: Box::new(report),
         })
     }
 
@@ -300,12 +333,15 @@ impl Core {
             .iter()
             .map(|p| {
                 let (queued_messages, queued_bytes) = p.out.depth();
+                let (peak_queued_messages, time_full) = p.out.pressure(Reader::PeerStats);
                 crate::PeerStats {
                     peer: p.name.clone(),
                     routing_id: p.id.clone(),
                     queued_messages,
                     queued_bytes,
                     dropped: p.missed(),
+                    peak_queued_messages,
+                    time_full,
                 }
             })
             .collect()
@@ -318,11 +354,14 @@ impl Core {
         live + self.dropped_gone.load(Ordering::Relaxed) + self.inbound.replaced()
     }
 
-    /// Messages queued to peers and not yet handed to a connection.
-    pub(crate) fn queued_out(&self) -> (usize, usize) {
-        self.peers().list.iter().fold((0, 0), |(m, b), p| {
+    /// Messages (and their octets) queued to peers and not yet handed to a
+    /// connection, and the most queued to one peer since `stats()` last
+    /// asked.
+    pub(crate) fn queued_out(&self) -> (usize, usize, usize) {
+        self.peers().list.iter().fold((0, 0, 0), |(m, b, peak), p| {
             let (pm, pb) = p.out.depth();
-            (m + pm, b + pb)
+            let (pp, _) = p.out.pressure(Reader::Stats);
+            (m + pm, b + pb, peak.max(pp))
         })
     }
 }

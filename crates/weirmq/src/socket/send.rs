@@ -4,12 +4,16 @@
 //! ones of [`crate::pattern`]; here they meet the peers' pipes, and a
 //! sender that finds no room waits (backpressure), up to its timeout.
 
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
 use bytes::Bytes;
 use weirmq_zmtp::Message;
 
 use super::core::Core;
 use super::peers::Peer;
 use crate::error::{Error, TrySendError};
+use crate::monitor::MonitorEvent;
 use crate::options::WhenFull;
 use crate::pattern::dist::{Taken, distribute};
 use crate::queue::lock;
@@ -184,10 +188,21 @@ impl Core {
         msg: Message,
         attempt: impl Fn(&Core, Message) -> Result<T, TrySendError>,
     ) -> Result<T, Error> {
+        // Counted however the wait ends (done, timed out, dropped).
+        let _blocked = Blocked::since(self);
         let wait = async {
             let mut msg = msg;
             let mut closed = self.life.closed.subscribe();
             let _registered = self.room.register();
+            // The alert for a send that has waited too long, once.
+            let alarm = async {
+                match self.options.send_blocked_alert {
+                    Some(after) => tokio::time::sleep(after).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(alarm);
+            let mut alerted = false;
             loop {
                 let notified = self.room.notified();
                 tokio::pin!(notified);
@@ -196,13 +211,44 @@ impl Core {
                     Ok(t) => return Ok(t),
                     Err(e) => msg = refusal(e)?,
                 }
-                tokio::select! {
-                    _ = notified => {}
-                    _ = closed.wait_for(|c| *c) => return Err(Error::Closed),
+                loop {
+                    tokio::select! {
+                        _ = &mut notified => break,
+                        _ = closed.wait_for(|c| *c) => return Err(Error::Closed),
+                        _ = &mut alarm, if !alerted => {
+                            alerted = true;
+                            let waited = self.options.send_blocked_alert.unwrap_or_default();
+                            self.emit(MonitorEvent::SendBlocked { waited });
+                        }
+                    }
                 }
             }
         };
         super::with_timeout(self.options.send_timeout, wait).await
+    }
+}
+
+/// A send's wait for room, added to the socket's total when it ends.
+struct Blocked<'a> {
+    core: &'a Core,
+    since: Instant,
+}
+
+impl<'a> Blocked<'a> {
+    fn since(core: &'a Core) -> Blocked<'a> {
+        Blocked {
+            core,
+            since: Instant::now(),
+        }
+    }
+}
+
+impl Drop for Blocked<'_> {
+    fn drop(&mut self) {
+        let waited = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.core
+            .send_blocked_ns
+            .fetch_add(waited, Ordering::Relaxed);
     }
 }
 

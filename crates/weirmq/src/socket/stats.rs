@@ -2,6 +2,7 @@
 //! ([`Stats`]), and what is queued to each peer ([`PeerStats`]).
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -49,6 +50,12 @@ pub struct Stats {
     /// what the socket holds of incoming data beyond each connection's own
     /// read buffer allowance.
     pub recv_budget_used: usize,
+    /// The most messages queued to any one peer since the last call of
+    /// `stats()` (which starts the next count from now): how close the
+    /// queues came to their HWM between two looks.
+    pub peak_queued_out_messages: usize,
+    /// All the time `send` calls have spent waiting for room.
+    pub send_blocked: Duration,
 }
 
 /// What is queued to one ready peer, and what it missed.
@@ -66,12 +73,18 @@ pub struct PeerStats {
     /// Messages it missed: dropped under `WhenFull::Drop`, or replaced under
     /// conflate.
     pub dropped: u64,
+    /// The most messages queued to it since the last call of
+    /// `peer_stats()` (which starts the next count from now).
+    pub peak_queued_messages: usize,
+    /// All the time its queue has spent full: from a sender finding it
+    /// full until room freed.
+    pub time_full: Duration,
 }
 
 impl Core {
     /// Queue depths and counters now.
     pub(crate) fn stats(&self) -> Stats {
-        let (queued_out_messages, queued_out_bytes) = self.queued_out();
+        let (queued_out_messages, queued_out_bytes, peak_queued_out_messages) = self.queued_out();
         let ((queued_in_messages, queued_in_bytes), received) = self.inbound.depth();
         // Each lock is taken and released on its own line: a guard living to
         // the end of the struct expression would deadlock `dropped()`.
@@ -89,6 +102,8 @@ impl Core {
             evicted: self.admission.evicted.load(Ordering::Relaxed),
             rejected: self.admission.rejected.load(Ordering::Relaxed),
             recv_budget_used: self.budget.used(),
+            peak_queued_out_messages,
+            send_blocked: Duration::from_nanos(self.send_blocked_ns.load(Ordering::Relaxed)),
         }
     }
 }

@@ -1,0 +1,220 @@
+//! How hard a queue presses against its HWM: the deepest it has been since
+//! someone last looked, how long it has spent full, and when it crosses a
+//! high mark and falls back under a low one (with hysteresis between the
+//! two, so a queue hovering at one mark raises no storm of alerts).
+//!
+//! Sans-IO, kept under the queue's own lock: a push or a take costs a
+//! compare or two; the clock is read only when the queue is found full and
+//! when room frees after that.
+
+use std::time::{Duration, Instant};
+
+use crate::options::{Hwm, QueueAlert};
+
+/// A high and a low mark, in messages and in octets, worked out from the
+/// HWM once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Marks {
+    high: (usize, usize),
+    low: (usize, usize),
+}
+
+impl Marks {
+    /// The marks `alert` sets on a queue of `hwm`. The high mark is at
+    /// least one message, so that it can be reached.
+    pub(crate) fn new(hwm: Hwm, alert: QueueAlert) -> Marks {
+        let share = |of: usize, percent: u8| {
+            let share = of as u128 * u128::from(percent) / 100;
+            usize::try_from(share).unwrap_or(usize::MAX)
+        };
+        let (high, low) = (alert.high_percent(), alert.low_percent());
+        Marks {
+            high: (
+                share(hwm.messages(), high).max(1),
+                share(hwm.bytes(), high).max(1),
+            ),
+            low: (share(hwm.messages(), low), share(hwm.bytes(), low)),
+        }
+    }
+
+    fn above_high(&self, messages: usize, bytes: usize) -> bool {
+        messages >= self.high.0 || bytes >= self.high.1
+    }
+
+    fn under_low(&self, messages: usize, bytes: usize) -> bool {
+        messages <= self.low.0 && bytes <= self.low.1
+    }
+}
+
+/// A crossing of a mark, to be reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Crossing {
+    /// The queue reached the high mark.
+    High,
+    /// The queue fell back under the low mark.
+    Low,
+}
+
+/// A queue's pressure.
+#[derive(Debug, Default)]
+pub(crate) struct Pressure {
+    marks: Option<Marks>,
+    /// Above the high mark, and not yet back under the low one.
+    high: bool,
+    /// The deepest the queue has been (messages) since [`Stats`] and since
+    /// [`PeerStats`] last asked: each has its own.
+    ///
+    /// [`Stats`]: crate::Stats
+    /// [`PeerStats`]: crate::PeerStats
+    peak: [usize; 2],
+    /// The larger of the two: a push below it (the common case) costs one
+    /// compare.
+    peak_any: usize,
+    /// Since when a sender has found the queue full, until room frees.
+    full_since: Option<Instant>,
+    /// Time spent full before that.
+    full_before: Duration,
+}
+
+/// Who asks for the peak depth: each has its own "since I last asked".
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Reader {
+    Stats = 0,
+    PeerStats = 1,
+}
+
+impl Pressure {
+    /// Pressure with alerts at `marks`, if any.
+    pub(crate) fn new(marks: Option<Marks>) -> Pressure {
+        Pressure {
+            marks,
+            ..Pressure::default()
+        }
+    }
+
+    /// After messages went in: the queue holds `messages` of `bytes`.
+    #[inline]
+    pub(crate) fn grew(&mut self, messages: usize, bytes: usize) -> Option<Crossing> {
+        if messages > self.peak_any {
+            self.new_peak(messages);
+        }
+        let marks = self.marks.as_ref()?;
+        if !self.high && marks.above_high(messages, bytes) {
+            self.high = true;
+            return Some(Crossing::High);
+        }
+        None
+    }
+
+    fn new_peak(&mut self, messages: usize) {
+        for peak in &mut self.peak {
+            *peak = (*peak).max(messages);
+        }
+        self.peak_any = messages;
+    }
+
+    /// After messages left: the queue holds `messages` of `bytes`.
+    #[inline]
+    pub(crate) fn shrank(&mut self, messages: usize, bytes: usize) -> Option<Crossing> {
+        if let Some(since) = self.full_since {
+            self.full_before += since.elapsed();
+            self.full_since = None;
+        }
+        let marks = self.marks.as_ref()?;
+        if self.high && marks.under_low(messages, bytes) {
+            self.high = false;
+            return Some(Crossing::Low);
+        }
+        None
+    }
+
+    /// A sender found the queue full.
+    pub(crate) fn refused(&mut self) {
+        self.full_since.get_or_insert_with(Instant::now);
+    }
+
+    /// The deepest the queue has been since `reader` last asked; the next
+    /// answer starts from `now_messages`, the depth now.
+    pub(crate) fn take_peak(&mut self, reader: Reader, now_messages: usize) -> usize {
+        let peak = std::mem::replace(&mut self.peak[reader as usize], now_messages);
+        self.peak_any = self.peak[0].max(self.peak[1]);
+        peak.max(now_messages)
+    }
+
+    /// All the time the queue has spent full (still counting while it is).
+    pub(crate) fn time_full(&self) -> Duration {
+        self.full_before + self.full_since.map_or(Duration::ZERO, |s| s.elapsed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marks(messages: usize, bytes: usize, high: u8, low: u8) -> Marks {
+        let alert = QueueAlert::new(high, low).unwrap();
+        Marks::new(Hwm::new(messages, bytes).unwrap(), alert)
+    }
+
+    #[test]
+    fn crossings_come_once_each_way_with_hysteresis_between() {
+        let mut p = Pressure::new(Some(marks(10, 1 << 20, 80, 50)));
+        let mut seen = Vec::new();
+        // Up to 9, down to 6, up to 10, down to 5, up to 8 again.
+        let depths = (1..=9)
+            .chain((6..9).rev())
+            .chain(7..=10)
+            .chain((5..10).rev())
+            .chain(6..=8);
+        let mut last = 0;
+        for d in depths {
+            let crossing = if d > last {
+                p.grew(d, d)
+            } else {
+                p.shrank(d, d)
+            };
+            seen.extend(crossing.map(|c| (d, c)));
+            last = d;
+        }
+        assert_eq!(
+            seen,
+            [(8, Crossing::High), (5, Crossing::Low), (8, Crossing::High)]
+        );
+    }
+
+    #[test]
+    fn octets_reach_the_high_mark_too_and_both_must_fall() {
+        let mut p = Pressure::new(Some(marks(1000, 1000, 80, 50)));
+        assert_eq!(p.grew(2, 700), None);
+        assert_eq!(p.grew(3, 800), Some(Crossing::High));
+        // Few messages, still many octets: not under the low mark.
+        assert_eq!(p.shrank(1, 600), None);
+        assert_eq!(p.shrank(1, 500), Some(Crossing::Low));
+    }
+
+    #[test]
+    fn without_marks_nothing_is_reported_but_peaks_are_kept() {
+        let mut p = Pressure::new(None);
+        for d in [3, 7, 2] {
+            assert_eq!(p.grew(d, d), None);
+        }
+        assert_eq!(p.take_peak(Reader::Stats, 2), 7);
+        // Each reader has its own peak; the next starts from now.
+        assert_eq!(p.take_peak(Reader::Stats, 2), 2);
+        assert_eq!(p.take_peak(Reader::PeerStats, 2), 7);
+    }
+
+    #[test]
+    fn time_full_counts_from_the_refusal_to_the_room() {
+        let mut p = Pressure::default();
+        assert_eq!(p.time_full(), Duration::ZERO);
+        p.refused();
+        std::thread::sleep(Duration::from_millis(20));
+        p.refused(); // still the same spell
+        assert!(p.time_full() >= Duration::from_millis(20));
+        p.shrank(0, 0);
+        let spent = p.time_full();
+        std::thread::sleep(Duration::from_millis(10));
+        assert_eq!(p.time_full(), spent, "not full any more: the clock stopped");
+    }
+}

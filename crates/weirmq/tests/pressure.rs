@@ -1,0 +1,139 @@
+//! Queue-pressure alerts: a peer's outgoing queue reports reaching the high
+//! mark and falling back under the low one (monitor events, alternating),
+//! a send blocked too long is reported once, and the stats keep the peak
+//! depth since the last look and the time spent full.
+
+mod common;
+
+use std::time::Duration;
+
+use weirmq::prelude::*;
+use weirmq::{Error, Hwm, Monitor, MonitorEvent, Options, Pull, Push, QueueAlert};
+
+use common::{offer_until_refused, wait_until, within};
+
+/// The PUSH's queue: larger than what its connection takes from it at a
+/// time (so that the depth moves in steps, as with the default HWM).
+const HWM: usize = 1000;
+
+/// A PUSH with a queue of [`HWM`] messages to a PULL whose application
+/// does not read (its own queue holds 10).
+async fn stalled_pair(push: Options) -> (Push, Pull, Monitor) {
+    let small = Hwm::new(10, usize::MAX).unwrap();
+    let pull = Pull::with_options(Options::default().with_hwm(small)).unwrap();
+    let endpoint = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let push = Push::with_options(push.with_hwm(Hwm::new(HWM, usize::MAX).unwrap())).unwrap();
+    let events = push.monitor();
+    push.connect(&endpoint).await.unwrap();
+    wait_until(|| push.stats().peers == 1).await;
+    (push, pull, events)
+}
+
+/// The queue alerts seen so far.
+fn alerts(events: &mut Monitor) -> Vec<MonitorEvent> {
+    std::iter::from_fn(|| events.try_recv())
+        .filter(|e| {
+            matches!(
+                e,
+                MonitorEvent::QueueHigh { .. } | MonitorEvent::QueueLow { .. }
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_queue_reports_its_high_and_low_marks_in_turn() {
+    let alert = QueueAlert::new(80, 50).unwrap();
+    let (push, pull, mut events) = stalled_pair(Options::default().with_queue_alert(alert)).await;
+    let body = vec![7u8; 1024];
+    let sent = offer_until_refused(|m| push.try_send(m), |_| body.clone()).await;
+    let filling = alerts(&mut events);
+    // The queue is full now: the last word is that it is high, and the
+    // words alternate, high first (the queue may have gone up and down
+    // while the socket buffers filled, but not in a storm).
+    assert!(!filling.is_empty(), "no alert while the queue filled");
+    assert!(filling.len() < 10, "{} alerts: {filling:?}", filling.len());
+    for (i, e) in filling.iter().enumerate() {
+        match e {
+            MonitorEvent::QueueHigh { messages, .. } if i % 2 == 0 => {
+                assert!(*messages >= HWM * 8 / 10, "{e:?}")
+            }
+            MonitorEvent::QueueLow { messages, .. } if i % 2 == 1 => {
+                assert!(*messages <= HWM / 2, "{e:?}")
+            }
+            _ => panic!("out of turn: {filling:?}"),
+        }
+    }
+    assert!(
+        filling.len() % 2 == 1,
+        "the full queue's last alert: {filling:?}"
+    );
+    let peer = &push.peer_stats()[0];
+    assert_eq!(peer.peak_queued_messages, HWM);
+    assert_eq!(push.stats().peak_queued_out_messages, HWM);
+
+    // The consumer wakes up: the queue drains, and says so once.
+    for _ in 0..sent {
+        within(pull.recv()).await.unwrap();
+    }
+    wait_until(|| push.stats().queued_out_messages == 0).await;
+    let draining = alerts(&mut events);
+    assert!(
+        matches!(draining[..], [MonitorEvent::QueueLow { messages, .. }] if messages <= HWM / 2),
+        "{draining:?}"
+    );
+    // Peaks start again from the depth then at each look: `stats()` was
+    // last asked once the queue was empty, `peer_stats()` while it was
+    // full. The time full was counted.
+    assert_eq!(push.stats().peak_queued_out_messages, 0);
+    let peer = &push.peer_stats()[0];
+    assert_eq!(peer.peak_queued_messages, HWM);
+    assert!(peer.time_full > Duration::ZERO, "{peer:?}");
+    assert_eq!(push.peer_stats()[0].peak_queued_messages, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_blocked_too_long_is_reported_once_and_counted() {
+    let options = Options::default()
+        .with_send_blocked_alert(Duration::from_millis(50))
+        .with_send_timeout(Duration::from_millis(400));
+    let (push, _pull, mut events) = stalled_pair(options).await;
+    let body = vec![7u8; 1024];
+    offer_until_refused(|m| push.try_send(m), |_| body.clone()).await;
+    let before = push.stats().send_blocked;
+    let sent = push.send(body.clone()).await;
+    assert!(matches!(sent, Err(Error::Timeout(_))), "{sent:?}");
+    let blocked = push.stats().send_blocked - before;
+    assert!(blocked >= Duration::from_millis(350), "{blocked:?}");
+    let seen: Vec<_> = std::iter::from_fn(|| events.try_recv()).collect();
+    let reported: Vec<_> = seen
+        .iter()
+        .filter(|e| matches!(e, MonitorEvent::SendBlocked { .. }))
+        .collect();
+    assert_eq!(
+        reported,
+        [&MonitorEvent::SendBlocked {
+            waited: Duration::from_millis(50)
+        }],
+        "{seen:?}"
+    );
+    // No queue alerts without `queue_alert`.
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, MonitorEvent::QueueHigh { .. })),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn alert_marks_are_checked() {
+    assert!(QueueAlert::new(80, 50).is_ok());
+    for (high, low) in [(0, 0), (101, 50), (50, 50), (50, 60)] {
+        let refused = QueueAlert::new(high, low);
+        assert!(
+            matches!(refused, Err(Error::InvalidOption(_))),
+            "{high}/{low}: {refused:?}"
+        );
+    }
+}
