@@ -116,6 +116,46 @@ pub enum MonitorEvent {
     },
 }
 
+/// Every monitor event is also a `tracing` event, inside the span of the
+/// socket and (for a connection's events) the connection: at WARN what
+/// loses messages or refuses peers, at INFO what ends a connection or
+/// drains a queue, at DEBUG the ordinary life of connections, and at TRACE
+/// what can happen once per message (a drop chosen with `WhenFull::Drop`).
+fn trace(event: &MonitorEvent) {
+    use tracing::{debug, info, trace, warn};
+    match event {
+        MonitorEvent::Listening { endpoint } => debug!(%endpoint, "listening"),
+        MonitorEvent::Accepted { peer } => debug!(%peer, "accepted"),
+        MonitorEvent::ConnectionRejected { peer, reason } => {
+            warn!(%peer, %reason, "connection rejected")
+        }
+        MonitorEvent::Connected { endpoint } => debug!(%endpoint, "connected"),
+        MonitorEvent::ConnectRetried { endpoint, delay } => {
+            debug!(%endpoint, ?delay, "connect failed, retrying")
+        }
+        MonitorEvent::HandshakeSucceeded { peer, socket_type } => {
+            debug!(%peer, peer_type = ?socket_type, "handshake succeeded")
+        }
+        MonitorEvent::HandshakeFailed { peer, reason } => {
+            warn!(%peer, %reason, "handshake failed")
+        }
+        MonitorEvent::MessageDropped { peer } => trace!(%peer, "message dropped (WhenFull::Drop)"),
+        MonitorEvent::MessagesLost { peer, count } => warn!(%peer, count, "messages lost"),
+        MonitorEvent::QueueHigh {
+            peer,
+            messages,
+            bytes,
+        } => warn!(%peer, messages, bytes, "queue at its high mark"),
+        MonitorEvent::QueueLow {
+            peer,
+            messages,
+            bytes,
+        } => info!(%peer, messages, bytes, "queue back under its low mark"),
+        MonitorEvent::SendBlocked { waited } => warn!(?waited, "send blocked"),
+        MonitorEvent::Disconnected { peer, reason } => info!(%peer, %reason, "disconnected"),
+    }
+}
+
 /// The receiving end of a socket's monitor.
 #[derive(Debug)]
 pub struct Monitor {
@@ -157,6 +197,7 @@ impl MonitorTx {
     }
 
     pub(crate) fn emit(&self, event: MonitorEvent) {
+        trace(&event);
         if let Some(tx) = &self.tx {
             if tx.try_send(event).is_err() {
                 self.missed.fetch_add(1, Ordering::Relaxed);

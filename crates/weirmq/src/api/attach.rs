@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::endpoint::Endpoint;
 use crate::engine;
@@ -42,8 +43,10 @@ pub(crate) async fn bind(core: &Arc<Core>, endpoint: &str) -> Result<String, Err
     }
     let target = Endpoint::parse(endpoint)?;
     let resolved = with_transport(&target, Bind(core, target.clone())).await?;
-    core.emit(MonitorEvent::Listening {
-        endpoint: resolved.clone(),
+    core.span.in_scope(|| {
+        core.emit(MonitorEvent::Listening {
+            endpoint: resolved.clone(),
+        })
     });
     Ok(resolved)
 }
@@ -54,19 +57,23 @@ async fn serve<T: Transport>(core: Arc<Core>, target: Endpoint) -> Result<String
     let (mut listener, bound) = T::bind(&target, settings(&core)).await?;
     let resolved = bound.to_string();
     let mut stop = core.link(resolved.clone());
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                r = listener.accept() => match r {
-                    Ok((stream, peer)) => accepted(&core, peer, stream, &stop),
-                    // Out of file descriptors and the like: back off.
-                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                },
-                // The listener goes with the task: the endpoint is released.
-                _ = stopped(&core, &mut stop) => return,
+    let span = core.span.clone();
+    tokio::spawn(
+        async move {
+            loop {
+                tokio::select! {
+                    r = listener.accept() => match r {
+                        Ok((stream, peer)) => accepted(&core, peer, stream, &stop),
+                        // Out of file descriptors and the like: back off.
+                        Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    },
+                    // The listener goes with the task: the endpoint is released.
+                    _ = stopped(&core, &mut stop) => return,
+                }
             }
         }
-    });
+        .instrument(span),
+    );
     Ok(resolved)
 }
 
@@ -100,7 +107,8 @@ pub(crate) fn connect(core: &Arc<Core>, endpoint: &str) -> Result<(), Error> {
     impl WithTransport for Connect {
         type Output = ();
         fn run<T: Transport>(self) {
-            tokio::spawn(dial_on::<T>(self.0, self.1, self.2));
+            let span = self.0.span.clone();
+            tokio::spawn(dial_on::<T>(self.0, self.1, self.2).instrument(span));
         }
     }
     let target = Endpoint::parse(endpoint)?;

@@ -40,6 +40,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
+use tracing::Instrument;
 use weirmq_zmtp::Connection;
 
 use crate::monitor::MonitorEvent;
@@ -115,6 +116,28 @@ impl End {
 /// keeps a connecting socket's pipe in the same way). Accepted connections
 /// pass `None`: a peer that dialled in and left is gone.
 pub(crate) async fn run<S: Stream>(
+    core: Arc<Core>,
+    peer_name: String,
+    stream: S,
+    kept: Option<&mut Option<Arc<Peer>>>,
+    ticket: Option<Ticket>,
+    stop: watch::Receiver<bool>,
+) -> End {
+    // Only the mechanism's name: its Debug would show no secret either,
+    // but a name is all a log needs.
+    let span = tracing::info_span!(
+        parent: &core.span,
+        "connection",
+        peer = %peer_name,
+        mechanism = %core.options.mechanism.name(),
+    );
+    connection(core, peer_name, stream, kept, ticket, stop)
+        .instrument(span)
+        .await
+}
+
+/// [`run`], inside the connection's span.
+async fn connection<S: Stream>(
     core: Arc<Core>,
     peer_name: String,
     stream: S,

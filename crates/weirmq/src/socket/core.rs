@@ -55,6 +55,9 @@ pub(crate) struct Core {
     pub(super) received_through: AtomicU64,
     /// Nanoseconds `send` calls have spent waiting for room.
     pub(super) send_blocked_ns: AtomicU64,
+    /// The socket's `tracing` span: its type; its connections' spans and
+    /// its own events are inside it.
+    pub(crate) span: tracing::Span,
 }
 
 impl Core {
@@ -93,6 +96,7 @@ impl Core {
             lost: AtomicU64::new(0),
             received_through: AtomicU64::new(0),
             send_blocked_ns: AtomicU64::new(0),
+            span: tracing::info_span!("socket", kind = ?shape.socket_type),
         }))
     }
 
