@@ -72,6 +72,11 @@ pub enum TrySendError {
     /// reply, a REP that has no request to reply to.
     #[error("out of turn: {1}")]
     OutOfTurn(Message, &'static str),
+    /// Sending now would go over
+    /// [`Options::send_rate`](crate::Options::send_rate): it would have
+    /// to wait.
+    #[error("over the send rate")]
+    RateLimited(Message),
 }
 
 impl TrySendError {
@@ -82,7 +87,20 @@ impl TrySendError {
             | TrySendError::Closed(m)
             | TrySendError::Unroutable(m)
             | TrySendError::Empty(m)
-            | TrySendError::OutOfTurn(m, _) => m,
+            | TrySendError::OutOfTurn(m, _)
+            | TrySendError::RateLimited(m) => m,
+        }
+    }
+
+    /// The same refusal, with `f` applied to the message handed back.
+    pub(crate) fn map(self, f: impl FnOnce(Message) -> Message) -> TrySendError {
+        match self {
+            TrySendError::Full(m) => TrySendError::Full(f(m)),
+            TrySendError::Closed(m) => TrySendError::Closed(f(m)),
+            TrySendError::Unroutable(m) => TrySendError::Unroutable(f(m)),
+            TrySendError::Empty(m) => TrySendError::Empty(f(m)),
+            TrySendError::OutOfTurn(m, why) => TrySendError::OutOfTurn(f(m), why),
+            TrySendError::RateLimited(m) => TrySendError::RateLimited(f(m)),
         }
     }
 }

@@ -42,6 +42,7 @@ mod options;
 mod pattern;
 mod proxy;
 mod queue;
+mod rate;
 mod socket;
 mod transport;
 
@@ -63,6 +64,7 @@ pub use endpoint::Endpoint;
 pub use error::{Error, TrySendError};
 pub use monitor::{MONITOR_CAPACITY, Monitor, MonitorEvent};
 pub use options::{Authenticator, Hwm, Options, QueueAlert, WhenFull};
+pub use rate::Rate;
 pub use weirmq_zmtp as zmtp;
 pub use weirmq_zmtp::keys::{Keypair, PublicKey, SecretKey};
 pub use weirmq_zmtp::{AuthDecision, AuthRequest, Heartbeat, Mechanism, Message, SocketType};

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use weirmq_zmtp::{AuthDecision, AuthRequest, Heartbeat, Keypair, Limits, Mechanism, PublicKey};
 
 use crate::error::Error;
+use crate::rate::Rate;
 
 /// A high-water mark: the most one queue may hold, in messages and in bytes.
 ///
@@ -262,6 +263,17 @@ pub struct Options {
     /// when one `send` has waited this long for room (once per send).
     /// Default `None`.
     pub send_blocked_alert: Option<Duration>,
+    /// The most this socket sends, in messages and/or octets per second
+    /// (a token bucket, see [`Rate`]): `send` waits under it (the wait
+    /// counts towards the send timeout) and `try_send` hands the message
+    /// back ([`TrySendError::RateLimited`](crate::TrySendError::RateLimited)).
+    /// Default `None`.
+    pub send_rate: Option<Rate>,
+    /// The most each peer may send to this socket, in payload octets per
+    /// second (a [`Rate`] with octets only): a peer over it is read no
+    /// faster, so its TCP window closes, and the others are not affected.
+    /// Default `None`.
+    pub recv_rate_per_peer: Option<Rate>,
 }
 
 impl Default for Options {
@@ -292,6 +304,8 @@ impl Default for Options {
             immediate: true,
             queue_alert: None,
             send_blocked_alert: None,
+            send_rate: None,
+            recv_rate_per_peer: None,
         }
     }
 }
@@ -470,6 +484,19 @@ impl Options {
     /// Reports a send that has waited `after` for room.
     pub fn with_send_blocked_alert(mut self, after: Duration) -> Self {
         self.send_blocked_alert = Some(after);
+        self
+    }
+
+    /// Limits what the socket sends (see [`Options::send_rate`]).
+    pub fn with_send_rate(mut self, rate: Rate) -> Self {
+        self.send_rate = Some(rate);
+        self
+    }
+
+    /// Limits what each peer may send (see
+    /// [`Options::recv_rate_per_peer`]).
+    pub fn with_recv_rate_per_peer(mut self, rate: Rate) -> Self {
+        self.recv_rate_per_peer = Some(rate);
         self
     }
 

@@ -113,17 +113,10 @@ impl SendSocket for Req {
 
 /// The message handed back, without the delimiter put in front.
 fn without_delimiter(e: TrySendError) -> TrySendError {
-    let strip = |mut m: Message| {
+    e.map(|mut m| {
         m.pop_front();
         m
-    };
-    match e {
-        TrySendError::Full(m) => TrySendError::Full(strip(m)),
-        TrySendError::Closed(m) => TrySendError::Closed(strip(m)),
-        TrySendError::Unroutable(m) => TrySendError::Unroutable(strip(m)),
-        TrySendError::Empty(m) => TrySendError::Empty(strip(m)),
-        TrySendError::OutOfTurn(m, why) => TrySendError::OutOfTurn(strip(m), why),
-    }
+    })
 }
 
 impl RecvSocket for Req {

@@ -95,13 +95,7 @@ impl SendSocket for Router {
         self.handle
             .core()
             .try_send_to(&id, rest)
-            .map_err(|e| match e {
-                TrySendError::Full(m) => TrySendError::Full(restore(m)),
-                TrySendError::Closed(m) => TrySendError::Closed(restore(m)),
-                TrySendError::Unroutable(m) => TrySendError::Unroutable(restore(m)),
-                TrySendError::Empty(m) => TrySendError::Empty(restore(m)),
-                TrySendError::OutOfTurn(m, why) => TrySendError::OutOfTurn(restore(m), why),
-            })
+            .map_err(|e| e.map(restore))
     }
 }
 

@@ -23,6 +23,7 @@ use super::{End, FAR_FUTURE, WRITE_BATCH};
 use crate::monitor::MonitorEvent;
 use crate::queue::budget::Account;
 use crate::queue::entry::Entry;
+use crate::rate::Bucket;
 use crate::socket::{Answer, Core, Peer, Ticket, lock};
 use crate::transport::Stream;
 
@@ -70,6 +71,10 @@ pub(super) struct Driver<'a, S> {
     /// due is checked then, and the timer armed again.
     timer: Pin<Box<tokio::time::Sleep>>,
     timer_at: Option<Instant>,
+    /// [`Options::recv_rate_per_peer`](crate::Options::recv_rate_per_peer)'s
+    /// bucket for this peer, and until when the peer is not read for it.
+    throttle: Option<Bucket>,
+    throttled_until: Option<tokio::time::Instant>,
     /// Counts the peer among the connected ones while it is.
     _connected: Option<crate::socket::Connected<'a>>,
 }
@@ -122,6 +127,11 @@ impl<'a, S: Stream> Driver<'a, S> {
             replaced: None,
             timer: Box::pin(tokio::time::sleep(FAR_FUTURE)),
             timer_at: None,
+            throttle: core
+                .options
+                .recv_rate_per_peer
+                .map(|rate| Bucket::new(rate, Instant::now())),
+            throttled_until: None,
             _connected: None,
         }
     }
@@ -217,11 +227,26 @@ impl<'a, S: Stream> Driver<'a, S> {
     /// Reads, if the stream was found readable (a receiver may have read it
     /// first) and the budget has room.
     fn read(&mut self, wire: &mut Wire<S>) -> Result<(), End> {
-        if std::mem::take(&mut self.readable) {
-            match wire.read_input()? {
-                Read::Starved => self.starved = true,
-                Read::Some | Read::Nothing => {}
+        if self.throttled_until.is_some() || !std::mem::take(&mut self.readable) {
+            return Ok(());
+        }
+        if let Some(bucket) = &mut self.throttle {
+            // Over its rate: the peer is not read until it is under again
+            // (its TCP window closes meanwhile).
+            let wait = bucket.wait(Instant::now());
+            if !wait.is_zero() {
+                self.readable = true;
+                self.throttled_until = Some(tokio::time::Instant::now() + wait);
+                return Ok(());
             }
+        }
+        let before = wire.conn.buffered_input();
+        match wire.read_input()? {
+            Read::Starved => self.starved = true,
+            Read::Some | Read::Nothing => {}
+        }
+        if let Some(bucket) = &mut self.throttle {
+            bucket.take(wire.conn.buffered_input().saturating_sub(before));
         }
         Ok(())
     }
@@ -313,7 +338,9 @@ impl<'a, S: Stream> Driver<'a, S> {
         // Nor while the ZAP handler judges the peer: its handshake stands
         // still, and what it sends meanwhile would only pile up in the
         // input buffer until the answer (or the handshake timeout).
-        let want_read = !paused && !self.starved && !self.closing && self.zap.is_none();
+        let throttled = self.throttled_until;
+        let want_read =
+            !paused && !self.starved && !self.closing && self.zap.is_none() && throttled.is_none();
         let want_out = turn.want_out && !self.closing && !through;
         let starved = self.starved;
         let closing = self.closing;
@@ -327,7 +354,7 @@ impl<'a, S: Stream> Driver<'a, S> {
         // While reading is paused for backpressure the peer's traffic waits
         // unread, so its silence proves nothing: no expiry then (libzmq arms
         // no heartbeat timer while its input is stopped).
-        let timed = self.timer_at.is_some() && !paused && !starved;
+        let timed = self.timer_at.is_some() && !paused && !starved && throttled.is_none();
         let timer = &mut self.timer;
         let in_handshake = self.ticket.is_some();
         let linger_until = self.linger_until;
@@ -358,6 +385,13 @@ impl<'a, S: Stream> Driver<'a, S> {
             // is set aside for this connection.
             _ = std::future::poll_fn(|cx| link.poll_room(cx)), if starved => {
                 self.starved = false;
+                self.readable = true;
+                // The pause was ours, not the peer's silence.
+                link.with_wire(|wire| wire.conn.input_received(Instant::now()));
+            }
+            // Under its rate again: the peer is read.
+            _ = tokio::time::sleep_until(throttled.unwrap_or_else(tokio::time::Instant::now)), if throttled.is_some() => {
+                self.throttled_until = None;
                 self.readable = true;
                 // The pause was ours, not the peer's silence.
                 link.with_wire(|wire| wire.conn.input_received(Instant::now()));

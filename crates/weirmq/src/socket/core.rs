@@ -20,6 +20,7 @@ use crate::queue::budget::{ALLOWANCE, Budget};
 use crate::queue::inbound::Inbound;
 use crate::queue::lock;
 use crate::queue::signal::Signal;
+use crate::rate::Bucket;
 
 /// What a socket's parts share.
 pub(crate) struct Core {
@@ -58,6 +59,8 @@ pub(crate) struct Core {
     /// The socket's `tracing` span: its type; its connections' spans and
     /// its own events are inside it.
     pub(crate) span: tracing::Span,
+    /// The token bucket of [`Options::send_rate`], if there is one.
+    pub(super) send_rate: Option<Mutex<Bucket>>,
 }
 
 impl Core {
@@ -71,6 +74,16 @@ impl Core {
         zap: Arc<dyn Zap>,
     ) -> Result<Arc<Core>, Error> {
         options.limits()?;
+        if options
+            .recv_rate_per_peer
+            .is_some_and(|r| r.messages().is_some())
+        {
+            return Err(Error::InvalidOption(
+                "recv_rate_per_peer limits octets per second only (messages are known only \
+                 once read)"
+                    .into(),
+            ));
+        }
         // The same for what the connection checks (routing id, heartbeat
         // TTL, ...): one connection built now proves every later one valid.
         let probe = options.zmtp_config(shape.socket_type);
@@ -79,6 +92,9 @@ impl Core {
         let inbound = Inbound::new(options.recv_hwm, options.conflate);
         role.start(&inbound);
         let budget = Budget::new(options.recv_budget, options.budget_reserve(), ALLOWANCE);
+        let send_rate = options
+            .send_rate
+            .map(|rate| Mutex::new(Bucket::new(rate, std::time::Instant::now())));
         Ok(Arc::new(Core {
             shape,
             role,
@@ -97,6 +113,7 @@ impl Core {
             received_through: AtomicU64::new(0),
             send_blocked_ns: AtomicU64::new(0),
             span: tracing::info_span!("socket", kind = ?shape.socket_type),
+            send_rate,
         }))
     }
 

@@ -31,7 +31,9 @@ impl Core {
         // one), leaving the queue empty. If it took everything, we wait
         // again.
         let wait = async {
-            let got = if self.shape.through {
+            // Read-through bypasses the engine's reads, and with them a
+            // per-peer receive rate: with one, the engine reads.
+            let got = if self.shape.through && self.options.recv_rate_per_peer.is_none() {
                 let mut reader = Reader::default();
                 self.inbound
                     .wait_for(|| self.try_recv(), |cx| reader.poll(self, cx))

@@ -5,7 +5,7 @@
 //! sender that finds no room waits (backpressure), up to its timeout.
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use weirmq_zmtp::Message;
@@ -28,6 +28,10 @@ impl Core {
         msg: Message,
         taker: impl FnOnce(&Peer) -> T,
     ) -> Result<T, TrySendError> {
+        self.limited(msg, |m| self.lb_now(m, taker))
+    }
+
+    fn lb_now<T>(&self, msg: Message, taker: impl FnOnce(&Peer) -> T) -> Result<T, TrySendError> {
         let mut msg = self.sendable(msg)?;
         if self.shape.through {
             // REQ: the next peer's connection takes the request at once
@@ -81,6 +85,10 @@ impl Core {
     /// none; when it is full, `Full` under [`WhenFull::Wait`], or a counted
     /// drop under [`WhenFull::Drop`].
     pub(crate) fn try_send_to(&self, id: &[u8], msg: Message) -> Result<(), TrySendError> {
+        self.limited(msg, |m| self.to_now(id, m))
+    }
+
+    fn to_now(&self, id: &[u8], msg: Message) -> Result<(), TrySendError> {
         let mut msg = self.sendable(msg)?;
         let Some(peer) = self.peers().routes.get(id).cloned() else {
             return Err(TrySendError::Unroutable(msg));
@@ -121,6 +129,10 @@ impl Core {
     /// [`WhenFull::Wait`], and counting the full ones' drops under
     /// [`WhenFull::Drop`].
     pub(crate) fn try_distribute(&self, msg: Message, filter: bool) -> Result<(), TrySendError> {
+        self.limited(msg, |m| self.distribute_now(m, filter))
+    }
+
+    fn distribute_now(&self, msg: Message, filter: bool) -> Result<(), TrySendError> {
         let msg = self.sendable(msg)?;
         let topic = msg.frames().first().cloned().unwrap_or_default();
         let len = msg.byte_len();
@@ -161,6 +173,35 @@ impl Core {
             return Err(TrySendError::Closed(msg));
         }
         Ok(msg)
+    }
+
+    /// Under [`Options::send_rate`](crate::Options::send_rate): `attempt`
+    /// only if the rate lets a message go now (otherwise it is handed back,
+    /// `RateLimited`), and its cost taken if it went. Without a rate, just
+    /// `attempt`.
+    #[inline]
+    fn limited<T>(
+        &self,
+        msg: Message,
+        attempt: impl FnOnce(Message) -> Result<T, TrySendError>,
+    ) -> Result<T, TrySendError> {
+        let Some(rate) = &self.send_rate else {
+            return attempt(msg);
+        };
+        if !lock(rate).wait(Instant::now()).is_zero() {
+            return Err(TrySendError::RateLimited(msg));
+        }
+        let len = msg.byte_len();
+        let sent = attempt(msg)?;
+        lock(rate).take(len);
+        Ok(sent)
+    }
+
+    /// How long until the send rate lets a message go.
+    fn rate_wait(&self) -> Duration {
+        self.send_rate
+            .as_ref()
+            .map_or(Duration::ZERO, |rate| lock(rate).wait(Instant::now()))
     }
 
     /// Retries `attempt` whenever a peer pipe frees room, until it succeeds,
@@ -209,6 +250,15 @@ impl Core {
                 notified.as_mut().enable();
                 match attempt(self, msg) {
                     Ok(t) => return Ok(t),
+                    // Over the rate: room is not what it waits for.
+                    Err(TrySendError::RateLimited(m)) => {
+                        msg = m;
+                        tokio::select! {
+                            _ = tokio::time::sleep(self.rate_wait()) => {}
+                            _ = closed.wait_for(|c| *c) => return Err(Error::Closed),
+                        }
+                        continue;
+                    }
                     Err(e) => msg = refusal(e)?,
                 }
                 loop {
@@ -256,7 +306,7 @@ impl Drop for Blocked<'_> {
 /// when it is worth waiting (the peers are full), the error otherwise.
 fn refusal(e: TrySendError) -> Result<Message, Error> {
     match e {
-        TrySendError::Full(m) => Ok(m),
+        TrySendError::Full(m) | TrySendError::RateLimited(m) => Ok(m),
         TrySendError::Closed(_) => Err(Error::Closed),
         TrySendError::Unroutable(_) => Err(Error::Unroutable),
         TrySendError::Empty(_) => Err(Error::EmptyMessage),
