@@ -3,14 +3,19 @@
 
 #![forbid(unsafe_code)]
 
+mod format;
+mod monitor;
 mod perf;
 mod proxy;
+mod wait;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use format::Format;
+use monitor::{MonitorFlag, Watch};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use weirmq::{
     Dealer, Error, Hwm, Message, Options, Pair, Pub, Pull, Push, RecvSocket, Rep, Req, Router,
@@ -39,6 +44,10 @@ enum Command {
     /// Forward between a frontend and a backend socket (libzmq's
     /// zmq_proxy), steerable from a control socket.
     Proxy(proxy::ProxyArgs),
+    /// Open a socket, bind or connect it, and print its monitor events, one
+    /// a line, until --count events (an error if --timeout passes first) or
+    /// until --timeout (libzmq's zmq_socket_monitor, from the shell).
+    Monitor(monitor::MonitorArgs),
     /// Make a CURVE keypair: print it, or write certificate files.
     Keygen(KeygenArgs),
     /// Measure throughput and latency, as libzmq's perf tools do (and
@@ -93,6 +102,10 @@ struct Common {
     /// Give up when an operation waits longer than this many seconds.
     #[arg(long)]
     timeout: Option<f64>,
+    /// The routing id announced to peers (a ROUTER addresses us by it):
+    /// 1 to 255 octets, the first not zero.
+    #[arg(long, value_name = "ID")]
+    routing_id: Option<String>,
     #[command(flatten)]
     security: security::Security,
 }
@@ -112,6 +125,10 @@ struct SendArgs {
     /// Send the messages this many times.
     #[arg(long, default_value_t = 1)]
     count: u64,
+    #[command(flatten)]
+    start: wait::Start,
+    #[command(flatten)]
+    monitor: MonitorFlag,
 }
 
 #[derive(Args)]
@@ -127,31 +144,49 @@ struct RecvArgs {
     /// SUB: a topic prefix to subscribe to (repeatable; none means all).
     #[arg(long)]
     subscribe: Vec<String>,
+    /// How each message is printed, one a line.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    #[command(flatten)]
+    monitor: MonitorFlag,
+}
+
+/// The seconds a flag gave, as a duration; an error naming the flag if they
+/// are not one (negative, say).
+fn seconds(flag: &str, secs: Option<f64>) -> Result<Option<Duration>, Error> {
+    secs.map(|secs| {
+        Duration::try_from_secs_f64(secs)
+            .map_err(|_| Error::InvalidOption(format!("{flag} {secs}: not a duration")))
+    })
+    .transpose()
+}
+
+/// The error of a wait the CLI itself bounds (`what` says for what) that
+/// lasted `after` without an end.
+fn gave_up(what: String, after: Duration) -> Error {
+    Error::Io {
+        context: what,
+        source: std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("timed out after {after:?}"),
+        ),
+    }
 }
 
 fn options(c: &Common) -> Result<Options, Error> {
     let mut o = Options::default().with_hwm(Hwm::new(c.hwm, Hwm::default().bytes())?);
-    if let Some(secs) = c.timeout {
-        let t = Duration::try_from_secs_f64(secs)
-            .map_err(|_| Error::InvalidOption(format!("--timeout {secs}: not a duration")))?;
+    if let Some(t) = seconds("--timeout", c.timeout)? {
         o = o.with_send_timeout(t).with_recv_timeout(t);
     }
-    c.security.apply(o)
-}
-
-/// One line per message: a single frame as its text, a multipart message as
-/// its frames in brackets. Octets that are not printable ASCII are escaped,
-/// so the output is always one line per message.
-fn show(msg: &Message) -> String {
-    let esc = |f: &Bytes| f.escape_ascii().to_string();
-    match msg.frames() {
-        [one] => esc(one),
-        frames => frames
-            .iter()
-            .map(|f| format!("[{}]", esc(f)))
-            .collect::<Vec<_>>()
-            .join(" "),
+    if let Some(id) = &c.routing_id {
+        if id.is_empty() || id.len() > 255 || id.starts_with('\0') {
+            return Err(Error::InvalidOption(format!(
+                "--routing-id {id:?}: 1 to 255 octets, the first not zero"
+            )));
+        }
+        o = o.with_routing_id(Bytes::copy_from_slice(id.as_bytes()));
     }
+    c.security.apply(o)
 }
 
 fn parse(text: &str, separator: Option<&str>) -> Message {
@@ -182,7 +217,7 @@ async fn no_reply<S>(_: &S) -> Result<(), Error> {
 
 /// After each request sent (REQ): wait for its reply and print it.
 async fn print_reply<S: RecvSocket>(s: &S) -> Result<(), Error> {
-    println!("{}", show(&s.recv().await?));
+    println!("{}", format::line(Format::Text, &s.recv().await?));
     Ok(())
 }
 
@@ -198,6 +233,7 @@ async fn echo<S: SendSocket>(s: &S, m: Message) -> Result<(), Error> {
 
 async fn send(args: SendArgs) -> Result<(), Error> {
     let o = options(&args.common)?;
+    args.start.check()?;
     // The one line per type.
     match args.socket_type {
         SendType::Push => send_all(Push::with_options(o)?, &args, no_reply).await,
@@ -216,6 +252,7 @@ async fn send_all<S: SendSocket>(
     args: &SendArgs,
     after: impl AsyncFn(&S) -> Result<(), Error>,
 ) -> Result<(), Error> {
+    let watch = Watch::start(&s, &args.monitor);
     attach(&s, &args.common).await?;
     let sep = args.separator.as_deref();
     let mut messages: Vec<Message> = args.messages.iter().map(|m| parse(m, sep)).collect();
@@ -234,6 +271,8 @@ async fn send_all<S: SendSocket>(
             }
         }
     }
+    let timeout = seconds("--timeout", args.common.timeout)?;
+    args.start.wait(&s, timeout).await?;
     for _ in 0..args.count {
         for m in &messages {
             s.send(m.clone()).await?;
@@ -241,6 +280,7 @@ async fn send_all<S: SendSocket>(
         }
     }
     s.close().await;
+    watch.finish().await;
     Ok(())
 }
 
@@ -277,16 +317,18 @@ async fn print_loop<S: RecvSocket>(
     args: &RecvArgs,
     after: impl AsyncFn(&S, Message) -> Result<(), Error>,
 ) -> Result<(), Error> {
+    let watch = Watch::start(&s, &args.monitor);
     attach(&s, &args.common).await?;
     let limit = args.count.unwrap_or(u64::MAX);
     let mut n = 0;
     while n < limit {
         let m = s.recv().await?;
-        println!("{}", show(&m));
+        println!("{}", format::line(args.format, &m));
         after(&s, m).await?;
         n += 1;
     }
     s.close().await;
+    watch.finish().await;
     Ok(())
 }
 
@@ -347,7 +389,20 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let hwm = Hwm::new(a.hwm(), Hwm::default().bytes())?;
             proxy::proxy(a, Options::default().with_hwm(hwm)).await
         }
+        Command::Monitor(a) => monitor::monitor(a).await,
         Command::Keygen(a) => keygen(a),
         Command::Perf(p) => perf::perf(p).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own checks of the flags (unique names, say), which it makes
+    /// only when a command is parsed in a debug build.
+    #[test]
+    fn the_flags_are_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -114,7 +114,7 @@ fn errors_are_reported_and_help_exists() {
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("invalid endpoint"), "{err}");
-    for sub in ["send", "recv"] {
+    for sub in ["send", "recv", "monitor"] {
         let out = weirmq().args([sub, "--help"]).output().unwrap();
         assert!(out.status.success());
         assert!(String::from_utf8(out.stdout).unwrap().contains("--count"));
@@ -587,3 +587,75 @@ fn proxy_refuses_a_pair_of_types_that_cannot_be_proxied() {
         "{err}"
     );
 }
+
+/// Waits (up to 20 s) until a bound ipc endpoint's socket file exists: the
+/// process binding it is past its bind.
+fn bound(dir: &tempfile::TempDir, name: &str) {
+    let path = dir.path().join(name);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !path.exists() {
+        assert!(std::time::Instant::now() < deadline, "{name} never bound");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Twenty seconds from now: the bound of a run expected to end.
+fn soon() -> std::time::Instant {
+    std::time::Instant::now() + Duration::from_secs(20)
+}
+
+/// What a process that ended printed on stderr.
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The JSON objects among `text`'s lines.
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn bad_flags_are_refused_clearly() {
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["recv", "--format", "xml", "ipc:///x"],
+            "invalid value 'xml'",
+        ),
+        (&["recv", "--format", "xml", "ipc:///x"], "text, hex, json"),
+        (
+            &["recv", "--wait-peers", "1", "ipc:///x"],
+            "unexpected argument '--wait-peers'",
+        ),
+        (
+            &["send", "--delay", "-1", "ipc:///x", "m"],
+            "--delay -1: not a duration",
+        ),
+        (
+            &["send", "--routing-id", "", "ipc:///x", "m"],
+            "--routing-id \"\": 1 to 255 octets",
+        ),
+        (
+            &["recv", "--monitor=xml", "ipc:///x"],
+            "invalid value 'xml'",
+        ),
+        (&["monitor", "ipc:///x"], "--type <SOCKET_TYPE>"),
+    ];
+    for (args, expected) in cases {
+        let out = weirmq().args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
+
+// The tests of each newer concept in a file of their own (one test binary,
+// still: `cargo test --test cli`).
+#[path = "cli/format.rs"]
+mod format;
+#[path = "cli/monitor.rs"]
+mod monitor;
+#[path = "cli/wait.rs"]
+mod wait;
