@@ -20,8 +20,8 @@ pub(crate) enum EventFormat {
     #[default]
     Text,
     /// One JSON object a line: `{"event":"accepted","peer":"..."}`, with
-    /// `endpoint`, `peer`, `reason`, `socket_type`, `delay_ms`, `count` as
-    /// the event has them; `{"event":"missed","count":N}` for missed ones.
+    /// `endpoint`, `peer`, `reason`, `socket_type`, `delay_ms`, `count`,
+    /// `messages`, `bytes`, `waited_ms` as the event has them; `{"event":"missed","count":N}` for missed ones.
     Json,
 }
 
@@ -55,6 +55,9 @@ fn name(event: &MonitorEvent) -> &'static str {
         MonitorEvent::MessageDropped { .. } => "message-dropped",
         MonitorEvent::MessagesLost { .. } => "messages-lost",
         MonitorEvent::Disconnected { .. } => "disconnected",
+        MonitorEvent::QueueHigh { .. } => "queue-high",
+        MonitorEvent::QueueLow { .. } => "queue-low",
+        MonitorEvent::SendBlocked { .. } => "send-blocked",
         _ => "other",
     }
 }
@@ -81,6 +84,17 @@ fn text(event: &MonitorEvent) -> String {
         } => format!("{name} {peer} ({t})"),
         MonitorEvent::HandshakeSucceeded { peer, .. } => format!("{name} {peer}"),
         MonitorEvent::MessagesLost { peer, count } => format!("{name} {peer}: {count}"),
+        MonitorEvent::QueueHigh {
+            peer,
+            messages,
+            bytes,
+        }
+        | MonitorEvent::QueueLow {
+            peer,
+            messages,
+            bytes,
+        } => format!("{name} {peer}: {messages} messages, {bytes} octets"),
+        MonitorEvent::SendBlocked { waited } => format!("{name} for {waited:?}"),
         other => format!("{name} {other:?}"),
     }
 }
@@ -110,6 +124,20 @@ fn object(event: &MonitorEvent) -> Value {
         }
         MonitorEvent::MessagesLost { peer, count } => {
             json!({ "event": name, "peer": peer, "count": count })
+        }
+        MonitorEvent::QueueHigh {
+            peer,
+            messages,
+            bytes,
+        }
+        | MonitorEvent::QueueLow {
+            peer,
+            messages,
+            bytes,
+        } => json!({ "event": name, "peer": peer, "messages": messages, "bytes": bytes }),
+        MonitorEvent::SendBlocked { waited } => {
+            let ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+            json!({ "event": name, "waited_ms": ms })
         }
         other => json!({ "event": name, "debug": format!("{other:?}") }),
     }
