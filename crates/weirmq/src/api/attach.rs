@@ -4,6 +4,7 @@
 //! transport.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -164,10 +165,13 @@ async fn dial_on<T: Transport>(core: Arc<Core>, target: Endpoint, mut stop: watc
                 Some(engine::End::Closed) => return,
                 // A connection that got going resets the backoff.
                 Some(_) => delay = base,
-                None => core.emit(MonitorEvent::ConnectRetried {
-                    endpoint: name.clone(),
-                    delay,
-                }),
+                None => {
+                    core.connect_retries.fetch_add(1, Ordering::Relaxed);
+                    core.emit(MonitorEvent::ConnectRetried {
+                        endpoint: name.clone(),
+                        delay,
+                    })
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}

@@ -37,6 +37,7 @@
 //! The engine's loop is `driver`'s: a turn of named steps, then a wait.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -186,6 +187,10 @@ async fn finish<S: Stream>(
         core.emit(if wire.conn.peer().is_some() {
             MonitorEvent::Disconnected { peer, reason }
         } else {
+            core.handshake_failures.fetch_add(1, Ordering::Relaxed);
+            if matches!(end, End::Protocol(weirmq_zmtp::Error::AuthDenied(_))) {
+                core.auth_failures.fetch_add(1, Ordering::Relaxed);
+            }
             MonitorEvent::HandshakeFailed { peer, reason }
         });
     }

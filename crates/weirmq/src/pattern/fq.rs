@@ -155,6 +155,12 @@ impl<E: Weighed> Batch<E> {
     pub(crate) fn depth(&self) -> (usize, usize) {
         (self.entries.len(), weight_of(&self.entries))
     }
+
+    /// Payload octets handed out of this batch so far (counted now, not
+    /// per message: for the stats).
+    pub(crate) fn handed_so_far(&self) -> usize {
+        self.taken.saturating_sub(weight_of(&self.entries))
+    }
 }
 
 /// Payload octets of `entries`.

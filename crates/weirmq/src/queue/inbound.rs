@@ -39,6 +39,8 @@ struct Receiving {
     /// Messages taken into batches so far: those handed out, and those
     /// the batch still holds (not counted per message).
     taken: u64,
+    /// Payload octets of the batches handed out before the current one.
+    handed_bytes: u64,
 }
 
 impl Receiving {
@@ -149,6 +151,7 @@ impl Inbound {
             }
             // What was handed out of the last batch has left the socket.
             if let Some((lane, handed)) = turn.handed {
+                receiving.handed_bytes += handed as u64;
                 if let Some(account) = &lane.account {
                     account.dequeued(handed);
                 }
@@ -203,6 +206,12 @@ impl Inbound {
             (queued + batch, queued_bytes + batch_bytes),
             receiving.received(),
         )
+    }
+
+    /// Payload octets of the messages handed out so far.
+    pub(crate) fn received_bytes(&self) -> u64 {
+        let receiving = lock(&self.receiving);
+        receiving.handed_bytes + receiving.batch.handed_so_far() as u64
     }
 
     /// Messages replaced under conflate, in lanes that still exist.

@@ -37,6 +37,31 @@ struct State {
     pressure: Pressure,
 }
 
+/// Messages and payload octets that left a socket's pipes for their
+/// connections: one count for all of a socket's pipes, added to once per
+/// batch taken (not per message), so it only grows, whoever comes and
+/// goes.
+#[derive(Debug, Default)]
+pub(crate) struct Traffic {
+    messages: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Traffic {
+    fn add(&self, messages: usize, bytes: usize) {
+        self.messages.fetch_add(messages as u64, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// (messages, payload octets) so far.
+    pub(crate) fn get(&self) -> (u64, u64) {
+        (
+            self.messages.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
+}
+
 /// Where a crossing of a pipe's alert marks is reported, with the depth
 /// then in messages and octets.
 pub(crate) type Report = Box<dyn Fn(Crossing, usize, usize) + Send + Sync>;
@@ -61,6 +86,8 @@ struct Shared {
     writable: Arc<Signal>,
     /// Where crossings of the alert marks go, if there are marks.
     report: Option<Report>,
+    /// What left for the connection, counted with the socket's other pipes.
+    sent: Arc<Traffic>,
 }
 
 /// Both ends of a bounded queue (cheap to clone).
@@ -78,16 +105,18 @@ impl Pipe {
     /// A pipe that, with `conflate`, keeps only the newest message.
     #[cfg(test)]
     pub(crate) fn with_conflate(hwm: Hwm, writable: Arc<Signal>, conflate: bool) -> Pipe {
-        Pipe::watched(hwm, writable, conflate, None)
+        Pipe::watched(hwm, writable, conflate, None, Arc::default())
     }
 
-    /// A pipe that, with `conflate`, keeps only the newest message, and
-    /// reports crossings of `watch`'s marks.
+    /// A pipe that, with `conflate`, keeps only the newest message,
+    /// reports crossings of `watch`'s marks, and counts what leaves it in
+    /// `sent`.
     pub(crate) fn watched(
         hwm: Hwm,
         writable: Arc<Signal>,
         conflate: bool,
         watch: Option<Watch>,
+        sent: Arc<Traffic>,
     ) -> Pipe {
         let (marks, report) = match watch {
             Some(w) => (Some(w.marks), Some(w.report)),
@@ -110,6 +139,7 @@ impl Pipe {
                 readable: Signal::default(),
                 writable,
                 report,
+                sent,
             }),
         }
     }
@@ -338,6 +368,7 @@ impl Pipe {
         let (n, taken) = take_front(&mut st.queue, bytes, out, max, max_bytes);
         if n > 0 {
             self.taken_out(st, n, taken);
+            self.shared.sent.add(n, taken);
         }
         n
     }

@@ -19,6 +19,7 @@ use crate::options::Options;
 use crate::queue::budget::{ALLOWANCE, Budget};
 use crate::queue::inbound::Inbound;
 use crate::queue::lock;
+use crate::queue::pipe::Traffic;
 use crate::queue::signal::Signal;
 use crate::rate::Bucket;
 
@@ -59,6 +60,16 @@ pub(crate) struct Core {
     /// The socket's `tracing` span: its type; its connections' spans and
     /// its own events are inside it.
     pub(crate) span: tracing::Span,
+    /// What left the peers' pipes for their connections.
+    pub(super) sent: Arc<Traffic>,
+    /// Connections whose handshake failed, and of those, the ones our
+    /// authenticator (or ZAP handler) refused.
+    pub(crate) handshake_failures: AtomicU64,
+    pub(crate) auth_failures: AtomicU64,
+    /// Connect attempts that failed and were retried.
+    pub(crate) connect_retries: AtomicU64,
+    /// Payload octets of the messages REQ and REP read through.
+    pub(super) received_through_bytes: AtomicU64,
     /// The token bucket of [`Options::send_rate`], if there is one.
     pub(super) send_rate: Option<Mutex<Bucket>>,
 }
@@ -114,6 +125,11 @@ impl Core {
             send_blocked_ns: AtomicU64::new(0),
             span: tracing::info_span!("socket", kind = ?shape.socket_type),
             send_rate,
+            sent: Arc::default(),
+            handshake_failures: AtomicU64::new(0),
+            auth_failures: AtomicU64::new(0),
+            connect_retries: AtomicU64::new(0),
+            received_through_bytes: AtomicU64::new(0),
         }))
     }
 

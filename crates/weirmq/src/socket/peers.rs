@@ -227,6 +227,7 @@ impl Core {
                 self.room.clone(),
                 self.options.conflate,
                 self.queue_watch(name),
+                self.sent.clone(),
             ),
             subscriptions: Mutex::new(Subscriptions::default()),
             dropped: AtomicU64::new(0),

@@ -97,6 +97,8 @@ impl Reader {
         };
         let msg = ready!(link.poll_read_through(&peer.id, cx));
         core.received_through.fetch_add(1, Ordering::Relaxed);
+        core.received_through_bytes
+            .fetch_add(msg.byte_len() as u64, Ordering::Relaxed);
         Poll::Ready(msg)
     }
 }

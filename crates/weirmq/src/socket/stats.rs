@@ -56,6 +56,21 @@ pub struct Stats {
     pub peak_queued_out_messages: usize,
     /// All the time `send` calls have spent waiting for room.
     pub send_blocked: Duration,
+    /// Messages handed to the peers' connections so far (all peers ever).
+    pub sent: u64,
+    /// Payload octets of those.
+    pub sent_bytes: u64,
+    /// Payload octets of the messages taken by `recv` so far, as the
+    /// socket received them (a ROUTER's, REQ's and REP's with the routing
+    /// id in front, REQ's and REP's with their envelope).
+    pub received_bytes: u64,
+    /// Connections whose handshake failed (a bad greeting, a wrong key, a
+    /// refusal, a timeout, ...).
+    pub handshake_failures: u64,
+    /// Of those, the ones the authenticator or ZAP handler refused.
+    pub auth_failures: u64,
+    /// Connect attempts that failed and were retried.
+    pub connect_retries: u64,
 }
 
 /// What is queued to one ready peer, and what it missed.
@@ -89,6 +104,7 @@ impl Core {
         // Each lock is taken and released on its own line: a guard living to
         // the end of the struct expression would deadlock `dropped()`.
         let dropped = self.dropped();
+        let (sent, sent_bytes) = self.sent.get();
         Stats {
             peers: self.connected.load(Ordering::Relaxed),
             queued_out_messages,
@@ -104,6 +120,13 @@ impl Core {
             recv_budget_used: self.budget.used(),
             peak_queued_out_messages,
             send_blocked: Duration::from_nanos(self.send_blocked_ns.load(Ordering::Relaxed)),
+            sent,
+            sent_bytes,
+            received_bytes: self.inbound.received_bytes()
+                + self.received_through_bytes.load(Ordering::Relaxed),
+            handshake_failures: self.handshake_failures.load(Ordering::Relaxed),
+            auth_failures: self.auth_failures.load(Ordering::Relaxed),
+            connect_retries: self.connect_retries.load(Ordering::Relaxed),
         }
     }
 }
