@@ -5,6 +5,7 @@
 //! binds explicitly.
 
 use clap::Args;
+use weirmq::metrics::Metrics;
 use weirmq::{
     Dealer, Error, Options, Pair, Proxy, Pub, Pull, Push, Rep, Router, Socket, Sub, XPub, XSub,
 };
@@ -26,6 +27,10 @@ pub(crate) struct ProxyArgs {
     /// pair, sub or pull.
     #[arg(long)]
     control: Option<String>,
+    /// Serve the proxy's and its sockets' metrics for Prometheus at
+    /// http://ADDR/metrics (ADDR: HOST:PORT, e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
     /// High-water mark of every socket: most messages queued per peer.
     #[arg(long, default_value_t = 1000)]
     hwm: usize,
@@ -53,6 +58,22 @@ enum Opened {
 }
 
 impl Opened {
+    /// Exports this socket's metrics as `name`.
+    fn export(&self, metrics: &Metrics, name: &str) {
+        match self {
+            Opened::Router(s) => metrics.add(name, s),
+            Opened::Dealer(s) => metrics.add(name, s),
+            Opened::XSub(s) => metrics.add(name, s),
+            Opened::XPub(s) => metrics.add(name, s),
+            Opened::Pair(s) => metrics.add(name, s),
+            Opened::Pull(s) => metrics.add(name, s),
+            Opened::Push(s) => metrics.add(name, s),
+            Opened::Sub(s) => metrics.add(name, s),
+            Opened::Pub(s) => metrics.add(name, s),
+            Opened::Rep(s) => metrics.add(name, s),
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Opened::Router(_) => "router",
@@ -134,9 +155,14 @@ pub(crate) async fn proxy(args: ProxyArgs, options: Options) -> Result<(), Error
         Some(spec) => Some(open(spec, &options).await?),
         None => None,
     };
+    let metrics = match args.metrics {
+        Some(addr) => Some(serve_metrics(addr, &front, &back).await?),
+        None => None,
+    };
     let aside = Aside {
         capture: capture.as_ref(),
         control: control.as_ref(),
+        metrics,
     };
     // The pairs a proxy makes sense between: both ways, then one way.
     match (&front, &back) {
@@ -160,15 +186,44 @@ pub(crate) async fn proxy(args: ProxyArgs, options: Options) -> Result<(), Error
     }
 }
 
-/// The capture and control sockets, if any.
+/// Starts serving the metrics of the proxy's two sockets at `addr`; the
+/// proxy's own counters join them when it is made.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    front: &Opened,
+    back: &Opened,
+) -> Result<Metrics, Error> {
+    let metrics = Metrics::new();
+    front.export(&metrics, "frontend");
+    back.export(&metrics, "backend");
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::Io {
+            context: format!("--metrics {addr}"),
+            source: e,
+        })?;
+    eprintln!(
+        "metrics at http://{}/metrics",
+        listener.local_addr().unwrap_or(addr)
+    );
+    tokio::spawn(weirmq::metrics::serve(listener, metrics.clone()));
+    Ok(metrics)
+}
+
+/// The capture and control sockets, if any, and the metrics the proxy's
+/// counters go to.
 struct Aside<'a> {
     capture: Option<&'a Opened>,
     control: Option<&'a Opened>,
+    metrics: Option<Metrics>,
 }
 
 impl<'a> Aside<'a> {
     /// `proxy` with the capture and control sockets added.
     fn add<F: Socket, B: Socket>(&self, proxy: Proxy<'a, F, B>) -> Result<Proxy<'a, F, B>, Error> {
+        if let Some(metrics) = &self.metrics {
+            metrics.add_proxy("proxy", proxy.counters());
+        }
         let proxy = match self.capture {
             None => proxy,
             Some(Opened::Pub(c)) => proxy.capture(c),

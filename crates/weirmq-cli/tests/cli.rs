@@ -659,3 +659,73 @@ mod format;
 mod monitor;
 #[path = "cli/wait.rs"]
 mod wait;
+
+#[test]
+fn proxy_serves_its_metrics_for_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| format!("ipc://{}", dir.path().join(name).display());
+    let (front, back) = (at("mfront"), at("mback"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _proxy = Running::start(
+        weirmq()
+            .args(["proxy", "--frontend", &format!("pull:{front}")])
+            .args(["--backend", &format!("push:{back}")])
+            .args(["--metrics", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let recv = weirmq()
+        .args([
+            "recv",
+            "-t",
+            "pull",
+            &back,
+            "--count",
+            "3",
+            "--timeout",
+            "20",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sent = weirmq()
+        .args([
+            "send",
+            "-t",
+            "push",
+            &front,
+            "a",
+            "b",
+            "c",
+            "--timeout",
+            "20",
+        ])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert_eq!(printed(recv.wait_with_output().unwrap()), "a\nb\nc\n");
+    let scrape = || {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+        let mut body = String::new();
+        stream.read_to_string(&mut body).unwrap();
+        body
+    };
+    let body = scrape();
+    for line in [
+        r#"weirmq_proxy_messages_total{proxy="proxy",direction="frontend_to_backend"} 3"#,
+        r#"weirmq_received_messages_total{socket="frontend",type="PULL"} 3"#,
+        r#"weirmq_sent_messages_total{socket="backend",type="PUSH"} 3"#,
+    ] {
+        assert!(body.lines().any(|l| l == line), "no {line:?} in:\n{body}");
+    }
+}

@@ -37,6 +37,8 @@ pub mod cert;
 mod endpoint;
 mod engine;
 mod error;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod monitor;
 mod options;
 mod pattern;

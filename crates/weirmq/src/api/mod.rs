@@ -81,6 +81,12 @@ impl Handle {
     }
 }
 
+/// The core of a socket, for the crate's observers (the metrics).
+#[cfg(feature = "metrics")]
+pub(crate) fn core_of<S: Socket>(socket: &S) -> &Arc<Core> {
+    &socket.handle().core
+}
+
 impl Drop for Handle {
     fn drop(&mut self) {
         self.core.close();

@@ -61,13 +61,13 @@ pub(crate) struct Pressure {
     marks: Option<Marks>,
     /// Above the high mark, and not yet back under the low one.
     high: bool,
-    /// The deepest the queue has been (messages) since [`Stats`] and since
-    /// [`PeerStats`] last asked: each has its own.
+    /// The deepest the queue has been (messages) since each [`Reader`]
+    /// last asked ([`Stats`], [`PeerStats`], a metrics exporter).
     ///
     /// [`Stats`]: crate::Stats
     /// [`PeerStats`]: crate::PeerStats
-    peak: [usize; 2],
-    /// The larger of the two: a push below it (the common case) costs one
+    peak: [usize; 3],
+    /// The largest of them: a push below it (the common case) costs one
     /// compare.
     peak_any: usize,
     /// Since when a sender has found the queue full, until room frees.
@@ -81,6 +81,10 @@ pub(crate) struct Pressure {
 pub(crate) enum Reader {
     Stats = 0,
     PeerStats = 1,
+    /// A metrics exporter, so that its scrapes leave the application's
+    /// own "since the last look" alone.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    Metrics = 2,
 }
 
 impl Pressure {
@@ -137,7 +141,7 @@ impl Pressure {
     /// answer starts from `now_messages`, the depth now.
     pub(crate) fn take_peak(&mut self, reader: Reader, now_messages: usize) -> usize {
         let peak = std::mem::replace(&mut self.peak[reader as usize], now_messages);
-        self.peak_any = self.peak[0].max(self.peak[1]);
+        self.peak_any = self.peak.iter().copied().max().unwrap_or(0);
         peak.max(now_messages)
     }
 

@@ -329,12 +329,17 @@ impl Core {
 
     /// One line per ready peer: what is queued to it and what it missed.
     pub(crate) fn peer_stats(&self) -> Vec<crate::PeerStats> {
+        self.peer_stats_as(Reader::PeerStats)
+    }
+
+    /// [`Core::peer_stats`], the peaks since `reader` last asked.
+    pub(crate) fn peer_stats_as(&self, reader: Reader) -> Vec<crate::PeerStats> {
         self.peers()
             .list
             .iter()
             .map(|p| {
                 let (queued_messages, queued_bytes) = p.out.depth();
-                let (peak_queued_messages, time_full) = p.out.pressure(Reader::PeerStats);
+                let (peak_queued_messages, time_full) = p.out.pressure(reader);
                 crate::PeerStats {
                     peer: p.name.clone(),
                     routing_id: p.id.clone(),
@@ -358,10 +363,10 @@ impl Core {
     /// Messages (and their octets) queued to peers and not yet handed to a
     /// connection, and the most queued to one peer since `stats()` last
     /// asked.
-    pub(crate) fn queued_out(&self) -> (usize, usize, usize) {
+    pub(crate) fn queued_out(&self, reader: Reader) -> (usize, usize, usize) {
         self.peers().list.iter().fold((0, 0, 0), |(m, b, peak), p| {
             let (pm, pb) = p.out.depth();
-            let (pp, _) = p.out.pressure(Reader::Stats);
+            let (pp, _) = p.out.pressure(reader);
             (m + pm, b + pb, peak.max(pp))
         })
     }

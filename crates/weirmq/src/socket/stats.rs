@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::core::Core;
+use crate::queue::pressure::Reader;
 
 /// A snapshot of a socket's queues.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -99,7 +100,13 @@ pub struct PeerStats {
 impl Core {
     /// Queue depths and counters now.
     pub(crate) fn stats(&self) -> Stats {
-        let (queued_out_messages, queued_out_bytes, peak_queued_out_messages) = self.queued_out();
+        self.stats_as(Reader::Stats)
+    }
+
+    /// [`Core::stats`], the peak since `reader` last asked.
+    pub(crate) fn stats_as(&self, reader: Reader) -> Stats {
+        let (queued_out_messages, queued_out_bytes, peak_queued_out_messages) =
+            self.queued_out(reader);
         let ((queued_in_messages, queued_in_bytes), received) = self.inbound.depth();
         // Each lock is taken and released on its own line: a guard living to
         // the end of the struct expression would deadlock `dropped()`.
