@@ -21,8 +21,9 @@ pub(crate) struct Security {
     /// unless --curve-allow names some.
     #[arg(long, value_name = "SECRET_CERT", conflicts_with_all = ["curve_serverkey", "plain_server", "plain_username"])]
     curve_server: Option<PathBuf>,
-    /// CURVE server: allow only this client public key (Z85, or a
-    /// certificate file); repeatable.
+    /// CURVE server: allow only this client public key (Z85, a
+    /// certificate file, or a directory of public certificates, which is
+    /// read again whenever it changes); repeatable.
     // A Z85 key may begin with '-': it is the value, not another option.
     #[arg(
         long,
@@ -82,25 +83,42 @@ impl Security {
     pub(crate) fn apply(&self, options: Options) -> Result<Options, Error> {
         if let Some(path) = &self.curve_server {
             let keypair = cert::read_keypair(path)?;
-            let allowed = self
+            let (dirs, keys): (Vec<&String>, Vec<&String>) = self
                 .curve_allow
                 .iter()
+                .partition(|k| std::path::Path::new(k).is_dir());
+            let allowed = keys
+                .into_iter()
                 .map(|k| public_key(k))
                 .collect::<Result<Vec<_>, _>>()?;
+            let stores = dirs
+                .into_iter()
+                .map(cert::CertStore::open)
+                .collect::<Result<Vec<_>, _>>()?;
             let options = options.with_curve_server(keypair);
-            if allowed.is_empty() {
+            if allowed.is_empty() && stores.is_empty() {
                 return Ok(options);
             }
-            return Ok(
-                options.with_authenticator(move |request, _peer| match request {
-                    AuthRequest::Curve { public_key } if allowed.contains(public_key) => {
+            // Each directory is looked at again every second, for as long
+            // as the socket (which holds the authenticator) lives.
+            let watching: Vec<cert::Watcher> = stores
+                .iter()
+                .map(|s| s.watch(std::time::Duration::from_secs(1)))
+                .collect();
+            return Ok(options.with_authenticator(move |request, _peer| {
+                let _watching = &watching;
+                match request {
+                    AuthRequest::Curve { public_key }
+                        if allowed.contains(public_key)
+                            || stores.iter().any(|s| s.contains(public_key)) =>
+                    {
                         AuthDecision::Allow {
                             user_id: Bytes::from(public_key.to_z85()),
                         }
                     }
                     _ => deny(),
-                }),
-            );
+                }
+            }));
         }
         if let Some(server) = &self.curve_serverkey {
             let keypair = match &self.curve_keyfile {

@@ -729,3 +729,50 @@ fn proxy_serves_its_metrics_for_prometheus() {
         assert!(body.lines().any(|l| l == line), "no {line:?} in:\n{body}");
     }
 }
+
+#[test]
+fn curve_allow_takes_a_directory_of_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = tempfile::tempdir().unwrap();
+    let ep = ipc(&dir);
+    let (server, _) = keygen(&dir, "server");
+    // The client's public certificate goes into the directory; its secret
+    // file stays outside.
+    let (client, _) = keygen(&dir, "client");
+    std::fs::copy(&client, certs.path().join("client.key")).unwrap();
+    let recv = receiver(
+        &ep,
+        "1",
+        "20",
+        &[
+            "--curve-server",
+            weirmq::cert::secret_path(&server).to_str().unwrap(),
+            "--curve-allow",
+            certs.path().to_str().unwrap(),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let stranger = weirmq()
+        .args(["send", &ep, "from a stranger", "--timeout", "1"])
+        .args(["--curve-serverkey", server.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        !stranger.status.success(),
+        "a key not in the directory got in"
+    );
+    let known = weirmq()
+        .args(["send", &ep, "from the directory", "--timeout", "20"])
+        .args(["--curve-serverkey", server.to_str().unwrap()])
+        .args([
+            "--curve-keyfile",
+            weirmq::cert::secret_path(&client).to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(known.success());
+    assert_eq!(
+        printed(recv.wait_with_output().unwrap()),
+        "from the directory\n"
+    );
+}

@@ -1,6 +1,6 @@
 //! Prometheus metrics of sockets and proxies (cargo feature `metrics`),
 //! through `prometheus-client`'s pull model: a [`Metrics`] reads each
-//! socket's [`Stats`](crate::Stats) and [`PeerStats`](crate::PeerStats)
+//! socket's [`Stats`] and [`PeerStats`]
 //! when it is scraped, so sending and receiving pay nothing for it.
 //!
 //! ```no_run

@@ -274,6 +274,10 @@ pub struct Options {
     /// faster, so its TCP window closes, and the others are not affected.
     /// Default `None`.
     pub recv_rate_per_peer: Option<Rate>,
+    /// A CURVE server's keypair that can be rotated (see
+    /// [`Options::with_curve_server_rotating`]); `None` serves
+    /// `mechanism`'s fixed keypair.
+    pub curve_rotating: Option<crate::cert::RotatingKeypair>,
 }
 
 impl Default for Options {
@@ -306,6 +310,7 @@ impl Default for Options {
             send_blocked_alert: None,
             send_rate: None,
             recv_rate_per_peer: None,
+            curve_rotating: None,
         }
     }
 }
@@ -347,6 +352,15 @@ impl Options {
     /// [`Options::authenticator`].
     pub fn with_curve_server(self, keypair: Keypair) -> Self {
         self.with_mechanism(Mechanism::CurveServer { keypair })
+    }
+
+    /// CURVE server whose keypair can be replaced while the socket runs
+    /// ([`RotatingKeypair::rotate`](crate::cert::RotatingKeypair::rotate)):
+    /// each new connection is served with the keypair of the moment.
+    pub fn with_curve_server_rotating(mut self, keys: crate::cert::RotatingKeypair) -> Self {
+        self = self.with_curve_server(keys.current());
+        self.curve_rotating = Some(keys);
+        self
     }
 
     /// PLAIN client with these credentials (each at most 255 octets).
@@ -519,7 +533,13 @@ impl Options {
     pub(crate) fn zmtp_config(&self, socket_type: weirmq_zmtp::SocketType) -> weirmq_zmtp::Config {
         let mut c = weirmq_zmtp::Config::new(socket_type);
         c.routing_id = self.routing_id.clone();
-        c.mechanism = self.mechanism.clone();
+        c.mechanism = match (&self.curve_rotating, &self.mechanism) {
+            // The keypair of the moment, for this new connection.
+            (Some(keys), Mechanism::CurveServer { .. }) => Mechanism::CurveServer {
+                keypair: keys.current(),
+            },
+            _ => self.mechanism.clone(),
+        };
         // Validated when the socket was built.
         c.limits = self.limits().unwrap_or_default();
         c.handshake_timeout = Some(self.handshake_timeout);

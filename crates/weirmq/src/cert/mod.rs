@@ -13,6 +13,12 @@
 //!     secret-key = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"
 //! ```
 
+mod rotating;
+mod store;
+
+pub use rotating::RotatingKeypair;
+pub use store::{CertStore, Watcher};
+
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
