@@ -4,7 +4,9 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use bytes::Bytes;
-use weirmq_zmtp::{AuthDecision, AuthRequest, Heartbeat, Keypair, Limits, Mechanism, PublicKey};
+use weirmq_zmtp::{
+    AuthDecision, AuthRequest, Heartbeat, Keypair, Limits, Mechanism, PublicKey, SocketType,
+};
 
 use crate::error::Error;
 use crate::rate::Rate;
@@ -246,6 +248,30 @@ pub struct Options {
     /// XPUB: hand every subscription to the application, not only a topic's
     /// first (libzmq's XPUB_VERBOSE). Default false.
     pub xpub_verbose: bool,
+    /// REQ: a new request may be sent before the last one's reply came;
+    /// that reply is then never taken (libzmq's ZMQ_REQ_RELAXED). Default
+    /// false. Other types refuse it.
+    pub req_relaxed: bool,
+    /// REQ: each request carries a request id frame (four octets, before
+    /// the empty delimiter), and a reply without the last request's id is
+    /// discarded (libzmq's ZMQ_REQ_CORRELATE; for [`Options::req_relaxed`]).
+    /// Default false. Other types refuse it.
+    pub req_correlate: bool,
+    /// DEALER, REQ, ROUTER: send an empty message to each peer as soon as
+    /// its connection is ready, so that a ROUTER learns its routing id at
+    /// once (libzmq's ZMQ_PROBE_ROUTER). Default false. Other types refuse
+    /// it.
+    pub probe_router: bool,
+    /// PUB, XPUB: send to the peers NOT subscribed to a prefix of a
+    /// message; SUB: receive the messages that match none of its
+    /// subscriptions (libzmq's ZMQ_INVERT_MATCHING; both ends should set
+    /// it, as a PUB filters by what its SUBs asked for). Default false.
+    /// Other types refuse it.
+    pub invert_matching: bool,
+    /// XPUB: a message sent to each new subscriber as soon as it connects
+    /// (libzmq's ZMQ_XPUB_WELCOME_MSG; a SUB takes it only if it is
+    /// subscribed to it). Default `None`. Other types refuse it.
+    pub xpub_welcome: Option<Bytes>,
     /// TCP keepalive idle time, or `None` for the system default. Default
     /// `None`.
     pub tcp_keepalive: Option<Duration>,
@@ -304,6 +330,11 @@ impl Default for Options {
             conflate: false,
             router_handover: false,
             xpub_verbose: false,
+            req_relaxed: false,
+            req_correlate: false,
+            probe_router: false,
+            invert_matching: false,
+            xpub_welcome: None,
             tcp_keepalive: None,
             immediate: true,
             queue_alert: None,
@@ -465,6 +496,41 @@ impl Options {
         self
     }
 
+    /// REQ: lets a new request go before the last reply (libzmq's
+    /// ZMQ_REQ_RELAXED; see [`Options::req_relaxed`]).
+    pub fn with_req_relaxed(mut self, relaxed: bool) -> Self {
+        self.req_relaxed = relaxed;
+        self
+    }
+
+    /// REQ: tags requests with an id their replies must carry (libzmq's
+    /// ZMQ_REQ_CORRELATE; see [`Options::req_correlate`]).
+    pub fn with_req_correlate(mut self, correlate: bool) -> Self {
+        self.req_correlate = correlate;
+        self
+    }
+
+    /// DEALER, REQ, ROUTER: probes each new peer with an empty message
+    /// (libzmq's ZMQ_PROBE_ROUTER; see [`Options::probe_router`]).
+    pub fn with_probe_router(mut self, probe: bool) -> Self {
+        self.probe_router = probe;
+        self
+    }
+
+    /// PUB, XPUB, SUB: inverts subscription matching (libzmq's
+    /// ZMQ_INVERT_MATCHING; see [`Options::invert_matching`]).
+    pub fn with_invert_matching(mut self, invert: bool) -> Self {
+        self.invert_matching = invert;
+        self
+    }
+
+    /// XPUB: greets each new subscriber with `msg` (libzmq's
+    /// ZMQ_XPUB_WELCOME_MSG; see [`Options::xpub_welcome`]).
+    pub fn with_xpub_welcome(mut self, msg: impl Into<Bytes>) -> Self {
+        self.xpub_welcome = Some(msg.into());
+        self
+    }
+
     /// Sets whether only connected peers get messages.
     pub fn with_immediate(mut self, immediate: bool) -> Self {
         self.immediate = immediate;
@@ -545,6 +611,48 @@ impl Options {
         c.handshake_timeout = Some(self.handshake_timeout);
         c.heartbeat = self.heartbeat;
         c
+    }
+
+    /// Refuses the options of some socket types set on another type, where
+    /// libzmq would ignore them or fail with EINVAL.
+    pub(crate) fn check_for(&self, socket_type: SocketType) -> Result<(), Error> {
+        use SocketType::{Dealer, Pub, Req, Router, Sub, XPub};
+        let only: [(&str, bool, &[SocketType]); 6] = [
+            ("req_relaxed (ZMQ_REQ_RELAXED)", self.req_relaxed, &[Req]),
+            (
+                "req_correlate (ZMQ_REQ_CORRELATE)",
+                self.req_correlate,
+                &[Req],
+            ),
+            (
+                "probe_router (ZMQ_PROBE_ROUTER)",
+                self.probe_router,
+                &[Dealer, Req, Router],
+            ),
+            (
+                "invert_matching (ZMQ_INVERT_MATCHING)",
+                self.invert_matching,
+                &[Pub, XPub, Sub],
+            ),
+            (
+                "xpub_welcome (ZMQ_XPUB_WELCOME_MSG)",
+                self.xpub_welcome.is_some(),
+                &[XPub],
+            ),
+            (
+                "xpub_verbose (ZMQ_XPUB_VERBOSE)",
+                self.xpub_verbose,
+                &[XPub],
+            ),
+        ];
+        for (name, set, types) in only {
+            if set && !types.contains(&socket_type) {
+                return Err(Error::InvalidOption(format!(
+                    "{name} is for {types:?} sockets, not {socket_type:?}"
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn limits(&self) -> Result<Limits, Error> {

@@ -3,14 +3,13 @@
 //! no envelope added or removed.
 
 use std::future::Future;
-use std::sync::Arc;
 
 use weirmq_zmtp::{Message, SocketType};
 
 use super::{Handle, RecvSocket, SendSocket, Socket, private, send_lb, try_send_lb};
 use crate::error::{Error, TrySendError};
 use crate::options::Options;
-use crate::socket::{Routing, Shape};
+use crate::socket::Shape;
 
 /// Peers: REP, DEALER, ROUTER. Out: load balanced, kept across reconnects.
 /// In: fair-queued.
@@ -49,7 +48,7 @@ impl Socket for Dealer {
     const TYPE: SocketType = SocketType::Dealer;
 
     fn with_options(options: Options) -> Result<Self, Error> {
-        let handle = Handle::new(SHAPE, Arc::new(Routing), options)?;
+        let handle = Handle::new(SHAPE, super::routing_role(&options), options)?;
         Ok(Dealer { handle })
     }
 }

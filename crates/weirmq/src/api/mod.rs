@@ -155,12 +155,14 @@ pub trait Socket: private::Sealed + Send + Sync + Sized + 'static {
     /// Stops connecting to an endpoint and ends its connection.
     fn disconnect(&self, endpoint: &str) -> Result<(), Error> {
         let key = crate::Endpoint::parse(endpoint)?.to_string();
-        if !self.handle().core().unlink(&key) {
+        let core = self.handle().core();
+        if !core.unlink(&key) {
             return Err(Error::InvalidEndpoint {
                 endpoint: endpoint.to_owned(),
                 reason: "not connected",
             });
         }
+        core.forget_connect_id(&key);
         Ok(())
     }
 
@@ -225,6 +227,16 @@ pub trait RecvSocket: Socket {
     /// Receives a message if one is waiting.
     fn try_recv(&self) -> Option<Message> {
         self.handle().core().try_recv()
+    }
+}
+
+/// The role of a type that only routes: probing its peers with
+/// [`Options::probe_router`] (DEALER, REQ, ROUTER).
+fn routing_role(options: &Options) -> Arc<dyn Role> {
+    if options.probe_router {
+        Arc::new(crate::socket::Probe)
+    } else {
+        Arc::new(crate::socket::Routing)
     }
 }
 

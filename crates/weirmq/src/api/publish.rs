@@ -11,6 +11,7 @@ use weirmq_zmtp::{Message, SocketType};
 use super::{Handle, SendSocket, Socket, private};
 use crate::error::{Error, TrySendError};
 use crate::options::Options;
+use crate::pattern::subscriptions::Filter;
 use crate::socket::{Routing, Shape};
 
 /// Peers: SUB, XSUB. Out: distributed to the subscribed. In: only
@@ -34,6 +35,9 @@ pub(super) const SHAPE: Shape = Shape {
 #[derive(Debug)]
 pub struct Pub {
     handle: Handle,
+    /// Who gets a message: the subscribed, or with
+    /// [`Options::invert_matching`] the others.
+    filter: Filter,
 }
 
 impl Default for Pub {
@@ -52,8 +56,9 @@ impl Socket for Pub {
     const TYPE: SocketType = SocketType::Pub;
 
     fn with_options(options: Options) -> Result<Self, Error> {
+        let filter = Filter::publisher(options.invert_matching);
         let handle = Handle::new(SHAPE, Arc::new(Routing), options)?;
-        Ok(Pub { handle })
+        Ok(Pub { handle, filter })
     }
 }
 
@@ -62,13 +67,13 @@ impl SendSocket for Pub {
     /// first frame, waiting (up to the send timeout) while such a peer is
     /// full under [`WhenFull::Wait`](crate::WhenFull::Wait).
     fn send(&self, msg: impl Into<Message>) -> impl Future<Output = Result<(), Error>> + Send {
-        self.handle.core().distribute(msg.into(), true)
+        self.handle.core().distribute(msg.into(), self.filter)
     }
 
     /// Publishes without waiting: under `Wait`, a full subscriber hands the
     /// message back and nobody gets it; under `Drop`, the full ones miss it
     /// (counted).
     fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError> {
-        self.handle.core().try_distribute(msg.into(), true)
+        self.handle.core().try_distribute(msg.into(), self.filter)
     }
 }

@@ -6,7 +6,6 @@
 //! it is idle, and a REQ with one peer reads its reply through it too.
 
 use std::future::Future;
-use std::sync::Arc;
 
 use weirmq_zmtp::{Message, SocketType};
 
@@ -14,7 +13,7 @@ use super::{Handle, RecvSocket, SendSocket, Socket, private};
 use crate::error::{Error, TrySendError};
 use crate::options::Options;
 use crate::pattern::envelope::Requester;
-use crate::socket::{Routing, Shape};
+use crate::socket::Shape;
 
 /// Peers: REP, ROUTER. Out: load balanced, written through, kept across
 /// reconnects. In: fair-queued (read through with one peer), the routing
@@ -34,7 +33,9 @@ const SHAPE: Shape = Shape {
 
 /// REQ: sends a request to one peer in turn, then receives that peer's reply
 /// (RFC 28). Sending twice, or receiving before sending, is an
-/// [`Error::InvalidState`].
+/// [`Error::InvalidState`], unless [`Options::req_relaxed`] lets a new
+/// request go first; [`Options::req_correlate`] tags each request with an
+/// id that its reply must carry.
 #[derive(Debug)]
 pub struct Req {
     handle: Handle,
@@ -58,10 +59,11 @@ impl Socket for Req {
     const TYPE: SocketType = SocketType::Req;
 
     fn with_options(options: Options) -> Result<Self, Error> {
-        let handle = Handle::new(SHAPE, Arc::new(Routing), options)?;
+        let state = Requester::new(options.req_relaxed, options.req_correlate, random_u32());
+        let handle = Handle::new(SHAPE, super::routing_role(&options), options)?;
         Ok(Req {
             handle,
-            state: Default::default(),
+            state: tokio::sync::Mutex::new(state),
         })
     }
 }
@@ -76,6 +78,7 @@ impl SendSocket for Req {
             }
             let mut state = self.state.lock().await;
             let request = state.request(msg).map_err(|e| Error::InvalidState(e.0))?;
+            self.drop_stale_replies();
             let to = self
                 .handle
                 .core()
@@ -101,6 +104,7 @@ impl SendSocket for Req {
             Ok(request) => request,
             Err(e) => return Err(TrySendError::OutOfTurn(e.1, e.0)),
         };
+        self.drop_stale_replies();
         let to = self
             .handle
             .core()
@@ -109,6 +113,27 @@ impl SendSocket for Req {
         state.sent(to);
         Ok(())
     }
+}
+
+impl Req {
+    /// A new request begins: what was received and not taken (replies to
+    /// an earlier request, under REQ_RELAXED) is discarded, as libzmq's
+    /// REQ does.
+    fn drop_stale_replies(&self) {
+        while self.handle.core().try_recv().is_some() {}
+    }
+}
+
+/// A random number (the first request id, as libzmq starts from one).
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
+    h.finish() as u32
 }
 
 /// The message handed back, without the delimiter put in front.

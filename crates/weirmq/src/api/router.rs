@@ -4,7 +4,6 @@
 //! announced, or a generated 5-octet one starting with a zero octet.
 
 use std::future::Future;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use weirmq_zmtp::{Message, SocketType};
@@ -12,7 +11,7 @@ use weirmq_zmtp::{Message, SocketType};
 use super::{Handle, RecvSocket, SendSocket, Socket, private};
 use crate::error::{Error, TrySendError};
 use crate::options::Options;
-use crate::socket::{Routing, Shape};
+use crate::socket::Shape;
 
 /// Peers: REQ, DEALER, ROUTER. Out: routed by id (announced ids taken,
 /// handed over with `router_handover`), kept across reconnects. In:
@@ -58,8 +57,37 @@ impl Socket for Router {
     const TYPE: SocketType = SocketType::Router;
 
     fn with_options(options: Options) -> Result<Self, Error> {
-        let handle = Handle::new(SHAPE, Arc::new(Routing), options)?;
+        let handle = Handle::new(SHAPE, super::routing_role(&options), options)?;
         Ok(Router { handle })
+    }
+}
+
+impl Router {
+    /// Connects to `endpoint`, as [`Socket::connect`] does, and routes to
+    /// the peer there by `routing_id`, whatever Identity it announces
+    /// (libzmq's ZMQ_CONNECT_ROUTING_ID, set before a `zmq_connect`); the
+    /// id stays the peer's across reconnects. `routing_id` is 1..=255
+    /// octets and must not be a connected peer's (or another endpoint's);
+    /// otherwise [`Error::InvalidOption`].
+    pub async fn connect_with_routing_id(
+        &self,
+        endpoint: &str,
+        routing_id: impl Into<Bytes>,
+    ) -> Result<(), Error> {
+        let id = routing_id.into();
+        if id.is_empty() || id.len() > 255 {
+            return Err(Error::InvalidOption(
+                "connect routing id: 1 to 255 octets".into(),
+            ));
+        }
+        let key = crate::Endpoint::parse(endpoint)?.to_string();
+        let core = self.handle.core();
+        core.give_connect_id(key.clone(), id)?;
+        let connected = self.connect(endpoint).await;
+        if connected.is_err() {
+            core.forget_connect_id(&key);
+        }
+        connected
     }
 }
 

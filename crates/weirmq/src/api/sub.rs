@@ -36,6 +36,9 @@ const SHAPE: Shape = Shape {
 #[derive(Default)]
 pub(super) struct Subscriber {
     topics: Mutex<Subscriptions>,
+    /// Keep what matches none of the subscriptions instead (libzmq's
+    /// ZMQ_INVERT_MATCHING).
+    invert: bool,
     /// Messages received that match no subscription.
     filtered: AtomicU64,
 }
@@ -95,7 +98,7 @@ impl Role for Subscriber {
     }
 
     fn keeps(&self, first: &[u8]) -> bool {
-        let keep = lock(&self.topics).matches(first);
+        let keep = lock(&self.topics).matches(first) != self.invert;
         if !keep {
             self.filtered.fetch_add(1, Ordering::Relaxed);
         }
@@ -108,7 +111,8 @@ impl Role for Subscriber {
 }
 
 /// SUB: receives the messages of PUB peers whose first frame starts with one
-/// of its subscriptions (RFC 29). Subscribes to nothing at first.
+/// of its subscriptions (RFC 29), or with [`Options::invert_matching`] those
+/// that match none. Subscribes to nothing at first.
 #[derive(Debug)]
 pub struct Sub {
     handle: Handle,
@@ -153,7 +157,10 @@ impl Socket for Sub {
     const TYPE: SocketType = SocketType::Sub;
 
     fn with_options(options: Options) -> Result<Self, Error> {
-        let role = Arc::new(Subscriber::default());
+        let role = Arc::new(Subscriber {
+            invert: options.invert_matching,
+            ..Subscriber::default()
+        });
         let handle = Handle::new(SHAPE, role.clone(), options)?;
         Ok(Sub { handle, role })
     }

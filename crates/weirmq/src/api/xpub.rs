@@ -19,11 +19,11 @@ use weirmq_zmtp::{Message, SocketType};
 use super::{Handle, RecvSocket, SendSocket, Socket, private};
 use crate::error::{Error, TrySendError};
 use crate::options::Options;
-use crate::pattern::subscriptions::Subscriptions;
+use crate::pattern::subscriptions::{Filter, Subscriptions};
 use crate::queue::inbound::{InLane, Inbound};
 use crate::queue::lock;
 use crate::queue::pipe::PushError;
-use crate::socket::{Pending, Role, Shape};
+use crate::socket::{Attach, Peer, Pending, Role, Shape, Unwelcome};
 
 /// Peers: SUB, XSUB. Out: distributed to the subscribed. In: their
 /// subscriptions, as notes, and their other messages, fair-queued.
@@ -37,6 +37,8 @@ const SHAPE: Shape = Shape {
 /// notes that report its changes.
 struct Upstream {
     verbose: bool,
+    /// Sent to each new subscriber first (libzmq's ZMQ_XPUB_WELCOME_MSG).
+    welcome: Option<Bytes>,
     union: Mutex<Subscriptions>,
     notes: OnceLock<InLane>,
 }
@@ -50,6 +52,20 @@ impl Upstream {
 }
 
 impl Role for Upstream {
+    /// A new subscriber is greeted with the welcome message, if there is
+    /// one, before anything published reaches it.
+    fn peer_ready(
+        &self,
+        conn: &mut weirmq_zmtp::Connection,
+        attach: &mut Attach<'_>,
+    ) -> Result<Arc<Peer>, Unwelcome> {
+        if let Some(welcome) = &self.welcome {
+            // The connection has just become ready: this cannot fail.
+            let _ = conn.send(&Message::from(welcome.clone()));
+        }
+        attach()
+    }
+
     fn start(&self, inbound: &Arc<Inbound>) {
         // Not counted in the budget: bounded by the receive HWM (notes are
         // made by peers' subscriptions, which each peer has a limit of).
@@ -117,6 +133,9 @@ impl Role for Upstream {
 #[derive(Debug)]
 pub struct XPub {
     handle: Handle,
+    /// Who gets a message: the subscribed, or with
+    /// [`Options::invert_matching`] the others.
+    filter: Filter,
 }
 
 impl Default for XPub {
@@ -135,24 +154,26 @@ impl Socket for XPub {
     const TYPE: SocketType = SocketType::XPub;
 
     fn with_options(options: Options) -> Result<Self, Error> {
+        let filter = Filter::publisher(options.invert_matching);
         let role = Upstream {
             verbose: options.xpub_verbose,
+            welcome: options.xpub_welcome.clone(),
             union: Mutex::new(Subscriptions::aggregate()),
             notes: OnceLock::new(),
         };
         let handle = Handle::new(SHAPE, Arc::new(role), options)?;
-        Ok(XPub { handle })
+        Ok(XPub { handle, filter })
     }
 }
 
 impl SendSocket for XPub {
     /// Publishes, as [`Pub`](crate::Pub) does.
     fn send(&self, msg: impl Into<Message>) -> impl Future<Output = Result<(), Error>> + Send {
-        self.handle.core().distribute(msg.into(), true)
+        self.handle.core().distribute(msg.into(), self.filter)
     }
 
     fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError> {
-        self.handle.core().try_distribute(msg.into(), true)
+        self.handle.core().try_distribute(msg.into(), self.filter)
     }
 }
 

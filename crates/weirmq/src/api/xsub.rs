@@ -12,6 +12,7 @@ use super::sub::Subscriber;
 use super::{Handle, RecvSocket, SendSocket, Socket, private};
 use crate::error::{Error, TrySendError};
 use crate::options::Options;
+use crate::pattern::subscriptions::Filter;
 use crate::socket::Shape;
 
 /// Peers: PUB, XPUB. Out: its subscriptions, and other messages
@@ -80,7 +81,7 @@ impl SendSocket for XSub {
             let core = self.handle.core();
             match Self::subscription(&msg) {
                 Some((subscribe, topic)) => self.role.change(core, topic, subscribe),
-                None => core.distribute(msg, false).await,
+                None => core.distribute(msg, Filter::All).await,
             }
         }
     }
@@ -94,7 +95,7 @@ impl SendSocket for XSub {
             Some((subscribe, topic)) => self.role.change(core, topic, subscribe).map_err(|_| {
                 TrySendError::OutOfTurn(msg.clone(), "no such subscription, or too many")
             }),
-            None => core.try_distribute(msg, false),
+            None => core.try_distribute(msg, Filter::All),
         }
     }
 }

@@ -434,7 +434,13 @@ impl<'a, S: Stream> Driver<'a, S> {
         }
         if core.shape.has_pipe {
             let peer = core
-                .add_peer(conn, self.peer_name, self.earlier.take())
+                // Only dialled connections come without an admission ticket.
+                .add_peer(
+                    conn,
+                    self.peer_name,
+                    self.earlier.take(),
+                    self.ticket.is_none(),
+                )
                 .map_err(End::Unwelcome)?;
             if core.shape.through {
                 peer.set_link(Some(self.link.clone()));

@@ -7,10 +7,17 @@
 use bytes::Bytes;
 use weirmq_zmtp::Message;
 
-/// A REQ's state: the peer whose reply it awaits.
+/// A REQ's state: the peer whose reply it awaits, and, with libzmq's
+/// REQ_CORRELATE, the id of the last request.
 #[derive(Debug, Default)]
 pub(crate) struct Requester {
     awaiting: Option<Bytes>,
+    /// REQ_RELAXED: a new request may go before the reply to the last one
+    /// (which is then never taken).
+    relaxed: bool,
+    /// REQ_CORRELATE: the id the next request is sent with, one more than
+    /// the last (`None`: off).
+    request_id: Option<u32>,
 }
 
 /// The operation is out of turn: why.
@@ -22,19 +29,40 @@ pub(crate) struct OutOfTurn(pub(crate) &'static str);
 pub(crate) struct Refused(pub(crate) &'static str, pub(crate) Message);
 
 impl Requester {
-    /// The request to send for `msg`: the delimiter goes in front. Refused
-    /// while the last request's reply has not been received.
+    /// A REQ's state with libzmq's REQ_RELAXED (`relaxed`) and
+    /// REQ_CORRELATE (`correlate`: the first request id is `first_id`; libzmq
+    /// starts from a random one).
+    pub(crate) fn new(relaxed: bool, correlate: bool, first_id: u32) -> Requester {
+        Requester {
+            awaiting: None,
+            relaxed,
+            request_id: correlate.then_some(first_id),
+        }
+    }
+
+    /// The request to send for `msg`: the delimiter goes in front, and with
+    /// REQ_CORRELATE the request id before it, four octets in libzmq's
+    /// order (its `uint32_t` as it lies in memory: little-endian on every
+    /// platform it is built for here). Refused while the last request's
+    /// reply has not been received, unless relaxed.
     pub(crate) fn request(&self, mut msg: Message) -> Result<Message, Refused> {
-        if self.awaiting.is_some() {
+        if self.awaiting.is_some() && !self.relaxed {
             return Err(Refused("REQ: receive the reply before sending again", msg));
         }
         msg.push_front(Bytes::new());
+        if let Some(id) = self.request_id {
+            msg.push_front(Bytes::copy_from_slice(&id.to_le_bytes()));
+        }
         Ok(msg)
     }
 
-    /// The request went to the peer with routing id `to`.
+    /// The request went to the peer with routing id `to`: its reply is the
+    /// only one taken now, and the next request gets the next id.
     pub(crate) fn sent(&mut self, to: Bytes) {
         self.awaiting = Some(to);
+        if let Some(id) = &mut self.request_id {
+            *id = id.wrapping_add(1);
+        }
     }
 
     /// Whether a request awaits its reply.
@@ -46,13 +74,19 @@ impl Requester {
     }
 
     /// A message received, with its sender's routing id in front: the
-    /// reply, if it is one (from the peer asked, with the delimiter and a
-    /// body), and the turn passes back; anything else is discarded, as
-    /// libzmq does.
+    /// reply, if it is one (from the peer asked, with the last request's
+    /// id under REQ_CORRELATE, the delimiter and a body), and the turn
+    /// passes back; anything else is discarded, as libzmq does.
     pub(crate) fn reply(&mut self, mut msg: Message) -> Option<Message> {
         let from = msg.pop_front();
         if from.is_none() || from != self.awaiting {
             return None;
+        }
+        if let Some(next) = self.request_id {
+            let last = next.wrapping_sub(1).to_le_bytes();
+            if msg.pop_front().is_none_or(|id| id[..] != last) {
+                return None;
+            }
         }
         if msg.pop_front().is_some_and(|d| d.is_empty()) && !msg.is_empty() {
             self.awaiting = None;
@@ -151,6 +185,49 @@ mod tests {
         assert_eq!(req.reply(msg(&["P", "", "yes"])), Some(msg(&["yes"])));
         assert!(req.check_awaiting().is_err(), "the turn passed back");
         assert!(req.request(msg(&["next"])).is_ok());
+    }
+
+    #[test]
+    fn relaxed_sends_again_and_takes_only_the_new_peers_reply() {
+        let mut req = Requester::new(true, false, 0);
+        req.sent(Bytes::from_static(b"P"));
+        let again = req.request(msg(&["again"])).unwrap();
+        assert_eq!(again, msg(&["", "again"]), "relaxed: no need to wait");
+        req.sent(Bytes::from_static(b"Q"));
+        assert_eq!(req.reply(msg(&["P", "", "stale"])), None, "the old peer");
+        assert_eq!(req.reply(msg(&["Q", "", "new"])), Some(msg(&["new"])));
+    }
+
+    #[test]
+    fn correlated_requests_carry_an_id_and_only_its_reply_is_taken() {
+        let mut req = Requester::new(true, true, 0xFFFF_FFFF);
+        let first = req.request(msg(&["one"])).unwrap();
+        let first_id = first.frames()[0].clone();
+        assert_eq!(first.frames()[1..], msg(&["", "one"]).frames()[..]);
+        assert_eq!(&first_id[..], [0xFF; 4], "the id goes before the delimiter");
+        req.sent(Bytes::from_static(b"P"));
+        let second = req.request(msg(&["two"])).unwrap();
+        assert_eq!(&second.frames()[0][..], [0, 0, 0, 0], "the id wraps around");
+        req.sent(Bytes::from_static(b"P"));
+        let stale: Message = [
+            Bytes::from_static(b"P"),
+            first_id,
+            Bytes::new(),
+            "r1".into(),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(req.reply(stale), None, "the reply to the first request");
+        assert_eq!(req.reply(msg(&["P", "", "no id"])), None);
+        let right: Message = [
+            Bytes::from_static(b"P"),
+            Bytes::from_static(&[0, 0, 0, 0]),
+            Bytes::new(),
+            "r2".into(),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(req.reply(right), Some(msg(&["r2"])));
     }
 
     #[test]

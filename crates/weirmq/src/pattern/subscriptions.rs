@@ -112,6 +112,38 @@ impl Subscriptions {
     }
 }
 
+/// Which peers a distributed message goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Filter {
+    /// Every peer (XSUB upstream).
+    All,
+    /// Those subscribed to a prefix of its first frame (PUB, XPUB).
+    Subscribed,
+    /// Those subscribed to no prefix of it (libzmq's ZMQ_INVERT_MATCHING).
+    NotSubscribed,
+}
+
+impl Filter {
+    /// The filter of a PUB or XPUB, inverted or not.
+    pub(crate) fn publisher(invert: bool) -> Filter {
+        if invert {
+            Filter::NotSubscribed
+        } else {
+            Filter::Subscribed
+        }
+    }
+
+    /// Whether a peer with `subscriptions` gets a message whose first frame
+    /// is `topic`.
+    pub(crate) fn wants(self, subscriptions: &Subscriptions, topic: &[u8]) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Subscribed => subscriptions.matches(topic),
+            Filter::NotSubscribed => !subscriptions.matches(topic),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +163,16 @@ mod tests {
         assert!(!s.remove(b"ne"));
         s.add(Bytes::new());
         assert!(s.matches(b"anything"), "the empty topic matches all");
+    }
+
+    #[test]
+    fn filters_pick_the_subscribed_the_others_or_all() {
+        let mut s = Subscriptions::default();
+        s.add(Bytes::from_static(b"A"));
+        assert!(Filter::Subscribed.wants(&s, b"AB") && !Filter::Subscribed.wants(&s, b"B"));
+        assert!(!Filter::NotSubscribed.wants(&s, b"AB") && Filter::NotSubscribed.wants(&s, b"B"));
+        assert!(Filter::All.wants(&s, b"B"));
+        assert_eq!(Filter::publisher(true), Filter::NotSubscribed);
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub(crate) struct Core {
     /// reading and every peer's lane is counted in.
     pub(crate) budget: Arc<Budget>,
     pub(super) peers: Mutex<Peers>,
+    /// ROUTER: the routing ids given to the peers of endpoints it connects
+    /// to, by endpoint.
+    pub(super) connect_ids: Mutex<std::collections::HashMap<String, bytes::Bytes>>,
     /// Signalled when any peer pipe frees room or a peer arrives or leaves.
     pub(super) room: Arc<Signal>,
     pub(super) life: Lifecycle,
@@ -85,6 +88,7 @@ impl Core {
         zap: Arc<dyn Zap>,
     ) -> Result<Arc<Core>, Error> {
         options.limits()?;
+        options.check_for(shape.socket_type)?;
         if options
             .recv_rate_per_peer
             .is_some_and(|r| r.messages().is_some())
@@ -114,6 +118,7 @@ impl Core {
             inbound,
             budget,
             peers: Mutex::new(Peers::default()),
+            connect_ids: Mutex::default(),
             room: Arc::new(Signal::default()),
             life: Lifecycle::default(),
             admission: Admission::default(),

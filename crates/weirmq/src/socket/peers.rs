@@ -14,6 +14,7 @@ use weirmq_zmtp::Connection;
 
 use super::core::Core;
 use super::link::Through;
+use crate::error::Error;
 use crate::monitor::MonitorEvent;
 use crate::pattern::lb::LoadBalance;
 use crate::pattern::route::{DuplicateRoutingId, Routes};
@@ -142,6 +143,31 @@ impl Peers {
 }
 
 impl Core {
+    /// Gives the peer of the next `connect` to `endpoint` the routing id
+    /// `id` (libzmq's ZMQ_CONNECT_ROUTING_ID): refused if a peer or another
+    /// endpoint has it.
+    pub(crate) fn give_connect_id(&self, endpoint: String, id: Bytes) -> Result<(), Error> {
+        let peers = self.peers();
+        let mut given = lock(&self.connect_ids);
+        if peers.routes.contains(&id) || given.values().any(|g| *g == id) {
+            return Err(Error::InvalidOption(
+                "connect routing id: a peer has it already".into(),
+            ));
+        }
+        given.insert(endpoint, id);
+        Ok(())
+    }
+
+    /// The routing id given to the peer of `endpoint`, if one was.
+    pub(crate) fn connect_id(&self, endpoint: &str) -> Option<Bytes> {
+        lock(&self.connect_ids).get(endpoint).cloned()
+    }
+
+    /// Forgets the routing id given for `endpoint` (it is disconnected).
+    pub(crate) fn forget_connect_id(&self, endpoint: &str) {
+        lock(&self.connect_ids).remove(endpoint);
+    }
+
     #[inline]
     pub(crate) fn peers(&self) -> MutexGuard<'_, Peers> {
         lock(&self.peers)
@@ -153,16 +179,24 @@ impl Core {
     /// `kept` is the peer of an earlier connection to the same endpoint,
     /// whose pipe still holds the messages it had not sent: they go out on
     /// this connection.
+    ///
+    /// `dialled`: the connection is one this socket made to endpoint
+    /// `name`, and a routing id given for it (a ROUTER's
+    /// `connect_with_routing_id`) is the peer's, whatever it announced.
     pub(crate) fn add_peer(
         &self,
         conn: &mut Connection,
         name: &str,
         kept: Option<Arc<Peer>>,
+        dialled: bool,
     ) -> Result<Arc<Peer>, Unwelcome> {
-        let announced = if self.shape.announced_ids {
-            conn.peer().and_then(|p| p.routing_id.clone())
-        } else {
+        let given = dialled.then(|| self.connect_id(name)).flatten();
+        let announced = if !self.shape.announced_ids {
             None
+        } else if given.is_some() {
+            given
+        } else {
+            conn.peer().and_then(|p| p.routing_id.clone())
         };
         let mut kept = kept;
         let mut attach = || self.attach(name, announced.clone(), kept.take());

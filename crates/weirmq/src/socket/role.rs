@@ -74,3 +74,22 @@ pub(crate) trait Role: Send + Sync + 'static {
 pub(crate) struct Routing;
 
 impl Role for Routing {}
+
+/// The role of a DEALER, REQ or ROUTER with libzmq's ZMQ_PROBE_ROUTER: it
+/// only routes, and greets each peer with an empty message, so that a
+/// ROUTER peer learns its routing id at once (as libzmq does, on every
+/// connection, made or accepted).
+pub(crate) struct Probe;
+
+impl Role for Probe {
+    fn peer_ready(
+        &self,
+        conn: &mut Connection,
+        attach: &mut Attach<'_>,
+    ) -> Result<Arc<Peer>, Unwelcome> {
+        // The connection has just become ready: this cannot fail. It goes
+        // out before anything queued to the peer.
+        let _ = conn.send(&weirmq_zmtp::Message::from(Bytes::new()));
+        attach()
+    }
+}

@@ -16,6 +16,7 @@ use crate::error::{Error, TrySendError};
 use crate::monitor::MonitorEvent;
 use crate::options::WhenFull;
 use crate::pattern::dist::{Taken, distribute};
+use crate::pattern::subscriptions::Filter;
 use crate::queue::lock;
 use crate::queue::pipe::PushError;
 
@@ -124,15 +125,14 @@ impl Core {
             .await
     }
 
-    /// Distribution: offers `msg` to every peer (only those subscribed to
-    /// a prefix of its first frame, with `filter`), all or nothing under
+    /// Distribution: offers `msg` to every peer `filter` picks, all or nothing under
     /// [`WhenFull::Wait`], and counting the full ones' drops under
     /// [`WhenFull::Drop`].
-    pub(crate) fn try_distribute(&self, msg: Message, filter: bool) -> Result<(), TrySendError> {
+    pub(crate) fn try_distribute(&self, msg: Message, filter: Filter) -> Result<(), TrySendError> {
         self.limited(msg, |m| self.distribute_now(m, filter))
     }
 
-    fn distribute_now(&self, msg: Message, filter: bool) -> Result<(), TrySendError> {
+    fn distribute_now(&self, msg: Message, filter: Filter) -> Result<(), TrySendError> {
         let msg = self.sendable(msg)?;
         let topic = msg.frames().first().cloned().unwrap_or_default();
         let len = msg.byte_len();
@@ -141,7 +141,7 @@ impl Core {
             &peers.list,
             msg,
             self.options.when_full,
-            |p| !filter || lock(&p.subscriptions).matches(&topic),
+            |p| filter.wants(&lock(&p.subscriptions), &topic),
             |p| p.out.has_room(len),
             |p, msg| match p.out.try_push(msg) {
                 Ok(()) => Taken::Yes,
@@ -156,7 +156,7 @@ impl Core {
 
     /// [`Core::try_distribute`], waiting (up to the send timeout) while a
     /// peer it is for is full under [`WhenFull::Wait`].
-    pub(crate) async fn distribute(&self, msg: Message, filter: bool) -> Result<(), Error> {
+    pub(crate) async fn distribute(&self, msg: Message, filter: Filter) -> Result<(), Error> {
         self.wait_for_room(msg, |core, m| core.try_distribute(m, filter))
             .await
     }
