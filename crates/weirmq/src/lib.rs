@@ -46,6 +46,7 @@ mod proxy;
 mod queue;
 mod rate;
 mod socket;
+mod sync;
 mod transport;
 
 pub use api::{

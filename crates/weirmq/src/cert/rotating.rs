@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use weirmq_zmtp::keys::{Keypair, PublicKey};
 
+use crate::sync::lock;
+
 /// A server's keypair, shared with the sockets built with it
 /// ([`Options::with_curve_server_rotating`](crate::Options::with_curve_server_rotating));
 /// cheap to clone.
@@ -34,17 +36,17 @@ impl RotatingKeypair {
     /// From now on, new connections use `keypair`; returns the public key
     /// of the one it replaces.
     pub fn rotate(&self, keypair: Keypair) -> PublicKey {
-        let old = std::mem::replace(&mut *crate::queue::lock(&self.current), keypair);
+        let old = std::mem::replace(&mut *lock(&self.current), keypair);
         old.public
     }
 
     /// The public key new connections are served with.
     pub fn public(&self) -> PublicKey {
-        crate::queue::lock(&self.current).public
+        lock(&self.current).public
     }
 
     /// The keypair new connections are served with.
     pub(crate) fn current(&self) -> Keypair {
-        crate::queue::lock(&self.current).clone()
+        lock(&self.current).clone()
     }
 }

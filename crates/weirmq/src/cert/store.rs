@@ -20,6 +20,7 @@ use weirmq_zmtp::{AuthDecision, AuthRequest};
 
 use super::read_public_key;
 use crate::error::Error;
+use crate::sync::lock;
 
 /// What a directory's files looked like: name, size, modification time.
 type Signature = Vec<(std::ffi::OsString, u64, Option<SystemTime>)>;
@@ -64,7 +65,7 @@ impl CertStore {
     /// added, removed, resized or touched); whether it did.
     pub fn reload(&self) -> Result<bool, Error> {
         let now = signature(&self.shared.dir)?;
-        if *crate::queue::lock(&self.shared.seen) == now {
+        if *lock(&self.shared.seen) == now {
             return Ok(false);
         }
         self.load()?;
@@ -87,7 +88,7 @@ impl CertStore {
         }
         tracing::debug!(dir = %self.shared.dir.display(), keys = keys.len(), "certificates loaded");
         *self.shared.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
-        *crate::queue::lock(&self.shared.seen) = seen;
+        *lock(&self.shared.seen) = seen;
         Ok(())
     }
 

@@ -12,11 +12,4 @@ pub(crate) mod pipe;
 pub(crate) mod pressure;
 pub(crate) mod signal;
 
-use std::sync::{Mutex, MutexGuard};
-
-/// Takes a lock. Every critical section is a single update: a panic cannot
-/// leave the data half-changed, so a poisoned lock is still consistent.
-#[inline]
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::sync::lock;
