@@ -1,6 +1,6 @@
 //! The libzmq options users rely on most, against real libzmq 4.3:
 //! REQ_RELAXED and REQ_CORRELATE, PROBE_ROUTER, CONNECT_ROUTING_ID,
-//! INVERT_MATCHING, XPUB_WELCOME_MSG.
+//! INVERT_MATCHING, XPUB_WELCOME_MSG, XPUB_MANUAL (on our XPUB).
 
 use std::time::Duration;
 use weirmq::prelude::*;
@@ -316,4 +316,52 @@ async fn inverted_pub_and_sub_deliver_only_the_unsubscribed() {
     })
     .await;
     assert!(got.iter().all(|m| *m == Message::from("B-keep")), "{got:?}");
+}
+
+/// XPUB_MANUAL: a libzmq SUB subscribed to everything gets nothing from our
+/// manual XPUB until the application grants it a topic, "x", and then only
+/// "x" messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_xpub_grants_a_libzmq_sub_only_what_the_app_chose() {
+    let xpub = XPub::with_options(Options::default().with_xpub_manual(true)).unwrap();
+    let ep = xpub.bind("tcp://127.0.0.1:*").await.unwrap();
+    let ctx = zmq::Context::new();
+    let sub = zmq_socket(&ctx, zmq::SUB);
+    sub.set_subscribe(b"").unwrap();
+    sub.connect(&ep).unwrap();
+    assert_eq!(within(xpub.recv()).await.unwrap(), msg(&[b"\x01"]));
+    // Not granted yet: sent to nobody (the one connection keeps its order,
+    // so had it gone, it would be the first the SUB receives).
+    within(xpub.send("x-early")).await.unwrap();
+    assert!(xpub.subscribe("x").unwrap());
+    for m in ["a-late", "x-late", "b-late", "x-last"] {
+        within(xpub.send(m)).await.unwrap();
+    }
+    let got = libzmq(move || [zmq_recv(&sub), zmq_recv(&sub)]).await;
+    assert_eq!(got, [Message::from("x-late"), Message::from("x-last")]);
+}
+
+/// XPUB_MANUAL: a libzmq XSUB (which does not filter what it receives)
+/// asks for "a"; the application subscribes it to "b" instead, and it gets
+/// the "b" messages, not the "a" ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_xpub_subscribes_a_libzmq_xsub_to_another_topic() {
+    let xpub = XPub::with_options(Options::default().with_xpub_manual(true)).unwrap();
+    let ep = xpub.bind("tcp://127.0.0.1:*").await.unwrap();
+    let ctx = zmq::Context::new();
+    let xsub = zmq_socket(&ctx, zmq::XSUB);
+    xsub.connect(&ep).unwrap();
+    let xsub = libzmq(move || {
+        xsub.send(b"\x01a".as_slice(), 0).unwrap();
+        xsub
+    })
+    .await;
+    assert_eq!(within(xpub.recv()).await.unwrap(), msg(&[b"\x01a"]));
+    within(xpub.send("a-early")).await.unwrap();
+    assert!(xpub.subscribe("b").unwrap());
+    for m in ["a1", "b1", "a2", "b2"] {
+        within(xpub.send(m)).await.unwrap();
+    }
+    let got = libzmq(move || [zmq_recv(&xsub), zmq_recv(&xsub)]).await;
+    assert_eq!(got, [Message::from("b1"), Message::from("b2")]);
 }

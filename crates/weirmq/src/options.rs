@@ -272,6 +272,16 @@ pub struct Options {
     /// (libzmq's ZMQ_XPUB_WELCOME_MSG; a SUB takes it only if it is
     /// subscribed to it). Default `None`. Other types refuse it.
     pub xpub_welcome: Option<Bytes>,
+    /// XPUB: the application decides what each peer gets (libzmq's
+    /// ZMQ_XPUB_MANUAL). A peer's SUBSCRIBE or CANCEL no longer changes
+    /// what it is sent: every one (repeats too, whatever
+    /// [`Options::xpub_verbose`] says) becomes a note for the application,
+    /// which then calls [`XPub::subscribe`](crate::XPub::subscribe) or
+    /// [`XPub::unsubscribe`](crate::XPub::unsubscribe) for the peer of the
+    /// last note it received (and may grant another topic than the one
+    /// asked for, or none). Default false. Other types refuse it, and so
+    /// does an XPUB with [`Options::conflate`].
+    pub xpub_manual: bool,
     /// TCP keepalive idle time, or `None` for the system default. Default
     /// `None`.
     pub tcp_keepalive: Option<Duration>,
@@ -335,6 +345,7 @@ impl Default for Options {
             probe_router: false,
             invert_matching: false,
             xpub_welcome: None,
+            xpub_manual: false,
             tcp_keepalive: None,
             immediate: true,
             queue_alert: None,
@@ -531,6 +542,13 @@ impl Options {
         self
     }
 
+    /// XPUB: the application grants each peer its subscriptions (libzmq's
+    /// ZMQ_XPUB_MANUAL; see [`Options::xpub_manual`]).
+    pub fn with_xpub_manual(mut self, manual: bool) -> Self {
+        self.xpub_manual = manual;
+        self
+    }
+
     /// Sets whether only connected peers get messages.
     pub fn with_immediate(mut self, immediate: bool) -> Self {
         self.immediate = immediate;
@@ -617,7 +635,7 @@ impl Options {
     /// libzmq would ignore them or fail with EINVAL.
     pub(crate) fn check_for(&self, socket_type: SocketType) -> Result<(), Error> {
         use SocketType::{Dealer, Pub, Req, Router, Sub, XPub};
-        let only: [(&str, bool, &[SocketType]); 6] = [
+        let only: [(&str, bool, &[SocketType]); 7] = [
             ("req_relaxed (ZMQ_REQ_RELAXED)", self.req_relaxed, &[Req]),
             (
                 "req_correlate (ZMQ_REQ_CORRELATE)",
@@ -644,6 +662,7 @@ impl Options {
                 self.xpub_verbose,
                 &[XPub],
             ),
+            ("xpub_manual (ZMQ_XPUB_MANUAL)", self.xpub_manual, &[XPub]),
         ];
         for (name, set, types) in only {
             if set && !types.contains(&socket_type) {
@@ -651,6 +670,15 @@ impl Options {
                     "{name} is for {types:?} sockets, not {socket_type:?}"
                 )));
             }
+        }
+        if self.xpub_manual && self.conflate {
+            // Conflate would replace queued notes, and with them the peer
+            // the application is to answer.
+            return Err(Error::InvalidOption(
+                "xpub_manual (ZMQ_XPUB_MANUAL) does not go with conflate: every \
+                 subscription note must reach the application"
+                    .into(),
+            ));
         }
         Ok(())
     }

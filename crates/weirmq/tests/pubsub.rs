@@ -462,3 +462,143 @@ async fn a_sub_drops_and_counts_what_it_did_not_subscribe_to() {
     wait_until(|| sub.stats().filtered == 4).await;
     assert!(sub.try_recv().is_none(), "nothing else came through");
 }
+
+/// Sends `probe` on `xpub` until `sub` receives it (subscriptions granted
+/// travel nowhere: only the XPUB's filter changes, at once, but the SUB
+/// may still be connecting); what else arrived on the way is returned.
+async fn xpub_until_received(xpub: &weirmq::XPub, sub: &Sub, probe: &str) -> Vec<Message> {
+    let mut others = Vec::new();
+    within(async {
+        loop {
+            xpub.send(probe.as_bytes().to_vec()).await.unwrap();
+            if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(20), sub.recv()).await {
+                if m == Message::from(probe.as_bytes().to_vec()) {
+                    return;
+                }
+                others.push(m);
+            }
+        }
+    })
+    .await;
+    others
+}
+
+/// Asserts that `sub` receives nothing for a while.
+async fn receives_nothing(sub: &Sub) {
+    let got = tokio::time::timeout(Duration::from_millis(200), sub.recv()).await;
+    assert!(got.is_err(), "received {got:?}");
+}
+
+/// XPUB_MANUAL: a SUB's subscription is only a note; the SUB gets nothing
+/// until the application grants it a topic, which need not be the one it
+/// asked for, and unsubscribing takes it away again.
+#[tokio::test]
+async fn xpub_manual_grants_what_the_application_decides() {
+    use weirmq::XPub;
+    let xpub = XPub::with_options(Options::default().with_xpub_manual(true)).unwrap();
+    let ep = xpub.bind("tcp://127.0.0.1:*").await.unwrap();
+    let sub = Sub::new();
+    sub.subscribe("").unwrap();
+    sub.connect(&ep).await.unwrap();
+    assert_eq!(within(xpub.recv()).await.unwrap(), Message::from("\x01"));
+    // Asked for everything, granted nothing yet.
+    for _ in 0..20 {
+        xpub.send("a-message").await.unwrap();
+        xpub.send("x-message").await.unwrap();
+    }
+    receives_nothing(&sub).await;
+    // Granted "x" only, not what it asked for.
+    assert!(xpub.subscribe("x").unwrap());
+    let before = xpub_until_received(&xpub, &sub, "x-probe").await;
+    assert!(
+        before.iter().all(|m| m.frames()[0].starts_with(b"x")),
+        "{before:?}"
+    );
+    xpub.send("a-after").await.unwrap();
+    xpub.send("x-after").await.unwrap();
+    assert_eq!(within(sub.recv()).await.unwrap(), Message::from("x-after"));
+    // Taken away.
+    assert!(xpub.unsubscribe("x").unwrap());
+    xpub.send("x-gone").await.unwrap();
+    receives_nothing(&sub).await;
+}
+
+/// XPUB_MANUAL: every SUBSCRIBE and CANCEL is a note, repeated or not, and
+/// `subscribe` applies to the peer of the last note received: with two
+/// SUBs, the one whose note came last.
+#[tokio::test]
+async fn xpub_manual_applies_to_the_peer_of_the_last_note() {
+    use weirmq::XPub;
+    let xpub = XPub::with_options(Options::default().with_xpub_manual(true)).unwrap();
+    let ep = xpub.bind("tcp://127.0.0.1:*").await.unwrap();
+    assert!(!xpub.subscribe("t").unwrap(), "no note yet: no peer");
+    let (a, b) = (Sub::new(), Sub::new());
+    a.subscribe("a").unwrap();
+    a.connect(&ep).await.unwrap();
+    assert_eq!(within(xpub.recv()).await.unwrap(), Message::from("\x01a"));
+    b.subscribe("b").unwrap();
+    b.connect(&ep).await.unwrap();
+    assert_eq!(within(xpub.recv()).await.unwrap(), Message::from("\x01b"));
+    // The last note was b's: b gets "b", a nothing.
+    assert!(xpub.subscribe("b").unwrap());
+    xpub_until_received(&xpub, &b, "b-probe").await;
+    for _ in 0..10 {
+        xpub.send("a-msg").await.unwrap();
+    }
+    receives_nothing(&a).await;
+    // a asks for more: the last note is a's now.
+    a.subscribe("a2").unwrap();
+    assert_eq!(within(xpub.recv()).await.unwrap(), Message::from("\x01a2"));
+    assert!(xpub.subscribe("a").unwrap(), "now a's");
+    xpub_until_received(&xpub, &a, "a-probe").await;
+    // A cancel is a note too, and the filter it never had stays as it was;
+    // unsubscribing takes away what was granted.
+    a.unsubscribe("a2").unwrap();
+    assert_eq!(within(xpub.recv()).await.unwrap(), Message::from("\x00a2"));
+    xpub.send("a-still").await.unwrap();
+    assert_eq!(within(a.recv()).await.unwrap(), Message::from("a-still"));
+    assert!(xpub.unsubscribe("a").unwrap());
+    xpub.send("a-gone").await.unwrap();
+    receives_nothing(&a).await;
+    // A peer that leaves cancels what it asked for, with no peer to answer.
+    within(b.close()).await;
+    assert_eq!(within(xpub.recv()).await.unwrap(), Message::from("\x00b"));
+    assert!(!xpub.subscribe("b").unwrap(), "a departed peer's cancel");
+}
+
+/// Without XPUB_MANUAL a subscription reaches the filter by itself, and
+/// `subscribe` is refused, as libzmq refuses ZMQ_SUBSCRIBE then.
+#[tokio::test]
+async fn xpub_without_manual_filters_by_itself_and_refuses_subscribe() {
+    use weirmq::XPub;
+    let xpub = XPub::new();
+    let ep = xpub.bind("tcp://127.0.0.1:*").await.unwrap();
+    let sub = Sub::new();
+    sub.subscribe("a").unwrap();
+    sub.connect(&ep).await.unwrap();
+    assert_eq!(within(xpub.recv()).await.unwrap(), Message::from("\x01a"));
+    xpub_until_received(&xpub, &sub, "a-probe").await;
+    assert!(matches!(xpub.subscribe("x"), Err(Error::InvalidState(_))));
+    assert!(matches!(xpub.unsubscribe("a"), Err(Error::InvalidState(_))));
+}
+
+/// XPUB_MANUAL is for XPUB, and not with conflate.
+#[test]
+fn xpub_manual_is_refused_elsewhere() {
+    use weirmq::XPub;
+    let manual = || Options::default().with_xpub_manual(true);
+    let err = Pub::with_options(manual()).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidOption(m) if m.contains("ZMQ_XPUB_MANUAL")),
+        "{err}"
+    );
+    assert!(matches!(
+        Sub::with_options(manual()),
+        Err(Error::InvalidOption(_))
+    ));
+    assert!(matches!(
+        XPub::with_options(manual().with_conflate(true)),
+        Err(Error::InvalidOption(_))
+    ));
+    assert!(XPub::with_options(manual()).is_ok());
+}

@@ -9,6 +9,12 @@
 //! report; they are messages like any other, within its HWM: a peer whose
 //! note finds the lane full stops being read until there is room, and
 //! nothing is dropped.
+//!
+//! With [`Options::xpub_manual`] (libzmq's ZMQ_XPUB_MANUAL) the application
+//! decides what each peer gets: a peer's SUBSCRIBE and CANCEL only become
+//! notes (every one of them, as in libzmq), and [`XPub::subscribe`] and
+//! [`XPub::unsubscribe`] set the filter of the peer whose note the
+//! application received last (`pattern::manual`).
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -19,11 +25,13 @@ use weirmq_zmtp::{Message, SocketType};
 use super::{Handle, RecvSocket, SendSocket, Socket, private};
 use crate::error::{Error, TrySendError};
 use crate::options::Options;
-use crate::pattern::subscriptions::{Filter, Subscriptions};
+use crate::pattern::fq::LaneId;
+use crate::pattern::manual::Manual;
+use crate::pattern::subscriptions::{Filter, Subscriptions, TooMany};
 use crate::queue::inbound::{InLane, Inbound};
 use crate::queue::lock;
 use crate::queue::pipe::PushError;
-use crate::socket::{Attach, Peer, Pending, Role, Shape, Unwelcome};
+use crate::socket::{Asked, Attach, Peer, Pending, Role, Shape, Unwelcome};
 
 /// Peers: SUB, XSUB. Out: distributed to the subscribed. In: their
 /// subscriptions, as notes, and their other messages, fair-queued.
@@ -40,6 +48,10 @@ struct Upstream {
     /// Sent to each new subscriber first (libzmq's ZMQ_XPUB_WELCOME_MSG).
     welcome: Option<Bytes>,
     union: Mutex<Subscriptions>,
+    /// Manual mode (libzmq's ZMQ_XPUB_MANUAL): its state, under a lock that
+    /// also covers queueing each note, so that notes and their peers stay
+    /// in the same order.
+    manual: Option<Mutex<Manual>>,
     notes: OnceLock<InLane>,
 }
 
@@ -48,6 +60,46 @@ impl Upstream {
         self.notes
             .get()
             .expect("started with the socket's incoming queue")
+    }
+
+    /// Queues the note `%x01`/`%x00` + `topic`; `Err(len)` when its lane
+    /// has no room for its `len` octets. A closed socket takes nothing and
+    /// that is fine: nobody will read it.
+    fn queue_note(&self, subscribe: bool, topic: &[u8]) -> Result<bool, usize> {
+        let mut note = Vec::with_capacity(1 + topic.len());
+        note.push(u8::from(subscribe));
+        note.extend_from_slice(topic);
+        match self.notes().try_push(Message::from(note)) {
+            Ok(()) => Ok(true),
+            Err(PushError::Closed(_)) => Ok(false),
+            Err(PushError::Full(note)) => Err(note.byte_len()),
+        }
+    }
+
+    /// Manual mode: queues a note of `from` (`None`: of a peer that left),
+    /// and records whose it is, under one lock.
+    fn manual_note(
+        &self,
+        manual: &Mutex<Manual>,
+        from: Option<&Bytes>,
+        subscribe: bool,
+        topic: &[u8],
+    ) -> Result<(), usize> {
+        let mut manual = lock(manual);
+        if self.queue_note(subscribe, topic)? {
+            manual.queued(from.cloned());
+        }
+        Ok(())
+    }
+
+    /// A message left the socket for the application from `lane`: in
+    /// manual mode, a note's peer becomes the last one.
+    fn handed_out(&self, lane: LaneId) {
+        if let Some(manual) = &self.manual {
+            if lane == self.notes().id() {
+                lock(manual).handed_out();
+            }
+        }
     }
 }
 
@@ -72,6 +124,26 @@ impl Role for Upstream {
         let _ = self.notes.set(inbound.open_lane(None));
     }
 
+    /// Manual mode: a peer's SUBSCRIBE or CANCEL changes only what it
+    /// asked for (cancelled when it leaves), not its filter, and every one
+    /// is news. Otherwise as every PUB: its filter, as a set.
+    fn peer_asked(&self, peer: &Peer, subscribe: bool, topic: &Bytes) -> Result<Asked, TooMany> {
+        let changed = match &self.manual {
+            Some(manual) => {
+                let changed = lock(manual).ask(&peer.id, subscribe, topic)?;
+                return Ok(Asked {
+                    changed,
+                    news: true,
+                });
+            }
+            None => lock(&peer.subscriptions).ask(subscribe, topic)?,
+        };
+        Ok(Asked {
+            changed,
+            news: changed,
+        })
+    }
+
     /// Records one subscription (or cancel) of some peer in the union of
     /// all peers' subscriptions, and tells the application when the topic
     /// gains its first subscriber or loses its last (with `xpub_verbose`,
@@ -79,7 +151,13 @@ impl Role for Upstream {
     /// under one lock: when the lane is full nothing changes, so notes reach
     /// the application in the order of the changes and never contradict the
     /// union.
-    fn peer_subscription(&self, subscribe: bool, topic: &Bytes) -> Result<(), usize> {
+    ///
+    /// Manual mode: every SUBSCRIBE and CANCEL is a note (libzmq's
+    /// ZMQ_XPUB_MANUAL), recorded as `peer`'s; there is no union.
+    fn peer_subscription(&self, peer: &Peer, subscribe: bool, topic: &Bytes) -> Result<(), usize> {
+        if let Some(manual) = &self.manual {
+            return self.manual_note(manual, Some(&peer.id), subscribe, topic);
+        }
         let mut all = lock(&self.union);
         let news = if subscribe {
             all.count(topic) == 0 || self.verbose
@@ -87,14 +165,8 @@ impl Role for Upstream {
             all.count(topic) == 1
         };
         if news {
-            let mut note = Vec::with_capacity(1 + topic.len());
-            note.push(u8::from(subscribe));
-            note.extend_from_slice(topic);
-            match self.notes().try_push(Message::from(note)) {
-                // Closed: nobody will read it; the change still counts.
-                Ok(()) | Err(PushError::Closed(_)) => {}
-                Err(PushError::Full(note)) => return Err(note.byte_len()),
-            }
+            // Not queued (the socket is closed): the change still counts.
+            self.queue_note(subscribe, topic)?;
         }
         if subscribe {
             all.add(topic.clone());
@@ -115,10 +187,22 @@ impl Role for Upstream {
     /// subscriptions, which exist already (a peer has a limit of them), and
     /// its engine task, whose connection is closed; a closed socket ends
     /// the wait.
-    fn peer_gone(&self, subscriptions: Subscriptions) -> Pending<'_> {
+    ///
+    /// Manual mode: each topic the peer asked for is cancelled, as libzmq
+    /// does, with no peer to answer (its filter goes with it).
+    fn peer_gone<'a>(&'a self, peer: &'a Peer, subscriptions: Subscriptions) -> Pending<'a> {
         Box::pin(async move {
+            if let Some(manual) = &self.manual {
+                let asked = lock(manual).gone(&peer.id);
+                for topic in asked.each() {
+                    while let Err(len) = self.manual_note(manual, None, false, topic) {
+                        self.notes().writable(len).await;
+                    }
+                }
+                return;
+            }
             for topic in subscriptions.each() {
-                while let Err(len) = self.peer_subscription(false, topic) {
+                while let Err(len) = self.peer_subscription(peer, false, topic) {
                     self.notes().writable(len).await;
                 }
             }
@@ -133,6 +217,7 @@ impl Role for Upstream {
 #[derive(Debug)]
 pub struct XPub {
     handle: Handle,
+    role: Arc<Upstream>,
     /// Who gets a message: the subscribed, or with
     /// [`Options::invert_matching`] the others.
     filter: Filter,
@@ -155,14 +240,19 @@ impl Socket for XPub {
 
     fn with_options(options: Options) -> Result<Self, Error> {
         let filter = Filter::publisher(options.invert_matching);
-        let role = Upstream {
+        let role = Arc::new(Upstream {
             verbose: options.xpub_verbose,
             welcome: options.xpub_welcome.clone(),
             union: Mutex::new(Subscriptions::aggregate()),
+            manual: options.xpub_manual.then(Mutex::default),
             notes: OnceLock::new(),
-        };
-        let handle = Handle::new(SHAPE, Arc::new(role), options)?;
-        Ok(XPub { handle, filter })
+        });
+        let handle = Handle::new(SHAPE, role.clone(), options)?;
+        Ok(XPub {
+            handle,
+            role,
+            filter,
+        })
     }
 }
 
@@ -177,4 +267,93 @@ impl SendSocket for XPub {
     }
 }
 
-impl RecvSocket for XPub {}
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("manual", &self.manual.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl XPub {
+    /// Manual mode (libzmq's ZMQ_SUBSCRIBE on an XPUB with
+    /// ZMQ_XPUB_MANUAL): the peer of the last subscription note this
+    /// socket's `recv` or `try_recv` handed out gets the messages whose
+    /// first frame starts with `topic`, whatever it asked for. As a set:
+    /// granting a topic twice is granting it once.
+    ///
+    /// "Last" is the note most recently handed out, by any task; messages
+    /// other than notes (an XSUB's upstream data) do not change it, and the
+    /// cancels made for a peer that left have no peer. `Ok(false)`: there
+    /// is no such peer (no note yet, the last one was a departed peer's
+    /// cancel, or the peer has left since), and nothing changed; libzmq
+    /// ignores the option then.
+    ///
+    /// Without [`Options::xpub_manual`] this is
+    /// [`Error::InvalidState`], as libzmq fails with EINVAL.
+    pub fn subscribe(&self, topic: impl AsRef<[u8]>) -> Result<bool, Error> {
+        self.grant(true, topic.as_ref())
+    }
+
+    /// Manual mode (libzmq's ZMQ_UNSUBSCRIBE on an XPUB with
+    /// ZMQ_XPUB_MANUAL): the peer of the last note handed out (as
+    /// [`XPub::subscribe`] tells) no longer gets what `topic` matched.
+    /// `Ok(false)`: there is no such peer. Without
+    /// [`Options::xpub_manual`], [`Error::InvalidState`].
+    pub fn unsubscribe(&self, topic: impl AsRef<[u8]>) -> Result<bool, Error> {
+        self.grant(false, topic.as_ref())
+    }
+
+    fn grant(&self, subscribe: bool, topic: &[u8]) -> Result<bool, Error> {
+        let Some(manual) = &self.role.manual else {
+            return Err(Error::InvalidState(
+                "XPub::subscribe and unsubscribe need Options::with_xpub_manual \
+                 (ZMQ_XPUB_MANUAL); libzmq refuses ZMQ_SUBSCRIBE on an XPUB without it",
+            ));
+        };
+        let Some(id) = lock(manual).last().cloned() else {
+            return Ok(false);
+        };
+        let core = self.handle.core();
+        let peers = core.peers();
+        let Some(peer) = peers.routes.get(&id) else {
+            return Ok(false);
+        };
+        let changed = lock(&peer.subscriptions)
+            .ask(subscribe, &Bytes::copy_from_slice(topic))
+            .map_err(|TooMany| {
+                Error::InvalidOption("too many subscriptions for one peer".into())
+            })?;
+        drop(peers);
+        if changed && !subscribe {
+            // A send waiting for room at this peer may not need it any more.
+            core.wake_senders();
+        }
+        Ok(true)
+    }
+}
+
+impl RecvSocket for XPub {
+    /// Receives a note or a message from upstream (see
+    /// [`RecvSocket::recv`]); in manual mode a note's peer becomes the one
+    /// [`XPub::subscribe`] applies to.
+    async fn recv(&self) -> Result<Message, Error> {
+        if self.role.manual.is_none() {
+            return self.handle.core().recv().await;
+        }
+        let (msg, lane) = self.handle.core().recv_from().await?;
+        self.role.handed_out(lane);
+        Ok(msg)
+    }
+
+    /// Receives a note or a message if one is waiting (see
+    /// [`XPub::recv`](RecvSocket::recv)).
+    fn try_recv(&self) -> Option<Message> {
+        if self.role.manual.is_none() {
+            return self.handle.core().try_recv();
+        }
+        let (msg, lane) = self.handle.core().try_recv_from()?;
+        self.role.handed_out(lane);
+        Some(msg)
+    }
+}

@@ -10,16 +10,19 @@ use bytes::Bytes;
 
 use crate::queue::entry::Entry;
 use crate::queue::inbound::InLane;
-use crate::socket::Core;
 #[cfg(doc)]
 use crate::socket::Role;
+use crate::socket::{Core, Peer};
 
 /// XPUB: a peer's subscription or cancel that could not be handed on for want
 /// of room for the note it may make (see [`Role::peer_subscription`]);
-/// reading waits until it can. The peer's own set has the change already.
+/// reading waits until it can. The role has made the change already
+/// ([`Role::peer_asked`]; `changed`: it changed what it keeps).
 pub(super) struct Held {
+    pub(super) peer: Arc<Peer>,
     pub(super) subscribe: bool,
     pub(super) topic: Bytes,
+    pub(super) changed: bool,
 }
 
 impl Held {
@@ -30,7 +33,10 @@ impl Held {
 
     /// Hands it on: `Err(self)` when there is no room yet.
     fn deliver(self, core: &Core) -> Result<(), Held> {
-        match core.role.peer_subscription(self.subscribe, &self.topic) {
+        match core
+            .role
+            .peer_subscription(&self.peer, self.subscribe, &self.topic)
+        {
             Ok(()) => Ok(()),
             Err(_) => Err(self),
         }

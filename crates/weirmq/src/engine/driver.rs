@@ -24,7 +24,7 @@ use crate::monitor::MonitorEvent;
 use crate::queue::budget::Account;
 use crate::queue::entry::Entry;
 use crate::rate::Bucket;
-use crate::socket::{Answer, Core, Peer, Ticket, lock};
+use crate::socket::{Answer, Core, Peer, Ticket};
 use crate::transport::Stream;
 
 /// Something the engine waits for that lasts (a handover of its peer's
@@ -461,45 +461,33 @@ impl<'a, S: Stream> Driver<'a, S> {
         Ok(())
     }
 
-    /// A peer subscribed to `topic` (PUB, XPUB): a set, as in libzmq, where
-    /// a repeated SUBSCRIBE changes nothing; a topic's first subscriber is
-    /// news upstream (XPUB). Whether decoding goes on.
-    fn subscribed(&mut self, topic: Bytes) -> Result<bool, End> {
+    /// A peer subscribed to `topic` (PUB, XPUB), or cancelled it: the
+    /// socket type's role changes what it keeps of the peer's
+    /// subscriptions, and a change that is news upstream (XPUB) becomes a
+    /// note, held behind the data before it. Whether decoding goes on.
+    fn asked(&mut self, subscribe: bool, topic: Bytes) -> Result<bool, End> {
         let Some(peer) = self.out.as_ref() else {
             return Ok(true);
         };
-        let mut subs = lock(&peer.subscriptions);
-        if subs.count(&topic) > 0 {
+        let asked = self
+            .core
+            .role
+            .peer_asked(peer, subscribe, &topic)
+            .map_err(|_| End::TooManySubscriptions)?;
+        if !subscribe && asked.changed {
+            // A PUB waiting for room at this peer may not need it any more.
+            self.core.wake_senders();
+        }
+        if !asked.news {
             return Ok(true);
         }
-        if !subs.add(topic.clone()) {
-            return Err(End::TooManySubscriptions);
-        }
-        drop(subs);
         let note = Held {
-            subscribe: true,
+            peer: peer.clone(),
+            subscribe,
             topic,
+            changed: asked.changed,
         };
         Ok(self.backlog.note(self.core, note, &mut self.closing))
-    }
-
-    /// A peer cancelled `topic`: what was never subscribed is ignored, as
-    /// libzmq does. Whether decoding goes on.
-    fn cancelled(&mut self, topic: Bytes) -> bool {
-        let Some(peer) = self.out.as_ref() else {
-            return true;
-        };
-        if !lock(&peer.subscriptions).remove(&topic) {
-            return true;
-        }
-        // A PUB waiting for room at this peer may not need it any more.
-        self.core.wake_senders();
-        // XPUB: a topic's last subscriber leaving is news upstream too.
-        let note = Held {
-            subscribe: false,
-            topic,
-        };
-        self.backlog.note(self.core, note, &mut self.closing)
     }
 
     /// A client's credentials to judge: now, or by the ZAP handler.
@@ -560,8 +548,8 @@ impl<S: Stream> Sink for Driver<'_, S> {
     fn event(&mut self, conn: &mut Connection, event: Event) -> Result<bool, End> {
         match event {
             Event::HandshakeSucceeded(info) => self.handshake_done(conn, info.socket_type)?,
-            Event::Subscribe(topic) => return self.subscribed(topic),
-            Event::Cancel(topic) => return Ok(self.cancelled(topic)),
+            Event::Subscribe(topic) => return self.asked(true, topic),
+            Event::Cancel(topic) => return self.asked(false, topic),
             Event::Authenticate(request) => self.authenticate(conn, request)?,
             _ => {}
         }

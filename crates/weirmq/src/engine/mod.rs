@@ -57,7 +57,7 @@ mod through;
 mod unsent;
 mod wire;
 
-use backlog::{Backlog, Held};
+use backlog::Backlog;
 use driver::Driver;
 use intake::Intake;
 pub(crate) use wire::Link;
@@ -181,7 +181,7 @@ async fn finish<S: Stream>(
         peer.set_link(None);
     }
     let mut wire = link.take();
-    let mut lost = drop_decoded(&mut wire, &mut backlog, out.as_deref());
+    let mut lost = drop_decoded(core, &mut wire, &mut backlog);
     if let Some(reason) = end.reason() {
         let peer = peer_name.to_owned();
         core.emit(if wire.conn.peer().is_some() {
@@ -227,7 +227,7 @@ async fn finish<S: Stream>(
                 *slot = None;
             }
             let subscriptions = std::mem::take(&mut *lock(&peer.subscriptions));
-            core.role.peer_gone(subscriptions).await;
+            core.role.peer_gone(&peer, subscriptions).await;
         }
         (None, _) => core.count_lost(peer_name, lost + untouched.len() as u64),
     }
@@ -237,22 +237,23 @@ async fn finish<S: Stream>(
 /// message a reading-through receiver found no room for): data is lost
 /// (waiting for room here would let peers that come and go pile up
 /// messages), and goes back to the budget with what the connection held;
-/// an XPUB's pending subscription change is undone in the peer's set, so
-/// that its departure cancels exactly what reached the union of
-/// subscriptions. Returns the messages lost.
-fn drop_decoded<S>(wire: &mut Wire<S>, backlog: &mut Backlog, peer: Option<&Peer>) -> u64 {
+/// an XPUB's pending subscription change is undone by its role, so that
+/// its departure cancels exactly what reached the union of subscriptions
+/// (or, in manual mode, the application). Returns the messages lost.
+fn drop_decoded<S>(core: &Core, wire: &mut Wire<S>, backlog: &mut Backlog) -> u64 {
     if let Some(entry) = wire.reading.held.take() {
         backlog.push(entry);
     }
     // What waits in the peer's lane stays counted until the application
     // takes it.
     wire.intake.end(backlog.bytes);
-    if let (Some(Held { subscribe, topic }), Some(peer)) = (backlog.held.take(), peer) {
-        let mut subscriptions = lock(&peer.subscriptions);
-        if subscribe {
-            subscriptions.remove(&topic);
-        } else {
-            subscriptions.add(topic);
+    if let Some(held) = backlog.held.take() {
+        if held.changed {
+            // Asking the opposite undoes it; a set has room for what it
+            // held a moment ago.
+            let _ = core
+                .role
+                .peer_asked(&held.peer, !held.subscribe, &held.topic);
         }
     }
     backlog.data.len() as u64

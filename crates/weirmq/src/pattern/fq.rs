@@ -146,6 +146,11 @@ impl<E: Weighed> Batch<E> {
         self.entries.is_empty()
     }
 
+    /// The lane its messages come from, during its turn.
+    pub(crate) fn lane(&self) -> Option<LaneId> {
+        self.lane
+    }
+
     /// Messages not yet handed out.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()

@@ -6,5 +6,6 @@ pub(crate) mod dist;
 pub(crate) mod envelope;
 pub(crate) mod fq;
 pub(crate) mod lb;
+pub(crate) mod manual;
 pub(crate) mod route;
 pub(crate) mod subscriptions;

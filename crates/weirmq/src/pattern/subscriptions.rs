@@ -87,6 +87,24 @@ impl Subscriptions {
         true
     }
 
+    /// A peer's SUBSCRIBE (`subscribe`) or CANCEL of `topic`, as a set, the
+    /// way libzmq's PUB keeps each peer's topics: a repeated SUBSCRIBE
+    /// changes nothing, and a CANCEL of what was never subscribed is
+    /// ignored. Whether the set changed; `Err` when the limits refuse it.
+    pub(crate) fn ask(&mut self, subscribe: bool, topic: &Bytes) -> Result<bool, TooMany> {
+        if !subscribe {
+            return Ok(self.remove(topic));
+        }
+        if self.count(topic) > 0 {
+            return Ok(false);
+        }
+        if self.add(topic.clone()) {
+            Ok(true)
+        } else {
+            Err(TooMany)
+        }
+    }
+
     /// How many times `topic` is subscribed.
     pub(crate) fn count(&self, topic: &[u8]) -> u32 {
         self.counts.get(topic).copied().unwrap_or(0)
@@ -111,6 +129,10 @@ impl Subscriptions {
             .flat_map(|(t, n)| std::iter::repeat_n(t, *n as usize))
     }
 }
+
+/// A peer asked for more topics (or octets of them) than one peer may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooMany;
 
 /// Which peers a distributed message goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +195,22 @@ mod tests {
         assert!(!Filter::NotSubscribed.wants(&s, b"AB") && Filter::NotSubscribed.wants(&s, b"B"));
         assert!(Filter::All.wants(&s, b"B"));
         assert_eq!(Filter::publisher(true), Filter::NotSubscribed);
+    }
+
+    #[test]
+    fn a_peer_asks_as_a_set() {
+        let mut s = Subscriptions::default();
+        let t = Bytes::from_static(b"t");
+        assert_eq!(s.ask(true, &t), Ok(true));
+        assert_eq!(s.ask(true, &t), Ok(false), "a repeat changes nothing");
+        assert_eq!(s.count(b"t"), 1);
+        assert_eq!(s.ask(false, &t), Ok(true), "one cancel is enough");
+        assert_eq!(s.ask(false, &t), Ok(false), "nothing left to cancel");
+        assert!(!s.matches(b"t"));
+        for i in 0..MAX_TOPICS as u32 {
+            s.add(Bytes::copy_from_slice(&i.to_be_bytes()));
+        }
+        assert_eq!(s.ask(true, &t), Err(TooMany));
     }
 
     #[test]

@@ -136,6 +136,12 @@ impl Inbound {
     /// The next message: from the batch, or from a new turn when the batch
     /// is spent or preempted.
     pub(crate) fn try_recv(&self) -> Option<Message> {
+        self.try_recv_from().map(|(msg, _)| msg)
+    }
+
+    /// [`Inbound::try_recv`], and the lane the message came from (an
+    /// XPUB's lane of notes, say: [`InLane::id`]).
+    pub(crate) fn try_recv_from(&self) -> Option<(Message, LaneId)> {
         let mut receiving = lock(&self.receiving);
         if receiving.batch.is_empty() || self.preempted.load(Ordering::Relaxed) {
             let mut lanes = lock(&self.lanes);
@@ -157,9 +163,10 @@ impl Inbound {
                 }
             }
         }
+        let lane = receiving.batch.lane()?;
         let entry = receiving.batch.pop()?;
         drop(receiving);
-        Some(entry.into_message())
+        Some((entry.into_message(), lane))
     }
 
     /// Waits until `take` finds something, trying it now and whenever a
@@ -228,6 +235,11 @@ pub(crate) struct InLane {
 }
 
 impl InLane {
+    /// Which lane it is, as [`Inbound::try_recv_from`] tells.
+    pub(crate) fn id(&self) -> LaneId {
+        self.id
+    }
+
     fn lanes(&self) -> MutexGuard<'_, Lanes> {
         lock(&self.inbound.lanes)
     }

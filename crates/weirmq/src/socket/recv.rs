@@ -13,8 +13,26 @@ use super::core::Core;
 use super::link::Through;
 use super::peers::Peer;
 use crate::error::Error;
+use crate::pattern::fq::LaneId;
 
 impl Core {
+    /// [`Core::recv`], and the lane of the socket's incoming queue the
+    /// message came from (XPUB tells its notes from the rest by it). Not
+    /// for a type that reads through its connection (REQ, REP).
+    pub(crate) async fn recv_from(&self) -> Result<(Message, LaneId), Error> {
+        debug_assert!(!self.shape.through, "read-through messages have no lane");
+        if let Some(got) = self.inbound.try_recv_from() {
+            return Ok(got);
+        }
+        let wait = async {
+            self.inbound
+                .wait_for(|| self.inbound.try_recv_from(), |_| Poll::Pending)
+                .await
+                .ok_or(Error::Closed)
+        };
+        Box::pin(super::with_timeout(self.options.recv_timeout, wait)).await
+    }
+
     /// Takes the next incoming message, waiting up to the receive timeout.
     pub(crate) async fn recv(&self) -> Result<Message, Error> {
         // The common case, a message waiting, builds no waiter and no timer.
@@ -46,6 +64,11 @@ impl Core {
             got.ok_or(Error::Closed)
         };
         super::with_timeout(self.options.recv_timeout, wait).await
+    }
+
+    /// [`Core::try_recv`], and the lane the message came from.
+    pub(crate) fn try_recv_from(&self) -> Option<(Message, LaneId)> {
+        self.inbound.try_recv_from()
     }
 
     /// The next message, fair-queued over the peers.

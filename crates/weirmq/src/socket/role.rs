@@ -13,8 +13,9 @@ use bytes::Bytes;
 use weirmq_zmtp::Connection;
 
 use super::peers::{Peer, Unwelcome};
-use crate::pattern::subscriptions::Subscriptions;
+use crate::pattern::subscriptions::{Subscriptions, TooMany};
 use crate::queue::inbound::Inbound;
+use crate::queue::lock;
 
 /// Something a role waits for.
 pub(crate) type Pending<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -46,11 +47,30 @@ pub(crate) trait Role: Send + Sync + 'static {
         true
     }
 
-    /// A peer subscribed to `topic`, or cancelled it (its own set has the
-    /// change already). `Err(len)`: there is no room yet for the note of
-    /// `len` octets this makes, and nothing changed; try again once
-    /// [`Role::note_room`] has room.
-    fn peer_subscription(&self, _subscribe: bool, _topic: &Bytes) -> Result<(), usize> {
+    /// A peer's SUBSCRIBE (`subscribe`) or CANCEL of `topic` (PUB, XPUB):
+    /// the change it makes to the peer, made here, and whether it is for
+    /// [`Role::peer_subscription`] too. By default the peer's filter
+    /// changes, as a set (libzmq's PUB), and a change is news. Asking the
+    /// opposite undoes a change (`changed`) that never reached
+    /// [`Role::peer_subscription`].
+    fn peer_asked(&self, peer: &Peer, subscribe: bool, topic: &Bytes) -> Result<Asked, TooMany> {
+        let changed = lock(&peer.subscriptions).ask(subscribe, topic)?;
+        Ok(Asked {
+            changed,
+            news: changed,
+        })
+    }
+
+    /// `peer` subscribed to `topic`, or cancelled it, and
+    /// [`Role::peer_asked`] found it news. `Err(len)`: there is no room yet
+    /// for the note of `len` octets this makes, and nothing changed; try
+    /// again once [`Role::note_room`] has room.
+    fn peer_subscription(
+        &self,
+        _peer: &Peer,
+        _subscribe: bool,
+        _topic: &Bytes,
+    ) -> Result<(), usize> {
         Ok(())
     }
 
@@ -59,8 +79,8 @@ pub(crate) trait Role: Send + Sync + 'static {
         Box::pin(std::future::ready(()))
     }
 
-    /// A peer left, and `subscriptions` were its own.
-    fn peer_gone(&self, _subscriptions: Subscriptions) -> Pending<'_> {
+    /// `peer` left, and `subscriptions` were its filter.
+    fn peer_gone<'a>(&'a self, _peer: &'a Peer, _subscriptions: Subscriptions) -> Pending<'a> {
         Box::pin(std::future::ready(()))
     }
 
@@ -68,6 +88,15 @@ pub(crate) trait Role: Send + Sync + 'static {
     fn filtered(&self) -> u64 {
         0
     }
+}
+
+/// What a peer's SUBSCRIBE or CANCEL did (see [`Role::peer_asked`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Asked {
+    /// What the role keeps of the peer's subscriptions changed.
+    pub(crate) changed: bool,
+    /// It goes on to [`Role::peer_subscription`] (an XPUB's note).
+    pub(crate) news: bool,
 }
 
 /// The role of a type that only routes.
