@@ -17,7 +17,8 @@
 //!
 //! Metric names start with `weirmq_`; every socket's carry the labels
 //! `socket` (the name it was added with) and `type`, every peer's also
-//! `peer`. A socket that has been dropped is left out of the next scrape.
+//! `peer`. A socket that has been closed or dropped is left out of the next
+//! scrape.
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, Weak};
@@ -224,13 +225,16 @@ const PEER_COUNTERS: &[PeerFamily] = &[(
 impl Metrics {
     fn samples(&self) -> (Vec<Sample>, Vec<(String, ProxyCounters)>) {
         let mut watched = lock(&self.watched);
-        // Dropped sockets leave the list.
-        watched.sockets.retain(|(_, core)| core.strong_count() > 0);
+        // Closed (or dropped) sockets leave the list: a closed socket's
+        // core may live on a moment while its connections end.
+        watched
+            .sockets
+            .retain(|(_, core)| core.upgrade().is_some_and(|c| !c.is_closed()));
         let samples = watched
             .sockets
             .iter()
             .filter_map(|(name, core)| {
-                let core = core.upgrade()?;
+                let core = core.upgrade().filter(|c| !c.is_closed())?;
                 Some(Sample {
                     labels: vec![
                         ("socket", name.clone()),
