@@ -180,6 +180,8 @@ pub mod event {
     pub const DISCONNECTED: u16 = 0x0200;
     /// ZMQ_EVENT_HANDSHAKE_SUCCEEDED.
     pub const HANDSHAKE_SUCCEEDED: u16 = 0x1000;
+    /// ZMQ_EVENT_HANDSHAKE_FAILED_AUTH.
+    pub const HANDSHAKE_FAILED_AUTH: u16 = 0x4000;
 }
 
 /// Starts libzmq's monitor on `s`; read it with [`zmq_events`].

@@ -88,6 +88,11 @@ pub struct Config {
     pub handshake_timeout: Option<Duration>,
     /// Heartbeats; `None` (the default, as in libzmq) sends no PING.
     pub heartbeat: Option<Heartbeat>,
+    /// NULL only: before sending READY, ask the caller to judge the peer
+    /// ([`Event::Authenticate`] with [`AuthRequest::Null`]), as libzmq 4.3
+    /// does when the socket has a ZAP domain. Default `false`. Ignored by
+    /// the other mechanisms, whose servers always ask.
+    pub null_authenticate: bool,
 }
 
 impl Config {
@@ -102,6 +107,7 @@ impl Config {
             limits: Limits::default(),
             handshake_timeout: Some(Duration::from_secs(30)),
             heartbeat: None,
+            null_authenticate: false,
         }
     }
 }
@@ -137,9 +143,10 @@ pub enum Event {
     Subscribe(Bytes),
     /// The peer cancelled a subscription (only reported to PUB and XPUB).
     Cancel(Bytes),
-    /// A server mechanism needs the caller to judge the peer's credentials:
-    /// answer with [`Connection::authenticate`]. Nothing more is read until
-    /// then (the handshake timeout still runs).
+    /// A server mechanism (or NULL with [`Config::null_authenticate`]) needs
+    /// the caller to judge the peer's credentials: answer with
+    /// [`Connection::authenticate`]. Nothing more is read until then (the
+    /// handshake timeout still runs).
     Authenticate(AuthRequest),
 }
 
@@ -164,6 +171,8 @@ fn deadline(now: Instant, after: Duration) -> Option<Instant> {
 pub struct Connection {
     socket_type: SocketType,
     mechanism: Mechanism,
+    /// NULL: ask the caller before our READY.
+    null_authenticate: bool,
     /// Our READY properties, built once.
     ours: Metadata,
     heartbeat: Option<Heartbeat>,
@@ -233,6 +242,7 @@ impl Connection {
             limits,
             handshake_timeout,
             heartbeat,
+            null_authenticate,
         } = config;
         if routing_id.len() > 255 {
             return Err(ConfigError::RoutingIdTooLong {
@@ -293,6 +303,7 @@ impl Connection {
         Ok(Connection {
             socket_type,
             mechanism,
+            null_authenticate,
             ours,
             heartbeat,
             ping_ttl,
@@ -318,8 +329,8 @@ impl Connection {
 
     /// Answers an [`Event::Authenticate`]: allowing continues the handshake;
     /// denying sends the client an ERROR with the status code and fails the
-    /// connection with [`Error::AuthDenied`]. Without a pending request this
-    /// does nothing.
+    /// connection with [`Error::AuthDenied`] (NULL sends no ERROR for a
+    /// "300", as libzmq). Without a pending request this does nothing.
     pub fn authenticate(&mut self, decision: AuthDecision) -> Result<(), Error> {
         let pending = matches!(&self.phase, Phase::Handshake(s) if s.awaits_decision());
         if !pending {
@@ -670,7 +681,10 @@ impl Connection {
                     let Some(greeting) = greeting else {
                         return Ok(None);
                     };
-                    self.on_greeting(&greeting)?;
+                    let step = self.on_greeting(&greeting)?;
+                    if let Some(event) = self.on_step(step, now)? {
+                        return Ok(Some(event));
+                    }
                 }
                 Phase::Handshake(state) => {
                     // Nothing more is read while the caller judges the
@@ -696,18 +710,9 @@ impl Connection {
                     else {
                         unreachable!("matched above");
                     };
-                    match state.handle(frame.body, &mut self.outbox)? {
-                        Step::Continue(next) => self.phase = Phase::Handshake(next),
-                        Step::Authenticate(request, next) => {
-                            if let AuthRequest::Curve { public_key } = &request {
-                                self.public_key = Some(*public_key);
-                            }
-                            self.phase = Phase::Handshake(next);
-                            return Ok(Some(Event::Authenticate(request)));
-                        }
-                        Step::Done(peer, codec) => {
-                            return self.on_handshake_done(peer, codec, now).map(Some);
-                        }
+                    let step = state.handle(frame.body, &mut self.outbox)?;
+                    if let Some(event) = self.on_step(step, now)? {
+                        return Ok(Some(event));
                     }
                 }
                 Phase::Traffic(codec) => {
@@ -740,7 +745,28 @@ impl Connection {
         }
     }
 
-    fn on_greeting(&mut self, greeting: &Greeting) -> Result<(), Error> {
+    /// Takes the handshake to the state `step` leads to, with the event it
+    /// reports, if any.
+    fn on_step(&mut self, step: Step, now: Instant) -> Result<Option<Event>, Error> {
+        match step {
+            Step::Continue(next) => {
+                self.phase = Phase::Handshake(next);
+                Ok(None)
+            }
+            Step::Authenticate(request, next) => {
+                if let AuthRequest::Curve { public_key } = &request {
+                    self.public_key = Some(*public_key);
+                }
+                self.phase = Phase::Handshake(next);
+                Ok(Some(Event::Authenticate(request)))
+            }
+            Step::Done(peer, codec) => self.on_handshake_done(peer, codec, now).map(Some),
+        }
+    }
+
+    /// Checks the peer's greeting and starts the handshake: the step it
+    /// leads to is for [`Connection::on_step`].
+    fn on_greeting(&mut self, greeting: &Greeting) -> Result<Step, Error> {
         let revision = greeting.revision()?;
         let ours: MechanismName = self.mechanism.name();
         if !greeting.mechanism.is_known() {
@@ -754,12 +780,12 @@ impl Connection {
             .into());
         }
         self.revision = Some(revision);
-        self.phase = Phase::Handshake(Handshake::start(
+        Ok(Handshake::start(
             &self.mechanism,
+            self.null_authenticate,
             &self.ours,
             &mut self.outbox,
-        ));
-        Ok(())
+        ))
     }
 
     fn on_handshake_done(

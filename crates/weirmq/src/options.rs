@@ -170,15 +170,20 @@ pub type Authenticator =
 pub struct Options {
     /// The security mechanism. Default NULL.
     pub mechanism: Mechanism,
-    /// Judges clients of a server mechanism. Without one, the ZAP handler
-    /// bound at [`ZAP_ENDPOINT`](crate::ZAP_ENDPOINT) judges, if there is
-    /// one; with neither, a PLAIN server refuses every client and a CURVE
-    /// server accepts every client key (its user id is the key in Z85), as
-    /// libzmq does without a ZAP handler.
+    /// Judges clients of a server mechanism (and NULL peers, when a
+    /// [`zap_domain`](Options::zap_domain) is set). Without one, the ZAP
+    /// handler bound at [`ZAP_ENDPOINT`](crate::ZAP_ENDPOINT) judges, if
+    /// there is one; with neither, a PLAIN server refuses every client, a
+    /// CURVE server accepts every client key (its user id is the key in
+    /// Z85) and NULL lets every peer in, as libzmq does without a ZAP
+    /// handler.
     pub authenticator: Option<Authenticator>,
     /// The domain sent in ZAP requests (RFC 27), when a server socket with no
     /// authenticator asks the ZAP handler bound at
-    /// [`ZAP_ENDPOINT`](crate::ZAP_ENDPOINT). Default empty.
+    /// [`ZAP_ENDPOINT`](crate::ZAP_ENDPOINT). Default empty. On a NULL
+    /// socket, a non-empty domain has every peer judged
+    /// ([`AuthRequest::Null`]) before the handshake goes on, as in libzmq;
+    /// with an empty one NULL judges nobody.
     pub zap_domain: Bytes,
     /// Outgoing queue limit, per peer. Default [`Hwm::default`].
     pub send_hwm: Hwm,
@@ -628,6 +633,9 @@ impl Options {
         c.limits = self.limits().unwrap_or_default();
         c.handshake_timeout = Some(self.handshake_timeout);
         c.heartbeat = self.heartbeat;
+        // libzmq 4.3 (mechanism_base.cpp zap_required): a NULL socket with
+        // a ZAP domain has each peer judged before its READY.
+        c.null_authenticate = !self.zap_domain.is_empty();
         c
     }
 

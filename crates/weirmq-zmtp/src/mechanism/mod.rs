@@ -101,6 +101,12 @@ pub enum AuthRequest {
         /// The client's long-term public key.
         public_key: PublicKey,
     },
+    /// NULL, on a connection configured to ask
+    /// ([`Config::null_authenticate`](crate::Config::null_authenticate);
+    /// libzmq: a socket with a ZAP domain): no credentials, the peer is
+    /// judged by what the caller knows of it (its address). Asked before
+    /// our READY is sent.
+    Null,
 }
 
 impl std::fmt::Debug for AuthRequest {
@@ -115,6 +121,7 @@ impl std::fmt::Debug for AuthRequest {
                 .debug_struct("Curve")
                 .field("public_key", public_key)
                 .finish(),
+            AuthRequest::Null => f.write_str("Null"),
         }
     }
 }
@@ -139,6 +146,7 @@ impl Mechanism {
 #[derive(Debug)]
 pub(crate) enum Handshake {
     Null(null::AwaitingReady),
+    NullDecision(null::AwaitingDecision),
     PlainClientWelcome(plain::ClientAwaitingWelcome),
     PlainClientReady(plain::ClientAwaitingReady),
     PlainServerHello(plain::ServerAwaitingHello),
@@ -232,9 +240,16 @@ impl Codec {
 }
 
 impl Handshake {
-    /// Starts the handshake after the greetings, queuing our first command.
-    pub(crate) fn start(mechanism: &Mechanism, ours: &Metadata, out: &mut Outbox) -> Handshake {
-        match mechanism {
+    /// Starts the handshake after the greetings, queuing our first command
+    /// (or, for NULL when `null_authenticate`, first asking the caller).
+    pub(crate) fn start(
+        mechanism: &Mechanism,
+        null_authenticate: bool,
+        ours: &Metadata,
+        out: &mut Outbox,
+    ) -> Step {
+        let state = match mechanism {
+            Mechanism::Null if null_authenticate => return null::AwaitingDecision::start(ours),
             Mechanism::Null => Handshake::Null(null::AwaitingReady::start(ours, out)),
             Mechanism::PlainClient { username, password } => Handshake::PlainClientWelcome(
                 plain::ClientAwaitingWelcome::start(username, password, ours, out),
@@ -251,7 +266,8 @@ impl Handshake {
             Mechanism::CurveServer { keypair } => Handshake::CurveServerHello(
                 curve::server::ServerAwaitingHello::start(keypair, ours),
             ),
-        }
+        };
+        Step::Continue(state)
     }
 
     /// Feeds the body of one command frame received during the handshake.
@@ -273,6 +289,7 @@ impl Handshake {
             // one then).
             Handshake::PlainServerDecision(_)
             | Handshake::CurveServerDecision(_)
+            | Handshake::NullDecision(_)
             | Handshake::Finished(..) => {
                 let name = Command::decode(body).map(|c| Bytes::copy_from_slice(c.name()))?;
                 Err(crate::error::ProtocolError::UnexpectedCommand {
@@ -287,7 +304,9 @@ impl Handshake {
     pub(crate) fn awaits_decision(&self) -> bool {
         matches!(
             self,
-            Handshake::PlainServerDecision(_) | Handshake::CurveServerDecision(_)
+            Handshake::PlainServerDecision(_)
+                | Handshake::CurveServerDecision(_)
+                | Handshake::NullDecision(_)
         )
     }
 
@@ -295,6 +314,14 @@ impl Handshake {
     /// ERROR with the status code and fail.
     pub(crate) fn decide(self, decision: &AuthDecision, out: &mut Outbox) -> Result<Step, Error> {
         match (self, decision) {
+            (Handshake::NullDecision(state), AuthDecision::Allow { .. }) => Ok(state.allow(out)),
+            // libzmq 4.3 null_mechanism.cpp: a "300" (temporary failure)
+            // sends no ERROR; the peer is just disconnected.
+            (Handshake::NullDecision(_), AuthDecision::Deny { status })
+                if status[..] == *b"300" =>
+            {
+                Err(Error::AuthDenied(crate::error::ErrorReason(status.clone())))
+            }
             (Handshake::PlainServerDecision(state), AuthDecision::Allow { .. }) => {
                 Ok(state.allow(out))
             }

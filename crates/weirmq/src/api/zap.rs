@@ -79,6 +79,8 @@ fn request(request: &AuthRequest, domain: &Bytes, peer: &str, identity: &Bytes) 
             frames.push(Bytes::from_static(b"CURVE"));
             frames.push(Bytes::copy_from_slice(public_key.as_bytes()));
         }
+        // NULL (with a ZAP domain): the mechanism and no credentials.
+        AuthRequest::Null => frames.push(Bytes::from_static(b"NULL")),
         // A mechanism added later without a ZAP form: the handler would not
         // know it, so ask with no credentials and let it refuse.
         _ => frames.push(Bytes::new()),
@@ -140,6 +142,21 @@ mod tests {
         assert_eq!(address("tcp://127.0.0.1:5555"), "127.0.0.1");
         assert_eq!(address("tcp://[::1]:5555"), "::1");
         assert_eq!(address("ipc:///tmp/x"), "ipc:///tmp/x");
+    }
+
+    #[test]
+    fn a_null_request_names_the_mechanism_and_has_no_credentials() {
+        let m = request(
+            &AuthRequest::Null,
+            &Bytes::from_static(b"dom"),
+            "tcp://127.0.0.1:5555",
+            &Bytes::from_static(b"me"),
+        );
+        let frames: Vec<&[u8]> = m.frames().iter().map(|f| &f[..]).collect();
+        assert_eq!(
+            frames,
+            [&b""[..], b"1.0", b"1", b"dom", b"127.0.0.1", b"me", b"NULL"]
+        );
     }
 
     #[test]
