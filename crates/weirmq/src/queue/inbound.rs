@@ -135,12 +135,14 @@ impl Inbound {
 
     /// The next message: from the batch, or from a new turn when the batch
     /// is spent or preempted.
+    #[inline]
     pub(crate) fn try_recv(&self) -> Option<Message> {
         self.try_recv_from().map(|(msg, _)| msg)
     }
 
     /// [`Inbound::try_recv`], and the lane the message came from (an
     /// XPUB's lane of notes, say: [`InLane::id`]).
+    #[inline]
     pub(crate) fn try_recv_from(&self) -> Option<(Message, LaneId)> {
         let mut receiving = lock(&self.receiving);
         if receiving.batch.is_empty() || self.preempted.load(Ordering::Relaxed) {

@@ -72,6 +72,7 @@ impl Core {
     }
 
     /// The next message, fair-queued over the peers.
+    #[inline]
     pub(crate) fn try_recv(&self) -> Option<Message> {
         self.inbound.try_recv()
     }
