@@ -35,6 +35,8 @@ use crate::metadata::{IDENTITY, Metadata, SOCKET_TYPE};
 use crate::outbox::Outbox;
 use crate::socket_type::SocketType;
 
+pub use crate::peer::PeerInfo;
+
 /// Heartbeat settings (ZMTP 3.1 PING/PONG).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Heartbeat {
@@ -110,24 +112,6 @@ impl Config {
             null_authenticate: false,
         }
     }
-}
-
-/// What the handshake told us about the peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PeerInfo {
-    /// The ZMTP revision spoken.
-    pub revision: Revision,
-    /// The peer's socket type (libzmq accepts a peer that sends none).
-    pub socket_type: Option<SocketType>,
-    /// The peer's routing id, if it announced a non-empty one.
-    pub routing_id: Option<Bytes>,
-    /// All the peer's metadata properties.
-    pub metadata: Metadata,
-    /// The user id our authenticator gave the peer (PLAIN, CURVE servers).
-    pub user_id: Option<Bytes>,
-    /// A CURVE client's long-term public key, as our server verified it.
-    pub public_key: Option<crate::keys::PublicKey>,
 }
 
 /// What a connection reports, in order.

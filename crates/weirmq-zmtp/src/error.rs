@@ -11,7 +11,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use crate::greeting::MechanismName;
+use crate::mechanism_name::MechanismName;
 use crate::socket_type::SocketType;
 
 /// Why a connection failed. Every variant closes that one connection.

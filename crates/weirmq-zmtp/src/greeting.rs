@@ -17,13 +17,12 @@
 use std::fmt;
 
 use crate::error::{Error, MalformedError, ProtocolError};
+pub use crate::mechanism_name::{MECHANISM_LEN, MechanismName};
 
 /// Length of the whole greeting.
 pub const GREETING_LEN: usize = 64;
 /// Length of the signature, which libzmq sends first on its own.
 pub const SIGNATURE_LEN: usize = 10;
-/// Length of the mechanism field.
-pub const MECHANISM_LEN: usize = 20;
 
 const MAJOR_POS: usize = 10;
 const MINOR_POS: usize = 11;
@@ -64,30 +63,7 @@ impl fmt::Display for Revision {
     }
 }
 
-/// A security mechanism name: up to 20 characters from `A-Z 0-9 - _ . +`,
-/// NUL padded on the wire.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct MechanismName([u8; MECHANISM_LEN]);
-
 impl MechanismName {
-    /// `NULL`: no security.
-    pub const NULL: MechanismName = MechanismName::from_static("NULL");
-    /// `PLAIN`: clear-text user name and password (RFC 24).
-    pub const PLAIN: MechanismName = MechanismName::from_static("PLAIN");
-    /// `CURVE`: CurveZMQ encryption and authentication (RFC 26).
-    pub const CURVE: MechanismName = MechanismName::from_static("CURVE");
-
-    const fn from_static(name: &str) -> MechanismName {
-        let src = name.as_bytes();
-        let mut raw = [0u8; MECHANISM_LEN];
-        let mut i = 0;
-        while i < src.len() {
-            raw[i] = src[i];
-            i += 1;
-        }
-        MechanismName(raw)
-    }
-
     /// Validates the 20-octet mechanism field of a greeting.
     ///
     /// RFC 23: `mechanism-char = "A"-"Z" | DIGIT | "-" | "_" | "." | "+" | %x0`;
@@ -101,35 +77,6 @@ impl MechanismName {
             return Err(MalformedError::BadMechanismName);
         }
         Ok(MechanismName(raw))
-    }
-
-    /// The name without its NUL padding, e.g. `b"CURVE"`.
-    pub fn as_bytes(&self) -> &[u8] {
-        let len = self.0.iter().position(|&b| b == 0).unwrap_or(MECHANISM_LEN);
-        &self.0[..len]
-    }
-
-    /// Whether this implementation knows the mechanism.
-    pub fn is_known(&self) -> bool {
-        [
-            MechanismName::NULL,
-            MechanismName::PLAIN,
-            MechanismName::CURVE,
-        ]
-        .contains(self)
-    }
-}
-
-impl fmt::Display for MechanismName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Only validated characters can be in here: printable ASCII.
-        write!(f, "{}", self.as_bytes().escape_ascii())
-    }
-}
-
-impl fmt::Debug for MechanismName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MechanismName({self})")
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::connection::PeerInfo;
+use crate::peer::PeerInfo;
 
 /// A message: one or more frames, delivered atomically (RFC 37).
 ///

@@ -10,8 +10,8 @@ use bytes::{Bytes, BytesMut};
 use crate::command::Command;
 use crate::error::Error;
 use crate::frame::{Frame, FrameDecoder};
-use crate::greeting::MechanismName;
 use crate::keys::{Keypair, PublicKey};
+use crate::mechanism_name::MechanismName;
 use crate::metadata::Metadata;
 use crate::outbox::Outbox;
 
