@@ -93,10 +93,10 @@ struct Sample {
     hwm: (usize, usize),
 }
 
-type Family<'a> = (&'static str, &'static str, fn(&Sample) -> u64);
+type Family = (&'static str, &'static str, fn(&Sample) -> u64);
 
 /// The socket-wide gauges: name, help, value.
-const GAUGES: &[Family<'static>] = &[
+const GAUGES: &[Family] = &[
     ("weirmq_peers", "Connected peers.", |s| s.stats.peers as u64),
     (
         "weirmq_queued_out_messages",
@@ -141,7 +141,7 @@ const GAUGES: &[Family<'static>] = &[
 ];
 
 /// The socket-wide counters (`_total` is added to each name).
-const COUNTERS: &[Family<'static>] = &[
+const COUNTERS: &[Family] = &[
     (
         "weirmq_sent_messages",
         "Messages handed to peers' connections.",

@@ -240,12 +240,13 @@ impl<'a, S: Stream> Driver<'a, S> {
                 return Ok(());
             }
         }
-        let before = wire.conn.buffered_input();
+        // What the read brought in is charged to the rate, if there is one.
+        let before = self.throttle.is_some().then(|| wire.conn.buffered_input());
         match wire.read_input()? {
             Read::Starved => self.starved = true,
             Read::Some | Read::Nothing => {}
         }
-        if let Some(bucket) = &mut self.throttle {
+        if let (Some(bucket), Some(before)) = (&mut self.throttle, before) {
             bucket.take(wire.conn.buffered_input().saturating_sub(before));
         }
         Ok(())

@@ -132,40 +132,30 @@ pub(crate) async fn run<S: Stream>(
         peer = %peer_name,
         mechanism = %core.options.mechanism.name(),
     );
-    connection(core, peer_name, stream, kept, ticket, stop)
-        .instrument(span)
-        .await
-}
-
-/// [`run`], inside the connection's span.
-async fn connection<S: Stream>(
-    core: Arc<Core>,
-    peer_name: String,
-    stream: S,
-    kept: Option<&mut Option<Arc<Peer>>>,
-    ticket: Option<Ticket>,
-    stop: watch::Receiver<bool>,
-) -> End {
-    let _running = core.engine_started();
-    let mut config = core.options.zmtp_config(core.shape.socket_type);
-    // libzmq runs no mechanism on inproc, so asks nobody about NULL peers
-    // there; and a ZAP handler given a domain would otherwise ask itself
-    // about each connection that comes to ask it.
-    config.null_authenticate &= !peer_name.starts_with("inproc://");
-    let conn = match Connection::new(config, Instant::now()) {
-        Ok(c) => c,
-        Err(e) => unreachable!("options were validated: {e}"),
-    };
-    let account = Arc::new(core.budget.open());
-    let wire = Wire::new(conn, stream, Intake::new(account.clone()));
-    let link = Arc::new(Link::new(wire));
-    let kept = kept.filter(|_| core.shape.keeps_pipe_on_reconnect);
-    let earlier = kept.as_ref().and_then(|slot| (*slot).clone());
-    let mut driver = Driver::new(&core, &peer_name, &link, account, earlier, ticket);
-    let end = driver.drive(stop).await;
-    let (out, backlog) = driver.into_parts();
-    finish(&core, &peer_name, &link, out, backlog, kept, &end).await;
-    end
+    async move {
+        let _running = core.engine_started();
+        let mut config = core.options.zmtp_config(core.shape.socket_type);
+        // libzmq runs no mechanism on inproc, so asks nobody about NULL peers
+        // there; and a ZAP handler given a domain would otherwise ask itself
+        // about each connection that comes to ask it.
+        config.null_authenticate &= !peer_name.starts_with("inproc://");
+        let conn = match Connection::new(config, Instant::now()) {
+            Ok(c) => c,
+            Err(e) => unreachable!("options were validated: {e}"),
+        };
+        let account = Arc::new(core.budget.open());
+        let wire = Wire::new(conn, stream, Intake::new(account.clone()));
+        let link = Arc::new(Link::new(wire));
+        let kept = kept.filter(|_| core.shape.keeps_pipe_on_reconnect);
+        let earlier = kept.as_ref().and_then(|slot| (*slot).clone());
+        let mut driver = Driver::new(&core, &peer_name, &link, account, earlier, ticket);
+        let end = driver.drive(stop).await;
+        let (out, backlog) = driver.into_parts();
+        finish(&core, &peer_name, &link, out, backlog, kept, &end).await;
+        end
+    }
+    .instrument(span)
+    .await
 }
 
 /// After the connection's end: reports it, writes what it can of what was
