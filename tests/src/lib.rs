@@ -10,6 +10,8 @@ use weirmq::prelude::*;
 use bytes::Bytes;
 use weirmq::Message;
 
+pub mod draft_peer;
+
 /// Bound on every single step of a test.
 pub const STEP: Duration = Duration::from_secs(10);
 

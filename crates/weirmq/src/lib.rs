@@ -66,7 +66,7 @@ pub mod prelude {
 pub use endpoint::Endpoint;
 pub use error::{Error, TrySendError};
 pub use monitor::{MONITOR_CAPACITY, Monitor, MonitorEvent};
-pub use options::{Authenticator, Hwm, Options, QueueAlert, WhenFull};
+pub use options::{Authenticator, Hwm, Options, QueueAlert, RouterNotify, WhenFull};
 pub use rate::Rate;
 pub use weirmq_zmtp as zmtp;
 pub use weirmq_zmtp::keys::{Keypair, PublicKey, SecretKey};

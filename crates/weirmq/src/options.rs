@@ -115,6 +115,49 @@ pub enum WhenFull {
     Drop,
 }
 
+/// Which of its peers' arrivals and departures a ROUTER tells the
+/// application of (libzmq's ZMQ_ROUTER_NOTIFY, a draft option of libzmq
+/// 4.3, with ZMQ_NOTIFY_CONNECT and ZMQ_NOTIFY_DISCONNECT). A notice is a
+/// message of two frames, the peer's routing id and an empty frame, received
+/// like the peer's own messages: the arrival's before anything the peer
+/// sends, the departure's after everything it sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouterNotify {
+    /// A notice when a peer's handshake is done (ZMQ_NOTIFY_CONNECT).
+    pub connect: bool,
+    /// A notice when the connection of a peer whose handshake was done
+    /// ends (ZMQ_NOTIFY_DISCONNECT).
+    pub disconnect: bool,
+}
+
+impl RouterNotify {
+    /// No notices (the default).
+    pub const NONE: RouterNotify = RouterNotify {
+        connect: false,
+        disconnect: false,
+    };
+    /// Arrivals only.
+    pub const CONNECT: RouterNotify = RouterNotify {
+        connect: true,
+        disconnect: false,
+    };
+    /// Departures only.
+    pub const DISCONNECT: RouterNotify = RouterNotify {
+        connect: false,
+        disconnect: true,
+    };
+    /// Both.
+    pub const BOTH: RouterNotify = RouterNotify {
+        connect: true,
+        disconnect: true,
+    };
+
+    /// Whether any notice is asked for.
+    pub fn any(self) -> bool {
+        self.connect || self.disconnect
+    }
+}
+
 /// Kept in the receive budget beyond the largest message, for the finishing
 /// message's frame headers (and CURVE's boxes) and a read.
 const RESERVE_MARGIN: usize = 256 * 1024;
@@ -185,6 +228,17 @@ pub struct Options {
     /// ([`AuthRequest::Null`]) before the handshake goes on, as in libzmq;
     /// with an empty one NULL judges nobody.
     pub zap_domain: Bytes,
+    /// Holds a server to RFC 27's rule that a ZAP domain is always set
+    /// (libzmq's ZMQ_ZAP_ENFORCE_DOMAIN, a draft option of libzmq 4.3).
+    /// Default false, libzmq's legacy behaviour. With it, as in libzmq:
+    /// with nobody to judge a peer (no authenticator, no ZAP handler) the
+    /// handshake fails, where NULL and CURVE would otherwise let the peer
+    /// in; and a CURVE server without a domain judges nobody (encryption
+    /// without authentication) where it would otherwise ask the ZAP
+    /// handler with an empty domain. A socket with it, no domain, and a
+    /// PLAIN server or an authenticator is refused: nobody would ever be
+    /// judged there (libzmq aborts on the PLAIN case).
+    pub zap_enforce_domain: bool,
     /// Outgoing queue limit, per peer. Default [`Hwm::default`].
     pub send_hwm: Hwm,
     /// Incoming queue limit, per peer: each peer's messages wait in a lane
@@ -267,6 +321,10 @@ pub struct Options {
     /// once (libzmq's ZMQ_PROBE_ROUTER). Default false. Other types refuse
     /// it.
     pub probe_router: bool,
+    /// ROUTER: tell the application of peers arriving and leaving (libzmq's
+    /// ZMQ_ROUTER_NOTIFY; see [`RouterNotify`]). Default none. Other types
+    /// refuse it.
+    pub router_notify: RouterNotify,
     /// PUB, XPUB: send to the peers NOT subscribed to a prefix of a
     /// message; SUB: receive the messages that match none of its
     /// subscriptions (libzmq's ZMQ_INVERT_MATCHING; both ends should set
@@ -327,6 +385,7 @@ impl Default for Options {
             mechanism: Mechanism::Null,
             authenticator: None,
             zap_domain: Bytes::new(),
+            zap_enforce_domain: false,
             send_hwm: Hwm::default(),
             recv_hwm: Hwm::default(),
             send_timeout: None,
@@ -348,6 +407,7 @@ impl Default for Options {
             req_relaxed: false,
             req_correlate: false,
             probe_router: false,
+            router_notify: RouterNotify::NONE,
             invert_matching: false,
             xpub_welcome: None,
             xpub_manual: false,
@@ -427,6 +487,13 @@ impl Options {
     /// Sets the ZAP domain.
     pub fn with_zap_domain(mut self, domain: impl Into<Bytes>) -> Self {
         self.zap_domain = domain.into();
+        self
+    }
+
+    /// Enforces a ZAP domain (libzmq's ZMQ_ZAP_ENFORCE_DOMAIN; see
+    /// [`Options::zap_enforce_domain`]).
+    pub fn with_zap_enforce_domain(mut self, enforce: bool) -> Self {
+        self.zap_enforce_domain = enforce;
         self
     }
 
@@ -530,6 +597,13 @@ impl Options {
     /// (libzmq's ZMQ_PROBE_ROUTER; see [`Options::probe_router`]).
     pub fn with_probe_router(mut self, probe: bool) -> Self {
         self.probe_router = probe;
+        self
+    }
+
+    /// ROUTER: notices of peers arriving and leaving (libzmq's
+    /// ZMQ_ROUTER_NOTIFY; see [`Options::router_notify`]).
+    pub fn with_router_notify(mut self, notify: RouterNotify) -> Self {
+        self.router_notify = notify;
         self
     }
 
@@ -643,7 +717,7 @@ impl Options {
     /// libzmq would ignore them or fail with EINVAL.
     pub(crate) fn check_for(&self, socket_type: SocketType) -> Result<(), Error> {
         use SocketType::{Dealer, Pub, Req, Router, Sub, XPub};
-        let only: [(&str, bool, &[SocketType]); 7] = [
+        let only: [(&str, bool, &[SocketType]); 8] = [
             ("req_relaxed (ZMQ_REQ_RELAXED)", self.req_relaxed, &[Req]),
             (
                 "req_correlate (ZMQ_REQ_CORRELATE)",
@@ -654,6 +728,11 @@ impl Options {
                 "probe_router (ZMQ_PROBE_ROUTER)",
                 self.probe_router,
                 &[Dealer, Req, Router],
+            ),
+            (
+                "router_notify (ZMQ_ROUTER_NOTIFY)",
+                self.router_notify.any(),
+                &[Router],
             ),
             (
                 "invert_matching (ZMQ_INVERT_MATCHING)",
@@ -676,6 +755,21 @@ impl Options {
             if set && !types.contains(&socket_type) {
                 return Err(Error::InvalidOption(format!(
                     "{name} is for {types:?} sockets, not {socket_type:?}"
+                )));
+            }
+        }
+        if self.zap_enforce_domain && self.zap_domain.is_empty() {
+            let judged = if matches!(self.mechanism, Mechanism::PlainServer) {
+                Some("a PLAIN server")
+            } else if self.authenticator.is_some() {
+                Some("an authenticator")
+            } else {
+                None
+            };
+            if let Some(what) = judged {
+                return Err(Error::InvalidOption(format!(
+                    "zap_enforce_domain (ZMQ_ZAP_ENFORCE_DOMAIN) with {what} needs a \
+                     zap_domain: without one nobody would be judged"
                 )));
             }
         }

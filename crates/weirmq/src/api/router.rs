@@ -4,14 +4,15 @@
 //! announced, or a generated 5-octet one starting with a zero octet.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use weirmq_zmtp::{Message, SocketType};
+use weirmq_zmtp::{Connection, Message, SocketType};
 
 use super::{Handle, RecvSocket, SendSocket, Socket, private};
 use crate::error::{Error, TrySendError};
-use crate::options::Options;
-use crate::socket::Shape;
+use crate::options::{Options, RouterNotify};
+use crate::socket::{Attach, Peer, Role, Shape, Unwelcome};
 
 /// Peers: REQ, DEALER, ROUTER. Out: routed by id (announced ids taken,
 /// handed over with `router_handover`), kept across reconnects. In:
@@ -31,6 +32,9 @@ const SHAPE: Shape = Shape {
 
 /// ROUTER: receives from all peers with the sender's routing id as the first
 /// frame, and sends to the peer a message's first frame names (RFC 28).
+///
+/// With [`Options::router_notify`] it also receives a notice (the peer's
+/// routing id and an empty frame) when a peer arrives and when it leaves.
 ///
 /// A message to an id nobody has is refused with [`Error::Unroutable`]
 /// (libzmq drops it silently unless ROUTER_MANDATORY); a full peer makes
@@ -57,7 +61,15 @@ impl Socket for Router {
     const TYPE: SocketType = SocketType::Router;
 
     fn with_options(options: Options) -> Result<Self, Error> {
-        let handle = Handle::new(SHAPE, super::routing_role(&options), options)?;
+        let role: Arc<dyn Role> = if options.router_notify.any() {
+            Arc::new(Notifying {
+                notify: options.router_notify,
+                probe: options.probe_router,
+            })
+        } else {
+            super::routing_role(&options)
+        };
+        let handle = Handle::new(SHAPE, role, options)?;
         Ok(Router { handle })
     }
 }
@@ -88,6 +100,42 @@ impl Router {
             core.forget_connect_id(&key);
         }
         connected
+    }
+}
+
+/// The role of a ROUTER with ZMQ_ROUTER_NOTIFY: it routes (and probes, with
+/// ZMQ_PROBE_ROUTER too), and tells the application of each peer's arrival
+/// and departure with a message of the peer's routing id and an empty
+/// frame, as libzmq 4.3 does (stream_engine_base.cpp).
+struct Notifying {
+    notify: RouterNotify,
+    probe: bool,
+}
+
+impl Notifying {
+    fn notice(&self, wanted: bool, peer: &Peer) -> Option<Message> {
+        wanted.then(|| Message::from(vec![peer.id.clone(), Bytes::new()]))
+    }
+}
+
+impl Role for Notifying {
+    fn peer_ready(
+        &self,
+        conn: &mut Connection,
+        attach: &mut Attach<'_>,
+    ) -> Result<Arc<Peer>, Unwelcome> {
+        if self.probe {
+            crate::socket::probe(conn);
+        }
+        attach()
+    }
+
+    fn arrived(&self, peer: &Peer) -> Option<Message> {
+        self.notice(self.notify.connect, peer)
+    }
+
+    fn departed(&self, peer: &Peer) -> Option<Message> {
+        self.notice(self.notify.disconnect, peer)
     }
 }
 

@@ -458,6 +458,12 @@ impl<'a, S: Stream> Driver<'a, S> {
             // else's, counted in the budget until the application takes it.
             let lane = core.inbound.open_lane(Some(self.account.clone()));
             self.backlog.lane = Some(Arc::new(lane));
+            // A notice of its arrival (ROUTER_NOTIFY) comes first in it.
+            if let Some(notice) = self.out.as_ref().and_then(|p| core.role.arrived(p)) {
+                let subscriber = core.shape.subscriber;
+                self.backlog
+                    .take_in(core, subscriber, Entry::from(notice), &mut self.closing);
+            }
         }
         Ok(())
     }

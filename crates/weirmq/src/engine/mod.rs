@@ -208,6 +208,7 @@ async fn finish<S: Stream>(
     // again would only end the next connection too.
     let (untouched, partial) = unsent.take_unwritten();
     lost += partial;
+    let departed = out.clone();
     match (out.take(), kept) {
         (Some(peer), Some(slot)) if keeps => {
             lost += peer.out.requeue(untouched) as u64;
@@ -224,6 +225,13 @@ async fn finish<S: Stream>(
             core.role.peer_gone(&peer, subscriptions).await;
         }
         (None, _) => core.count_lost(peer_name, lost + untouched.len() as u64),
+    }
+    // A notice of its departure (ROUTER_NOTIFY) comes after everything it
+    // sent, in its lane, which exists once it has arrived.
+    if let (Some(peer), Some(lane)) = (departed.as_ref(), backlog.lane.as_ref()) {
+        if let Some(notice) = core.role.departed(peer) {
+            lane.push_notice(notice).await;
+        }
     }
 }
 

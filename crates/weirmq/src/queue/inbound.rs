@@ -276,6 +276,32 @@ impl InLane {
         }
     }
 
+    /// Queues a notice the socket makes itself (a ROUTER_NOTIFY departure),
+    /// waiting for room as a peer's message would; its octets, which no
+    /// read brought in, are counted in the budget as they are queued. Only
+    /// a closing socket refuses it.
+    pub(crate) async fn push_notice(&self, mut msg: Message) {
+        let len = msg.byte_len();
+        loop {
+            self.writable(len).await;
+            if let Some(account) = &self.shared.account {
+                account.force(len);
+            }
+            match self.try_push(msg) {
+                Ok(()) => return,
+                Err(refused) => {
+                    if let Some(account) = &self.shared.account {
+                        account.shrink(len);
+                    }
+                    match refused {
+                        PushError::Full(m) => msg = m,
+                        PushError::Closed(_) => return,
+                    }
+                }
+            }
+        }
+    }
+
     /// Moves messages from the front of `msgs` (`bytes` payload octets in
     /// all) into the lane, in order, while each fits; returns the payload
     /// octets moved, `Err` when the lane or the socket is closed.

@@ -24,7 +24,7 @@ pub(crate) use self::admission::Ticket;
 pub(crate) use self::core::{Connected, Core};
 pub(crate) use self::link::Through;
 pub(crate) use self::peers::{Peer, Unwelcome};
-pub(crate) use self::role::{Asked, Attach, Pending, Probe, Role, Routing};
+pub(crate) use self::role::{Asked, Attach, Pending, Probe, Role, Routing, probe};
 pub(crate) use self::shape::Shape;
 pub use self::stats::{PeerStats, Stats};
 pub(crate) use self::zap::{Answer, Zap};

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use weirmq_zmtp::Connection;
+use weirmq_zmtp::{Connection, Message};
 
 use super::peers::{Peer, Unwelcome};
 use crate::pattern::subscriptions::{Subscriptions, TooMany};
@@ -38,6 +38,18 @@ pub(crate) trait Role: Send + Sync + 'static {
         attach: &mut Attach<'_>,
     ) -> Result<Arc<Peer>, Unwelcome> {
         attach()
+    }
+
+    /// A message the socket receives when `peer` arrives, before anything
+    /// the peer sends (a ROUTER's ZMQ_ROUTER_NOTIFY notice).
+    fn arrived(&self, _peer: &Peer) -> Option<Message> {
+        None
+    }
+
+    /// A message the socket receives when the connection of `peer`, which
+    /// had arrived, ends: after everything the peer sent.
+    fn departed(&self, _peer: &Peer) -> Option<Message> {
+        None
     }
 
     /// Whether a message received (here its first frame) is kept: a
@@ -116,9 +128,14 @@ impl Role for Probe {
         conn: &mut Connection,
         attach: &mut Attach<'_>,
     ) -> Result<Arc<Peer>, Unwelcome> {
-        // The connection has just become ready: this cannot fail. It goes
-        // out before anything queued to the peer.
-        let _ = conn.send(&weirmq_zmtp::Message::from(Bytes::new()));
+        probe(conn);
         attach()
     }
+}
+
+/// Sends ZMQ_PROBE_ROUTER's empty message on a connection that has just
+/// become ready (this cannot fail then); it goes out before anything
+/// queued to the peer.
+pub(crate) fn probe(conn: &mut Connection) {
+    let _ = conn.send(&Message::from(Bytes::new()));
 }
