@@ -313,8 +313,8 @@ impl Connection {
 
     /// Answers an [`Event::Authenticate`]: allowing continues the handshake;
     /// denying sends the client an ERROR with the status code and fails the
-    /// connection with [`Error::AuthDenied`] (NULL sends no ERROR for a
-    /// "300", as libzmq). Without a pending request this does nothing.
+    /// connection with [`Error::AuthDenied`] (no ERROR for a "300", a
+    /// temporary failure, as libzmq). Without a pending request this does nothing.
     pub fn authenticate(&mut self, decision: AuthDecision) -> Result<(), Error> {
         let pending = matches!(&self.phase, Phase::Handshake(s) if s.awaits_decision());
         if !pending {

@@ -625,3 +625,25 @@ fn a_downgrade_to_an_older_zmtp_is_refused() {
         );
     }
 }
+
+/// A temporary failure ("300") disconnects the client without an ERROR
+/// (libzmq 4.3 zap_client.cpp, after the CurveZMQ RFC).
+#[test]
+fn a_temporary_failure_sends_no_error() {
+    let server = Keypair::generate();
+    let mut p = Pair::new(
+        client_config(&server, &Keypair::generate()),
+        server_config(&server),
+    );
+    p.drive();
+    let err = p.b.authenticate(AuthDecision::Deny {
+        status: Bytes::from_static(b"300"),
+    });
+    assert_eq!(
+        err,
+        Err(Error::AuthDenied(ErrorReason(Bytes::from_static(b"300"))))
+    );
+    p.drive();
+    assert_eq!(p.a_error, None, "the client got an ERROR");
+    assert!(!p.a.is_ready() && !p.b.is_ready());
+}

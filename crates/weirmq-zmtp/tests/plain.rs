@@ -198,3 +198,21 @@ fn client_rejects_welcome_with_data_and_reports_errors() {
 fn credentials_over_255_octets_are_a_config_error() {
     assert!(Connection::new(client(&"u".repeat(256), "p"), Instant::now()).is_err());
 }
+
+/// A temporary failure ("300") disconnects the client without an ERROR
+/// (libzmq 4.3 zap_client.cpp, after the CurveZMQ RFC).
+#[test]
+fn a_temporary_failure_sends_no_error() {
+    let mut p = Pair::new(client("admin", "wrong"), server());
+    p.drive();
+    let err = p.b.authenticate(AuthDecision::Deny {
+        status: Bytes::from_static(b"300"),
+    });
+    assert_eq!(
+        err,
+        Err(Error::AuthDenied(ErrorReason(Bytes::from_static(b"300"))))
+    );
+    p.drive();
+    assert_eq!(p.a_error, None, "the client got an ERROR");
+    assert!(!p.a.is_ready() && !p.b.is_ready());
+}

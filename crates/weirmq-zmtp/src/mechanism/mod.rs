@@ -315,11 +315,10 @@ impl Handshake {
     pub(crate) fn decide(self, decision: &AuthDecision, out: &mut Outbox) -> Result<Step, Error> {
         match (self, decision) {
             (Handshake::NullDecision(state), AuthDecision::Allow { .. }) => Ok(state.allow(out)),
-            // libzmq 4.3 null_mechanism.cpp: a "300" (temporary failure)
+            // libzmq 4.3 (null_mechanism.cpp; zap_client.cpp for PLAIN and
+            // CURVE, after the CurveZMQ RFC): a "300" (temporary failure)
             // sends no ERROR; the peer is just disconnected.
-            (Handshake::NullDecision(_), AuthDecision::Deny { status })
-                if status[..] == *b"300" =>
-            {
+            (_, AuthDecision::Deny { status }) if status[..] == *b"300" => {
                 Err(Error::AuthDenied(crate::error::ErrorReason(status.clone())))
             }
             (Handshake::PlainServerDecision(state), AuthDecision::Allow { .. }) => {
@@ -348,7 +347,8 @@ pub enum AuthDecision {
         user_id: Bytes,
     },
     /// Refuse it; `status` is ZAP's code ("400" denied, "300" temporary,
-    /// "500" internal), sent to the client in an ERROR command.
+    /// "500" internal), sent to the client in an ERROR command (but for
+    /// "300": the client is disconnected without one, as libzmq does).
     Deny {
         /// The status code.
         status: Bytes,
