@@ -88,11 +88,25 @@ fn libsodium() -> (PathBuf, PathBuf) {
 fn zeromq_src_dir() -> PathBuf {
     let cargo = env::var("CARGO").expect("CARGO");
     let manifest = env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
-    let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
-        .current_dir(manifest)
-        .output()
-        .expect("cargo metadata");
+    let target = env::var("TARGET").expect("TARGET");
+    // Offline first: the build has fetched what this platform needs. A
+    // fresh machine may lack the manifests of other platforms' crates,
+    // which `cargo metadata` may still want: then it may download them.
+    let metadata = |offline: bool| {
+        let mut command = Command::new(&cargo);
+        command
+            .args(["metadata", "--format-version", "1", "--locked"])
+            .args(["--filter-platform", &target])
+            .current_dir(&manifest);
+        if offline {
+            command.arg("--offline");
+        }
+        command.output().expect("cargo metadata")
+    };
+    let mut output = metadata(true);
+    if !output.status.success() {
+        output = metadata(false);
+    }
     assert!(
         output.status.success(),
         "cargo metadata: {}",
