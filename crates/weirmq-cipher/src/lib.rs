@@ -1,6 +1,6 @@
 //! # weirmq-cipher
 //!
-//! The stream cipher of NaCl's boxes, as weirmq's CURVE uses it: Salsa20/20
+//! The stream cipher and the authenticator of NaCl's boxes, as weirmq's CURVE uses it: Salsa20/20
 //! (Bernstein, "Salsa20 specification", 2005), HSalsa20 and XSalsa20
 //! (Bernstein, "Extending the Salsa20 nonce", 2008), in safe Rust and
 //! without intrinsics.
@@ -17,7 +17,9 @@
 //! - [`XSalsa20`]: the same under a 24-octet nonce
 //!   (`crypto_stream_xsalsa20_xor_ic`);
 //! - [`hsalsa20`]: the key derivation XSalsa20 and `crypto_box_beforenm`
-//!   use.
+//!   use;
+//! - [`poly1305`]: the one-time authenticator of NaCl's boxes
+//!   (`crypto_onetimeauth`), scalar, in radix 2^64.
 //!
 //! ```
 //! use weirmq_cipher::XSalsa20;
@@ -33,7 +35,9 @@
 #![forbid(unsafe_code)]
 
 mod core;
+mod poly1305;
 mod stream;
 
 pub use crate::core::hsalsa20;
+pub use crate::poly1305::{TAG_LEN, poly1305};
 pub use crate::stream::{Salsa20, XSalsa20};

@@ -6,12 +6,13 @@
 //! 16-octet Poly1305 tag followed by the ciphertext, as NaCl's
 //! `crypto_box_easy` lays it out and libzmq sends it.
 //!
-//! The primitives: X25519 from `curve25519-dalek`, Poly1305 from `poly1305`
-//! and XSalsa20-Poly1305 from `crypto_secretbox` for the handshake boxes
-//! (RustCrypto's); HSalsa20 and Salsa20 from `weirmq-cipher`, this
-//! workspace's, whose keystream is computed four blocks at a time in
-//! packed SIMD (it is held to the Salsa20 specification's, ECRYPT's and
-//! NaCl's vectors and to the `salsa20` crate there). What is here is the
+//! The primitives: X25519 from `curve25519-dalek` and XSalsa20-Poly1305
+//! from `crypto_secretbox` for the handshake boxes (RustCrypto's);
+//! HSalsa20, Salsa20 and Poly1305 for the MESSAGE boxes from
+//! `weirmq-cipher`, this workspace's, whose keystream is computed four
+//! blocks at a time in packed SIMD (held there to the Salsa20
+//! specification's, ECRYPT's, RFC 8439's and NaCl's vectors and to the
+//! `salsa20` and `poly1305` crates). What is here is the
 //! composition, which the tests hold to NaCl's test vectors and to the
 //! `crypto_box` crate's output:
 //! - [`BoxKey::pair`] is `crypto_box_beforenm`: HSalsa20 of the X25519
@@ -56,8 +57,6 @@ mod imp {
     use crypto_secretbox::aead::generic_array::GenericArray;
     use crypto_secretbox::aead::{AeadInPlace, KeyInit, OsRng, rand_core::RngCore};
     use curve25519_dalek::montgomery::MontgomeryPoint;
-    use poly1305::Poly1305;
-    use poly1305::universal_hash::UniversalHash;
     use subtle::ConstantTimeEq;
     use weirmq_cipher::Salsa20;
     use zeroize::Zeroizing;
@@ -151,12 +150,11 @@ mod imp {
 
     impl StreamKey {
         /// The keystream for one box, and its one-time Poly1305 key.
-        fn start(&self, tail: &[u8; NONCE_TAIL_LEN]) -> (Salsa20, Poly1305) {
+        fn start(&self, tail: &[u8; NONCE_TAIL_LEN]) -> (Salsa20, Zeroizing<[u8; 32]>) {
             let mut stream = Salsa20::new(&self.0, tail);
             let mut mac_key = Zeroizing::new([0u8; 32]);
             stream.apply_keystream(&mut mac_key[..]);
-            let mac = <Poly1305 as KeyInit>::new(GenericArray::from_slice(&mac_key[..]));
-            (stream, mac)
+            (stream, mac_key)
         }
 
         pub(crate) fn seal_in_place(
@@ -186,16 +184,10 @@ mod imp {
         }
     }
 
-    /// Poly1305 over `data` as NaCl pads it: a short last block ends with a
-    /// 1 octet (`compute_unpadded`). The whole blocks go in first, as a
-    /// slice: Poly1305's AVX2 backend then takes them four at a time
-    /// instead of copying each into its cache (a whole block is the same
-    /// block whichever way it enters).
-    fn authenticate(mut mac: Poly1305, data: &[u8]) -> [u8; TAG_LEN] {
-        let whole = data.len() - data.len() % 16;
-        let (blocks, rest) = data.split_at(whole);
-        mac.update_padded(blocks);
-        mac.compute_unpadded(rest).into()
+    /// Poly1305 over `data` as NaCl pads it: a short last block ends with
+    /// a 1 octet.
+    fn authenticate(mac_key: Zeroizing<[u8; 32]>, data: &[u8]) -> [u8; TAG_LEN] {
+        weirmq_cipher::poly1305(&mac_key, data)
     }
 
     pub(crate) fn random(buf: &mut [u8]) {
