@@ -35,6 +35,8 @@
 #![forbid(unsafe_code)]
 
 mod core;
+#[cfg(feature = "differential")]
+pub mod fuzzing;
 mod poly1305;
 mod stream;
 
