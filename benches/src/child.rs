@@ -1,8 +1,10 @@
-//! The runner's side of a child process: spawn this binary in a role, read
-//! its protocol lines with deadlines, and end it by its pid, always.
+//! The runner's side of a child process: spawn this binary in a role (or
+//! one of libzmq's perf tools), read its protocol lines with deadlines, and
+//! end it by its pid, always.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,8 @@ use std::time::{Duration, Instant};
 /// How long a child may take to end after its stdin closes before it is
 /// killed.
 const GRACE: Duration = Duration::from_secs(3);
-/// Lines of a child's stderr kept to explain a failure.
+/// Lines of a child's stderr (and of the stdout lines it skipped) kept to
+/// explain a failure.
 const STDERR_TAIL: usize = 4;
 
 /// A running child. Dropping it ends it: stdin closes (the child exits),
@@ -21,6 +24,9 @@ pub(crate) struct Child {
     process: std::process::Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
+    /// The last lines of stdout that [`Child::expect`] skipped: libzmq's
+    /// perf tools print their errors there.
+    skipped: VecDeque<String>,
     stderr: Arc<Mutex<VecDeque<String>>>,
 }
 
@@ -28,8 +34,18 @@ impl Child {
     /// Starts `weirmq-benches role ARGS...`.
     pub(crate) fn spawn(name: String, args: &[String]) -> Result<Child, String> {
         let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-        let mut process = Command::new(exe)
-            .arg("role")
+        let mut with_role = vec!["role".to_owned()];
+        with_role.extend_from_slice(args);
+        Child::spawn_program(name, &exe, &with_role)
+    }
+
+    /// Starts `program ARGS...` (its stdin a pipe that [`Drop`] closes).
+    pub(crate) fn spawn_program(
+        name: String,
+        program: &Path,
+        args: &[String],
+    ) -> Result<Child, String> {
+        let mut process = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -64,6 +80,7 @@ impl Child {
             stdin: process.stdin.take(),
             process,
             lines,
+            skipped: VecDeque::new(),
             stderr,
         })
     }
@@ -83,6 +100,10 @@ impl Child {
                     if let Some(rest) = line.strip_prefix(word) {
                         return Ok(rest.trim().to_owned());
                     }
+                    if self.skipped.len() == STDERR_TAIL {
+                        self.skipped.pop_front();
+                    }
+                    self.skipped.push_back(line);
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(format!("timeout: {} gave no {word}", self.name));
@@ -98,7 +119,13 @@ impl Child {
                     }
                     let status = status.map_or("still running".to_owned(), |s| s.to_string());
                     let tail = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
-                    let why = tail.iter().cloned().collect::<Vec<_>>().join(" / ");
+                    let why = self
+                        .skipped
+                        .iter()
+                        .chain(tail.iter())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(" / ");
                     return Err(format!(
                         "{} exited ({}) before {word}: {why}",
                         self.name, status
@@ -106,6 +133,11 @@ impl Child {
                 }
             }
         }
+    }
+
+    /// Whether the child has not ended yet.
+    pub(crate) fn running(&mut self) -> bool {
+        matches!(self.process.try_wait(), Ok(None))
     }
 
     /// Writes a line to the child's stdin.

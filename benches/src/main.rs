@@ -1,11 +1,13 @@
-//! `weirmq-benches`: weirmq beside libzmq 4.3 (the `zmq` crate), zmq.rs
-//! (the `zeromq` crate) and omq.rs (`omq-tokio`), in one run.
+//! `weirmq-benches`: weirmq beside libzmq 4.3 (the `zmq` crate, and
+//! libzmq 4.3.5's own perf tools), zmq.rs (the `zeromq` crate) and omq.rs
+//! (`omq-tokio`), in one run.
 //!
 //! Every scenario runs for every implementation with its sender and its
 //! receiver in separate processes: the runner starts this same binary
 //! again with the hidden `role` subcommand, and reads the result line the
-//! child prints. Rounds alternate the implementations' order; the table
-//! shows medians and the ratio weirmq / best peer.
+//! child prints (libzmq's perf tools run as programs of their own). Rounds
+//! alternate the implementations' order; the table shows medians and the
+//! ratio weirmq / best libzmq.
 //!
 //! ```sh
 //! cargo run --release -p weirmq-benches -- [--quick|--full] [--only GROUP] [--write]
@@ -20,6 +22,7 @@ mod role;
 mod runner;
 mod sockets;
 mod svg;
+mod tools;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,7 +35,8 @@ use crate::plan::{GROUPS, Mode};
 #[derive(Parser)]
 #[command(
     name = "weirmq-benches",
-    about = "weirmq vs libzmq vs zmq.rs vs omq.rs, sender and receiver in separate processes"
+    about = "weirmq vs libzmq (and its perf tools) vs zmq.rs vs omq.rs, sender and receiver in \
+             separate processes"
 )]
 struct Cli {
     /// Small counts, one round: well under a minute (the default).
@@ -105,8 +109,8 @@ fn run(cli: &Cli) -> Result<(), String> {
     let table = report::table(&rows, &samples);
     let took = started.elapsed().as_secs_f64();
     println!(
-        "\n{} mode, {} round(s), medians; ratio > 1 means weirmq's number is bigger \
-         (better for msg/s, worse for time and memory). Took {took:.0} s.\n",
+        "\n{} mode, {} round(s), medians; ratio = weirmq / best libzmq: > 1 means \
+         weirmq's number is bigger (better for msg/s, worse for time and memory). Took {took:.0} s.\n",
         match mode {
             Mode::Quick => "quick",
             Mode::Full => "full",
@@ -117,10 +121,15 @@ fn run(cli: &Cli) -> Result<(), String> {
     if cli.write {
         write_results(&rows, &samples, &table)?;
     }
-    // The peers' failures are reported; weirmq's fail the run (CI).
+    // The peers' failures are reported; weirmq's fail the run (CI), its
+    // runs against libzmq's perf tools included.
     let weirmq_failed = rows
         .iter()
-        .flat_map(|(i, _)| samples.of(*i, plan::Impl::Weirmq))
+        .flat_map(|(i, _)| {
+            std::iter::once(plan::Impl::Weirmq)
+                .chain(plan::CROSS)
+                .flat_map(|imp| samples.of(*i, imp))
+        })
         .filter(|o| o.is_err())
         .count();
     if weirmq_failed > 0 {

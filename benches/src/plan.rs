@@ -3,19 +3,44 @@
 
 use clap::ValueEnum;
 
-/// An implementation measured (`--impl` of a role).
+/// An implementation measured (`--impl` of a role), or a pair of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
 pub(crate) enum Impl {
     Weirmq,
     Libzmq,
+    /// libzmq 4.3.5's own perf tools (`local_thr`/`remote_thr`,
+    /// `local_lat`/`remote_lat`), run as programs: the anchor.
+    #[value(skip)]
+    PerfTools,
     Zmqrs,
     Omq,
     /// The latency floor: plain tokio TCP, no ZMTP.
     TokioTcp,
+    /// A cross pair: weirmq's PUSH (the `thr-send` role) into libzmq's
+    /// `local_thr`.
+    #[value(skip)]
+    WeirmqToPerf,
+    /// A cross pair: libzmq's `remote_thr` into weirmq's PULL (the
+    /// `thr-recv` role).
+    #[value(skip)]
+    PerfToWeirmq,
 }
 
 /// The implementations of the table's columns, weirmq first.
-pub(crate) const COMPARED: [Impl; 4] = [Impl::Weirmq, Impl::Libzmq, Impl::Zmqrs, Impl::Omq];
+pub(crate) const COMPARED: [Impl; 5] = [
+    Impl::Weirmq,
+    Impl::Libzmq,
+    Impl::PerfTools,
+    Impl::Zmqrs,
+    Impl::Omq,
+];
+
+/// The libzmq columns: every ratio is weirmq over the best of them.
+pub(crate) const LIBZMQS: [Impl; 2] = [Impl::Libzmq, Impl::PerfTools];
+
+/// The cross pairs, which show whether weirmq's sender or its receiver is
+/// what keeps weirmq behind libzmq.
+pub(crate) const CROSS: [Impl; 2] = [Impl::WeirmqToPerf, Impl::PerfToWeirmq];
 
 impl Impl {
     /// Its name in the table.
@@ -23,20 +48,35 @@ impl Impl {
         match self {
             Impl::Weirmq => "weirmq",
             Impl::Libzmq => "libzmq",
+            Impl::PerfTools => "libzmq 4.3.5 perf tools",
             Impl::Zmqrs => "zmq.rs",
             Impl::Omq => "omq.rs",
             Impl::TokioTcp => "tokio TCP",
+            Impl::WeirmqToPerf => "weirmq PUSH → libzmq local_thr",
+            Impl::PerfToWeirmq => "libzmq remote_thr → weirmq PULL",
         }
     }
 
-    /// Its name on a role's command line.
+    /// Its short name in a ratio: "0.92× (perf tools)".
+    pub(crate) fn short_name(self) -> &'static str {
+        match self {
+            Impl::PerfTools => "perf tools",
+            other => other.name(),
+        }
+    }
+
+    /// Its name on a role's command line (the perf tools and the cross
+    /// pairs are no role's `--impl`: their names here are for messages).
     pub(crate) fn arg(self) -> &'static str {
         match self {
             Impl::Weirmq => "weirmq",
             Impl::Libzmq => "libzmq",
+            Impl::PerfTools => "perf-tools",
             Impl::Zmqrs => "zmqrs",
             Impl::Omq => "omq",
             Impl::TokioTcp => "tokio-tcp",
+            Impl::WeirmqToPerf => "weirmq-to-perf",
+            Impl::PerfToWeirmq => "perf-to-weirmq",
         }
     }
 }
@@ -220,24 +260,114 @@ pub(crate) enum Support {
     NotAvailable,
 }
 
-/// Which implementations a row runs, beyond the four compared: the
-/// latency row also runs the plain TCP floor.
+/// Which implementations a row runs, beyond the ones compared: the
+/// latency row also runs the plain TCP floor, and the cross rows' scenarios
+/// (tcp, NULL 16 B and 1 KiB, CURVE 1 KiB, default runtime) the cross pairs.
 pub(crate) fn extra_impls(scenario: &Scenario) -> &'static [Impl] {
+    if has_cross_pairs(scenario) {
+        return &CROSS;
+    }
     match scenario {
         Scenario::Latency { .. } => &[Impl::TokioTcp],
         _ => &[],
     }
 }
 
+/// Whether a scenario runs the cross pairs.
+fn has_cross_pairs(scenario: &Scenario) -> bool {
+    match *scenario {
+        Scenario::Throughput {
+            transport: Transport::Tcp,
+            size,
+            curve,
+            runtime: Runtime::MultiThread,
+            ..
+        } => size == 1024 || (size == 16 && !curve),
+        _ => false,
+    }
+}
+
+/// Whether `imp` can do `scenario`.
 pub(crate) fn support(imp: Impl, scenario: &Scenario) -> Support {
     let curve = matches!(scenario, Scenario::Throughput { curve: true, .. });
+    let yes_if = |can: bool| {
+        if can {
+            Support::Yes
+        } else {
+            Support::NotAvailable
+        }
+    };
     match imp {
         // zmq.rs has NULL only.
         Impl::Zmqrs if curve => Support::NotAvailable,
-        Impl::TokioTcp => match scenario {
-            Scenario::Latency { .. } => Support::Yes,
-            _ => Support::NotAvailable,
-        },
+        Impl::TokioTcp => yes_if(matches!(scenario, Scenario::Latency { .. })),
+        // libzmq's perf tools are PUSH/PULL throughput and REQ/REP latency.
+        // libzmq has no tokio runtime: in the current-thread rows they run
+        // as they do everywhere, as the `zmq` crate's libzmq does, for the
+        // ratio.
+        Impl::PerfTools => yes_if(matches!(
+            scenario,
+            Scenario::Throughput { .. } | Scenario::Latency { .. }
+        )),
+        Impl::WeirmqToPerf | Impl::PerfToWeirmq => yes_if(has_cross_pairs(scenario)),
         _ => Support::Yes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find(mode: Mode, pred: impl Fn(&Scenario) -> bool) -> Vec<Scenario> {
+        rows(mode)
+            .into_iter()
+            .map(|r| r.scenario)
+            .filter(|s| pred(s))
+            .collect()
+    }
+
+    #[test]
+    fn the_perf_tools_run_throughput_and_latency_only() {
+        for mode in [Mode::Quick, Mode::Full] {
+            for s in find(mode, |_| true) {
+                let expected = matches!(s, Scenario::Throughput { .. } | Scenario::Latency { .. });
+                assert_eq!(
+                    support(Impl::PerfTools, &s) == Support::Yes,
+                    expected,
+                    "{s:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_cross_pairs_run_tcp_16_b_and_1_kib_null_and_1_kib_curve() {
+        for mode in [Mode::Quick, Mode::Full] {
+            let crossed = find(mode, |s| extra_impls(s) == CROSS);
+            let keys: Vec<(usize, bool)> = crossed
+                .iter()
+                .map(|s| match *s {
+                    Scenario::Throughput { size, curve, .. } => (size, curve),
+                    _ => panic!("cross pairs on {s:?}"),
+                })
+                .collect();
+            assert_eq!(keys, [(16, false), (1024, false), (1024, true)], "{mode:?}");
+            for s in &crossed {
+                for imp in CROSS {
+                    assert_eq!(support(imp, s), Support::Yes);
+                }
+            }
+        }
+        let ipc = find(Mode::Quick, |s| {
+            matches!(
+                s,
+                Scenario::Throughput {
+                    transport: Transport::Ipc,
+                    ..
+                }
+            )
+        });
+        assert_eq!(support(Impl::WeirmqToPerf, &ipc[0]), Support::NotAvailable);
+        assert_eq!(support(Impl::PerfTools, &ipc[0]), Support::Yes);
     }
 }

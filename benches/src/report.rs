@@ -1,9 +1,13 @@
 //! Medians of the runs, and the one markdown table: a column per
-//! implementation and the ratio weirmq / best peer.
+//! implementation and the ratio weirmq / best libzmq (the `zmq` crate's
+//! libzmq or libzmq's own perf tools, whichever did better).
 
 use std::collections::HashMap;
 
-use crate::plan::{COMPARED, Impl, Row, Runtime, Scenario, Support, Transport, support};
+use crate::plan::{
+    COMPARED, CROSS, Impl, LIBZMQS, Row, Runtime, Scenario, Support, Transport, extra_impls,
+    support,
+};
 use crate::runner::Samples;
 
 /// A row's name in the table and in the progress lines.
@@ -112,6 +116,15 @@ impl Runs<'_> {
         }
     }
 
+    /// Whether some successful run measured `key` (libzmq's `remote_lat`
+    /// has no p99, say).
+    fn has(&self, key: &str) -> bool {
+        match self {
+            Runs::Done { ok, .. } => ok.iter().any(|m| m.contains_key(key)),
+            Runs::Text(_) => true,
+        }
+    }
+
     /// The cell: `show` of the runs, marked when some runs failed.
     fn cell(&self, show: impl Fn(&Self) -> Option<String>) -> String {
         match self {
@@ -181,7 +194,7 @@ impl<'a> Table<'a> {
         ));
     }
 
-    /// A line of one metric with its ratio weirmq / best peer.
+    /// A line of one metric with its ratio weirmq / best libzmq.
     fn metric_line(
         &mut self,
         (scenario, metric): (&str, &str),
@@ -192,23 +205,58 @@ impl<'a> Table<'a> {
     ) {
         let cells: Vec<String> = runs
             .iter()
-            .map(|r| r.cell(|r| r.median(key).map(&show)))
+            .map(|r| {
+                if r.has(key) {
+                    r.cell(|r| r.median(key).map(&show))
+                } else {
+                    "n/a".into()
+                }
+            })
             .collect();
-        let ours = runs[0].median(key);
-        let best = COMPARED[1..]
-            .iter()
-            .zip(&runs[1..])
-            .filter_map(|(imp, r)| r.median(key).map(|v| (v, imp.name())))
-            .reduce(|a, b| match better {
-                Better::Higher if b.0 > a.0 => b,
-                Better::Lower if b.0 < a.0 => b,
-                _ => a,
-            });
-        let ratio = match (ours, best) {
-            (Some(o), Some((b, name))) if b > 0.0 => format!("{:.2}× ({name})", o / b),
-            _ => "–".into(),
-        };
+        let ratio = ratio(runs[0].median(key), runs, key, better);
         self.line(scenario, metric, &cells, &ratio);
+    }
+
+    /// The lines of the cross pairs under a throughput row: each pair's
+    /// rate in the metric column, its ratio to the best libzmq.
+    fn cross_lines(&mut self, index: usize, row: &Row, runs: &[Runs<'_>], size: usize) {
+        for imp in CROSS {
+            if !extra_impls(&row.scenario).contains(&imp) {
+                continue;
+            }
+            let cross = self.runs(index, row, imp);
+            let value = cross.median("msgs_per_sec");
+            let text = cross.cell(|r| {
+                let v = r.median("msgs_per_sec")?;
+                Some(format!(
+                    "{} msg/s ({})",
+                    rate(v),
+                    megabytes(v * size as f64 / 1e6)
+                ))
+            });
+            let dashes = vec!["–".to_owned(); COMPARED.len()];
+            let ratio = ratio(value, runs, "msgs_per_sec", Better::Higher);
+            self.line(&format!("cross: {}", imp.name()), &text, &dashes, &ratio);
+        }
+    }
+}
+
+/// `ours` over the best of the libzmq columns' medians of `key` in `runs`
+/// (in [`COMPARED`] order), naming which one: "0.92× (perf tools)".
+fn ratio(ours: Option<f64>, runs: &[Runs<'_>], key: &str, better: Better) -> String {
+    let best = COMPARED
+        .iter()
+        .zip(runs)
+        .filter(|(imp, _)| LIBZMQS.contains(imp))
+        .filter_map(|(imp, r)| r.median(key).map(|v| (v, imp.short_name())))
+        .reduce(|a, b| match better {
+            Better::Higher if b.0 > a.0 => b,
+            Better::Lower if b.0 < a.0 => b,
+            _ => a,
+        });
+    match (ours, best) {
+        (Some(o), Some((b, name))) if b > 0.0 => format!("{:.2}× ({name})", o / b),
+        _ => "–".into(),
     }
 }
 
@@ -221,7 +269,7 @@ pub(crate) fn table(rows: &[(usize, Row)], samples: &Samples) -> String {
     };
     let names: Vec<&str> = COMPARED.iter().map(|i| i.name()).collect();
     t.lines.push(format!(
-        "| scenario | metric | {} | weirmq / best peer |",
+        "| scenario | metric | {} | weirmq / best libzmq |",
         names.join(" | ")
     ));
     t.lines
@@ -242,6 +290,7 @@ pub(crate) fn table(rows: &[(usize, Row)], samples: &Samples) -> String {
                     Better::Higher,
                     show,
                 );
+                t.cross_lines(*index, row, &runs, size);
             }
             Scenario::Latency { size, .. } => {
                 let us = |v: f64| format!("{v:.1} µs");
@@ -422,54 +471,96 @@ mod tests {
         assert_eq!(points, &vec![(16, 100.0)]);
     }
 
+    /// The quick mode's row whose scenario `pred` picks, with its index.
+    fn pick(pred: impl Fn(&Scenario) -> bool) -> (usize, Row) {
+        rows(Mode::Quick)
+            .into_iter()
+            .enumerate()
+            .find(|(_, r)| pred(&r.scenario))
+            .unwrap()
+    }
+
     #[test]
     fn the_table_shows_medians_ratios_and_what_could_not_run() {
-        let all = rows(Mode::Quick);
-        let pick = |pred: &dyn Fn(&Scenario) -> bool| {
-            all.iter()
-                .enumerate()
-                .find(|(_, r)| pred(&r.scenario))
-                .map(|(i, r)| (i, r.clone()))
-                .unwrap()
-        };
-        let thr = pick(&|s| {
+        let thr = pick(|s| {
             matches!(
                 s,
                 Scenario::Throughput {
                     curve: false,
                     size: 16,
+                    runtime: Runtime::MultiThread,
                     ..
                 }
             )
         });
-        let curve = pick(&|s| matches!(s, Scenario::Throughput { curve: true, .. }));
+        let curve = pick(|s| matches!(s, Scenario::Throughput { curve: true, .. }));
         let mut samples = Samples::default();
         for v in [100.0, 300.0, 200.0] {
             samples.push(thr.0, Impl::Weirmq, run(&[("msgs_per_sec", v)]));
         }
         samples.push(thr.0, Impl::Libzmq, run(&[("msgs_per_sec", 400.0)]));
+        samples.push(thr.0, Impl::PerfTools, run(&[("msgs_per_sec", 500.0)]));
         samples.push(
             thr.0,
             Impl::Zmqrs,
             Err("timeout: zmq.rs gave no RESULT".into()),
         );
-        samples.push(thr.0, Impl::Omq, run(&[("msgs_per_sec", 100.0)]));
+        // Better than every libzmq: the ratio is still over libzmq's.
+        samples.push(thr.0, Impl::Omq, run(&[("msgs_per_sec", 900.0)]));
         samples.push(thr.0, Impl::Omq, Err("exited".into()));
+        samples.push(thr.0, Impl::WeirmqToPerf, run(&[("msgs_per_sec", 250.0)]));
         samples.push(curve.0, Impl::Libzmq, run(&[("msgs_per_sec", 50.0)]));
         let table = table(&[thr, curve], &samples);
         let lines: Vec<&str> = table.lines().collect();
-        assert!(lines[0].starts_with("| scenario | metric | weirmq | libzmq | zmq.rs | omq.rs |"));
-        // Median 200 vs the best peer's 400.
+        assert_eq!(
+            lines[0],
+            "| scenario | metric | weirmq | libzmq | libzmq 4.3.5 perf tools | zmq.rs | omq.rs \
+             | weirmq / best libzmq |"
+        );
+        // Median 200 vs the best libzmq's 500.
         assert_eq!(
             lines[2],
-            "| PUSH→PULL tcp 16 B | msg/s (MB/s) | 200 (0.0 MB/s) | 400 (0.0 MB/s) | timeout \
-             | 100 (0.0 MB/s) (1 of 2 runs failed) | 0.50× (libzmq) |"
+            "| PUSH→PULL tcp 16 B | msg/s (MB/s) | 200 (0.0 MB/s) | 400 (0.0 MB/s) \
+             | 500 (0.0 MB/s) | timeout | 900 (0.0 MB/s) (1 of 2 runs failed) \
+             | 0.40× (perf tools) |"
         );
+        assert_eq!(
+            lines[3],
+            "| cross: weirmq PUSH → libzmq local_thr | 250 msg/s (0.0 MB/s) \
+             | – | – | – | – | – | 0.50× (perf tools) |"
+        );
+        assert_eq!(
+            lines[4],
+            "| cross: libzmq remote_thr → weirmq PULL | not run | – | – | – | – | – | – |"
+        );
+        // The CURVE row's cross lines follow it.
         assert!(
-            lines[3].contains("| not run | 50 (0.1 MB/s) | n/a | not run | – |"),
+            lines[5].contains("| not run | 50 (0.1 MB/s) | not run | n/a | not run | – |"),
             "{}",
-            lines[3]
+            lines[5]
         );
+        assert!(lines[6].starts_with("| cross: weirmq PUSH"), "{}", lines[6]);
         assert!(table.contains("zmq.rs: timeout: zmq.rs gave no RESULT"));
+    }
+
+    #[test]
+    fn the_latency_ratio_takes_the_lower_libzmq_and_the_tools_have_no_p99() {
+        let lat = pick(|s| matches!(s, Scenario::Latency { .. }));
+        let mut samples = Samples::default();
+        let both = |mean, p99| run(&[("mean_us", mean), ("p99_us", p99)]);
+        samples.push(lat.0, Impl::Weirmq, both(40.0, 80.0));
+        samples.push(lat.0, Impl::Libzmq, both(50.0, 100.0));
+        samples.push(lat.0, Impl::PerfTools, run(&[("mean_us", 30.0)]));
+        let table = table(&[lat], &samples);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[2],
+            "| REQ↔REP tcp 16 B | mean round trip | 40.0 µs | 50.0 µs | 30.0 µs | not run \
+             | not run | 1.33× (perf tools) |"
+        );
+        assert_eq!(
+            lines[3],
+            "|  | p99 round trip | 80.0 µs | 100.0 µs | n/a | not run | not run | 0.80× (libzmq) |"
+        );
     }
 }

@@ -6,9 +6,12 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::child::{Child, fields};
-use crate::plan::{COMPARED, Impl, Row, Scenario, Support, Transport, extra_impls, support};
+use crate::plan::{
+    COMPARED, Impl, Row, Runtime, Scenario, Support, Transport, extra_impls, support,
+};
 use crate::report::label;
 use crate::role::Role;
+use crate::tools::{self, Tool};
 
 /// Named values of one run, or why there are none.
 pub(crate) type Outcome = Result<HashMap<String, f64>, String>;
@@ -113,7 +116,6 @@ fn free_tcp_endpoint() -> Result<String, String> {
 
 /// One run of one implementation: what its children share.
 struct Run {
-    imp: Impl,
     endpoint: String,
     size: usize,
     count: u64,
@@ -121,13 +123,13 @@ struct Run {
 }
 
 impl Run {
-    /// Starts a child in `role` (with `extra` arguments) and waits until it
-    /// has bound or connected.
-    fn start(&self, role: Role, extra: &[String]) -> Result<Child, String> {
+    /// Starts a child of `imp` in `role` (with `extra` arguments) and waits
+    /// until it has bound or connected.
+    fn start(&self, imp: Impl, role: Role, extra: &[String]) -> Result<Child, String> {
         let mut args = vec![
             role.arg(),
             "--impl".into(),
-            self.imp.arg().into(),
+            imp.arg().into(),
             "--endpoint".into(),
             self.endpoint.clone(),
             "--size".into(),
@@ -136,9 +138,21 @@ impl Run {
             self.count.to_string(),
         ];
         args.extend_from_slice(extra);
-        let mut child = Child::spawn(format!("{} {}", self.imp.name(), role.arg()), &args)?;
+        let mut child = Child::spawn(format!("{} {}", imp.name(), role.arg()), &args)?;
         child.expect("READY", self.deadline)?;
         Ok(child)
+    }
+
+    /// Starts one of libzmq's perf tools on this run's endpoint.
+    fn start_tool(&self, tool: Tool, curve: bool) -> Result<Child, String> {
+        tools::start(
+            tool,
+            &self.endpoint,
+            self.size,
+            self.count,
+            curve,
+            self.deadline,
+        )
     }
 
     /// The values of the child's RESULT line.
@@ -167,85 +181,161 @@ fn run_one(
         | Scenario::SlowSubscriber { size, count } => (Transport::Tcp, size, count),
     };
     let run = Run {
-        imp,
         endpoint: endpoint(transport)?,
         size,
         count,
         deadline: Instant::now() + timeout,
     };
     match *scenario {
-        Scenario::Throughput { curve, runtime, .. } => {
-            let on = vec![format!("--runtime={}", crate::plan::arg(runtime))];
-            let (mut server_keys, mut client_keys) = (on.clone(), on);
-            if curve {
-                // Throwaway keys for one loopback run.
-                let server = weirmq::Keypair::generate();
-                let client = weirmq::Keypair::generate();
-                // `--flag=VALUE`: a Z85 key may start with '-', which would
-                // otherwise read as a flag.
-                server_keys.push(format!("--secret-key={}", server.secret.to_z85().as_str()));
-                client_keys.extend([
-                    format!("--server-key={}", server.public.to_z85()),
-                    format!("--secret-key={}", client.secret.to_z85().as_str()),
-                ]);
-            }
-            let mut receiver = run.start(Role::ThrRecv, &server_keys)?;
-            let _sender = run.start(Role::ThrSend, &client_keys)?;
-            let r = run.result(&mut receiver)?;
-            let rate = per_second(get(&r, "received")?, get(&r, "secs")?);
-            Ok(HashMap::from([("msgs_per_sec".into(), rate)]))
+        Scenario::Throughput { curve, runtime, .. } => throughput(&run, imp, curve, runtime),
+        Scenario::Latency { .. } if imp == Impl::PerfTools => {
+            let _rep = run.start_tool(Tool::LocalLat, false)?;
+            let mut req = run.start_tool(Tool::RemoteLat, false)?;
+            let mean = tools::round_trip(&req.expect("average latency:", run.deadline)?)?;
+            Ok(HashMap::from([("mean_us".into(), mean)]))
         }
         Scenario::Latency { .. } => {
-            let _rep = run.start(Role::LatRep, &[])?;
-            let mut req = run.start(Role::LatReq, &[])?;
+            let _rep = run.start(imp, Role::LatRep, &[])?;
+            let mut req = run.start(imp, Role::LatReq, &[])?;
             run.result(&mut req)
         }
-        Scenario::FanOut { subs, .. } => {
-            let mut publisher = run.start(Role::FanPub, &[])?;
-            let mut subscribers = Vec::new();
-            for _ in 0..subs {
-                subscribers.push(run.start(Role::FanSub, &[])?);
-            }
-            for s in &mut subscribers {
-                s.expect("SUBSCRIBED", run.deadline)?;
-            }
-            publisher.tell("GO");
-            let (mut rate_sum, mut received) = (0.0, 0.0);
-            for s in &mut subscribers {
-                let r = run.result(s)?;
-                // Delivered per second over the SUB's window (first message
-                // to end marker): drops count against the rate.
-                let secs = get(&r, "secs")?;
-                if secs > 0.0 {
-                    rate_sum += get(&r, "received")? / secs;
-                }
-                received += get(&r, "received")?;
-            }
-            let n = subs as f64;
-            Ok(HashMap::from([
-                ("msgs_per_sec".into(), rate_sum / n),
-                ("delivered".into(), received / (n * count as f64)),
-            ]))
-        }
-        Scenario::SlowSubscriber { .. } => {
-            let mut publisher = run.start(Role::SlowPub, &[])?;
-            let mut sub = run.start(Role::SlowSub, &[])?;
-            publisher.tell("GO");
-            let mut r = run.result(&mut publisher)?;
-            let rss = |c: &Child| c.peak_rss_kib().ok_or("no VmHWM in /proc/PID/status");
-            r.insert("peak_rss_kib".into(), rss(&publisher)? as f64);
-            r.insert("sub_peak_rss_kib".into(), rss(&sub)? as f64);
-            // Now let the SUB read what reached it: the rest was lost.
-            sub.tell("GO");
-            let drained = Run {
-                deadline: Instant::now() + timeout,
-                ..run
-            }
-            .result(&mut sub)?;
-            r.insert("received".into(), get(&drained, "received")?);
-            Ok(r)
-        }
+        Scenario::FanOut { subs, .. } => fan_out(&run, imp, subs),
+        Scenario::SlowSubscriber { .. } => slow_subscriber(&run, imp, timeout),
     }
+}
+
+/// Who plays one side of a throughput run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// This binary, in a role, as this implementation.
+    Role(Impl),
+    /// libzmq's `local_thr` (receiving) or `remote_thr` (sending).
+    Tool,
+}
+
+/// The sender and the receiver of a throughput run of `imp`.
+fn sides(imp: Impl) -> (Side, Side) {
+    match imp {
+        Impl::PerfTools => (Side::Tool, Side::Tool),
+        Impl::WeirmqToPerf => (Side::Role(Impl::Weirmq), Side::Tool),
+        Impl::PerfToWeirmq => (Side::Tool, Side::Role(Impl::Weirmq)),
+        other => (Side::Role(other), Side::Role(other)),
+    }
+}
+
+/// The CURVE arguments of a throughput run's receiving (server) and
+/// sending (client) roles: throwaway keys for one loopback run, or the
+/// perf tools' built-in ones when a tool is one of the sides.
+fn curve_keys(facing_a_tool: bool) -> (Vec<String>, Vec<String>) {
+    let (server_secret, server_public, client_secret) = if facing_a_tool {
+        (
+            tools::SERVER_SECRET.to_owned(),
+            tools::SERVER_PUBLIC.to_owned(),
+            tools::CLIENT_SECRET.to_owned(),
+        )
+    } else {
+        let server = weirmq::Keypair::generate();
+        let client = weirmq::Keypair::generate();
+        (
+            server.secret.to_z85().as_str().to_owned(),
+            server.public.to_z85().to_string(),
+            client.secret.to_z85().as_str().to_owned(),
+        )
+    };
+    // `--flag=VALUE`: a Z85 key may start with '-', which would otherwise
+    // read as a flag.
+    (
+        vec![format!("--secret-key={server_secret}")],
+        vec![
+            format!("--server-key={server_public}"),
+            format!("--secret-key={client_secret}"),
+        ],
+    )
+}
+
+/// PUSH -> PULL: the receiver first (it binds), then the sender; the rate
+/// as the receiver timed it, first message to last.
+fn throughput(run: &Run, imp: Impl, curve: bool, runtime: Runtime) -> Outcome {
+    let (sender, receiver) = sides(imp);
+    let on = format!("--runtime={}", crate::plan::arg(runtime));
+    let (mut server_args, mut client_args) = if curve {
+        curve_keys(sender == Side::Tool || receiver == Side::Tool)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    server_args.push(on.clone());
+    client_args.push(on);
+    let mut receiving = match receiver {
+        Side::Role(i) => run.start(i, Role::ThrRecv, &server_args)?,
+        Side::Tool => run.start_tool(Tool::LocalThr, curve)?,
+    };
+    let _sending = match sender {
+        Side::Role(i) => run.start(i, Role::ThrSend, &client_args)?,
+        Side::Tool => run.start_tool(Tool::RemoteThr, curve)?,
+    };
+    let rate = match receiver {
+        Side::Role(_) => {
+            let r = run.result(&mut receiving)?;
+            per_second(get(&r, "received")?, get(&r, "secs")?)
+        }
+        Side::Tool => tools::throughput(
+            &receiving.expect("mean throughput:", run.deadline)?,
+            run.count,
+        )?,
+    };
+    Ok(HashMap::from([("msgs_per_sec".into(), rate)]))
+}
+
+/// One PUB, `subs` SUBs: each SUB's rate over its window, and the share
+/// of the messages that arrived.
+fn fan_out(run: &Run, imp: Impl, subs: usize) -> Outcome {
+    let mut publisher = run.start(imp, Role::FanPub, &[])?;
+    let mut subscribers = Vec::new();
+    for _ in 0..subs {
+        subscribers.push(run.start(imp, Role::FanSub, &[])?);
+    }
+    for s in &mut subscribers {
+        s.expect("SUBSCRIBED", run.deadline)?;
+    }
+    publisher.tell("GO");
+    let (mut rate_sum, mut received) = (0.0, 0.0);
+    for s in &mut subscribers {
+        let r = run.result(s)?;
+        // Delivered per second over the SUB's window (first message
+        // to end marker): drops count against the rate.
+        let secs = get(&r, "secs")?;
+        if secs > 0.0 {
+            rate_sum += get(&r, "received")? / secs;
+        }
+        received += get(&r, "received")?;
+    }
+    let n = subs as f64;
+    Ok(HashMap::from([
+        ("msgs_per_sec".into(), rate_sum / n),
+        ("delivered".into(), received / (n * run.count as f64)),
+    ]))
+}
+
+/// A PUB offering messages to a SUB that does not read: how far the PUB
+/// got, both peak RSS, and what reached the SUB once it read.
+fn slow_subscriber(run: &Run, imp: Impl, timeout: Duration) -> Outcome {
+    let mut publisher = run.start(imp, Role::SlowPub, &[])?;
+    let mut sub = run.start(imp, Role::SlowSub, &[])?;
+    publisher.tell("GO");
+    let mut r = run.result(&mut publisher)?;
+    let rss = |c: &Child| c.peak_rss_kib().ok_or("no VmHWM in /proc/PID/status");
+    r.insert("peak_rss_kib".into(), rss(&publisher)? as f64);
+    r.insert("sub_peak_rss_kib".into(), rss(&sub)? as f64);
+    // Now let the SUB read what reached it: the rest was lost.
+    sub.tell("GO");
+    let drained = Run {
+        deadline: Instant::now() + timeout,
+        endpoint: run.endpoint.clone(),
+        ..*run
+    }
+    .result(&mut sub)?;
+    r.insert("received".into(), get(&drained, "received")?);
+    Ok(r)
 }
 
 fn get(values: &HashMap<String, f64>, key: &str) -> Result<f64, String> {

@@ -16,9 +16,11 @@ fn color(imp: Impl) -> &'static str {
     match imp {
         Impl::Weirmq => "#d62728",
         Impl::Libzmq => "#1f77b4",
+        Impl::PerfTools => "#17becf",
         Impl::Zmqrs => "#2ca02c",
         Impl::Omq => "#9467bd",
-        Impl::TokioTcp => "#7f7f7f",
+        // The floor and the cross pairs have no line of their own.
+        Impl::TokioTcp | Impl::WeirmqToPerf | Impl::PerfToWeirmq => "#7f7f7f",
     }
 }
 

@@ -142,6 +142,12 @@ pub(crate) async fn open(
         Impl::Zmqrs => Socket::Zmqrs(zmqrs::open(kind, attach, endpoint, security).await?),
         Impl::Omq => Socket::Omq(omq::open(kind, attach, endpoint, security).await?),
         Impl::TokioTcp => Socket::TokioTcp(tcp::open(kind, attach, endpoint, size).await?),
+        Impl::PerfTools | Impl::WeirmqToPerf | Impl::PerfToWeirmq => {
+            return Err(format!(
+                "{}: libzmq's perf tools run as programs of their own, not as a role",
+                imp.name()
+            ));
+        }
     })
 }
 
