@@ -126,14 +126,14 @@ fn listens(table: &str, port: u16) -> bool {
     })
 }
 
-/// The number before the unit in a perf tool's line: "6468660 [msg/s]".
+/// The number before the unit in a perf tool's line: `6468660 [msg/s]`.
 fn number(rest: &str, unit: &str) -> Result<f64, String> {
     rest.strip_suffix(unit)
         .and_then(|n| n.trim().parse().ok())
         .ok_or_else(|| format!("unexpected perf tool output: {rest}"))
 }
 
-/// The runner's rate from `local_thr`'s "mean throughput: N [msg/s]" line
+/// The runner's rate from `local_thr`'s `mean throughput: N [msg/s]` line
 /// (the rest after the colon): `local_thr` divides all `count` messages by
 /// the time from the first to the last, the runner the `count - 1` gaps
 /// between them, as its roles do; the same window, so this only scales.
@@ -146,7 +146,7 @@ pub(crate) fn throughput(rest: &str, count: u64) -> Result<f64, String> {
     })
 }
 
-/// The mean round trip (µs) from `remote_lat`'s "average latency: X [us]"
+/// The mean round trip (µs) from `remote_lat`'s `average latency: X [us]`
 /// line: `remote_lat` reports half the round trip (the elapsed time over
 /// `roundtrips * 2`), the runner the whole round trip, so it is 2 × X.
 /// (`remote_lat` times every round trip, the first one and its connection
