@@ -245,3 +245,21 @@ pub fn feed_reads(
     }
     (events, None)
 }
+
+/// The server of `p` answers its client's credentials with ZAP's "300"
+/// (a temporary failure): the server fails, and the client is
+/// disconnected without an ERROR (libzmq 4.3 zap_client.cpp, after the
+/// CurveZMQ RFC).
+pub fn temporary_failure_sends_no_error(p: &mut Pair) {
+    use weirmq_zmtp::AuthDecision;
+    use weirmq_zmtp::error::ErrorReason;
+    p.drive();
+    let temporary = || ErrorReason(bytes::Bytes::from_static(b"300"));
+    let err = p.b.authenticate(AuthDecision::Deny {
+        status: temporary().0,
+    });
+    assert_eq!(err, Err(Error::AuthDenied(temporary())));
+    p.drive();
+    assert_eq!(p.a_error, None, "the client got an ERROR");
+    assert!(!p.a.is_ready() && !p.b.is_ready());
+}
