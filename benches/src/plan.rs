@@ -224,14 +224,17 @@ pub(crate) fn rows(mode: Mode) -> Vec<Row> {
             count: if full { 20_000 } else { 2_000 },
         },
     });
-    rows.push(Row {
+    // How fan-out cost grows with the subscribers (issue 17's scaling
+    // rows): 1, 4 and 16 SUB processes in full mode, 4 in quick mode.
+    let fan_outs: &[usize] = if full { &[1, 4, 16] } else { &[4] };
+    rows.extend(fan_outs.iter().map(|&subs| Row {
         group: "fanout",
         scenario: Scenario::FanOut {
             size: 1024,
             count: if full { 200_000 } else { 20_000 },
-            subs: 4,
+            subs,
         },
-    });
+    }));
     rows.push(Row {
         group: "curve",
         scenario: Scenario::Throughput {
@@ -324,6 +327,21 @@ mod tests {
             .map(|r| r.scenario)
             .filter(|s| pred(s))
             .collect()
+    }
+
+    #[test]
+    fn fan_out_grows_to_16_subscribers_in_full_mode() {
+        let subs = |mode| -> Vec<usize> {
+            find(mode, |s| matches!(s, Scenario::FanOut { .. }))
+                .iter()
+                .map(|s| match *s {
+                    Scenario::FanOut { subs, .. } => subs,
+                    _ => unreachable!(),
+                })
+                .collect()
+        };
+        assert_eq!(subs(Mode::Full), [1, 4, 16]);
+        assert_eq!(subs(Mode::Quick), [4]);
     }
 
     #[test]

@@ -34,7 +34,11 @@ pub(crate) fn label(scenario: &Scenario) -> String {
         ),
         Scenario::Latency { size, .. } => format!("REQ↔REP tcp {}", bytes(size)),
         Scenario::FanOut { size, subs, .. } => {
-            format!("PUB→{subs} SUB tcp {} ({subs} SUB processes)", bytes(size))
+            let processes = if subs == 1 { "process" } else { "processes" };
+            format!(
+                "PUB→{subs} SUB tcp {} ({subs} SUB {processes})",
+                bytes(size)
+            )
         }
         Scenario::SlowSubscriber { size, count } => format!(
             "slow SUB: PUB offers {} × {}, SUB never reads",
