@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod child;
+mod idle;
 mod plan;
 mod report;
 mod role;

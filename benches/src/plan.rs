@@ -131,6 +131,9 @@ pub(crate) enum Scenario {
     },
     /// A PUB offered `count` messages for a SUB that never reads.
     SlowSubscriber { size: usize, count: u64 },
+    /// A bound PULL holding `connections` idle NULL connections: its
+    /// memory per connection.
+    IdleConnections { connections: usize },
 }
 
 /// A scenario and the `--only` group it belongs to.
@@ -141,7 +144,7 @@ pub(crate) struct Row {
 }
 
 /// The `--only` groups.
-pub(crate) const GROUPS: [&str; 7] = [
+pub(crate) const GROUPS: [&str; 8] = [
     "thr-tcp",
     "thr-current-thread",
     "thr-ipc",
@@ -149,6 +152,7 @@ pub(crate) const GROUPS: [&str; 7] = [
     "fanout",
     "curve",
     "slow-sub",
+    "idle-conns",
 ];
 
 /// Quick (CI: small counts, one repetition) or full (the README's table).
@@ -252,6 +256,12 @@ pub(crate) fn rows(mode: Mode) -> Vec<Row> {
             count: if full { 2_000_000 } else { 100_000 },
         },
     });
+    rows.push(Row {
+        group: "idle-conns",
+        scenario: Scenario::IdleConnections {
+            connections: if full { 10_000 } else { 500 },
+        },
+    });
     rows
 }
 
@@ -342,6 +352,25 @@ mod tests {
         };
         assert_eq!(subs(Mode::Full), [1, 4, 16]);
         assert_eq!(subs(Mode::Quick), [4]);
+    }
+
+    #[test]
+    fn idle_connections_are_ten_thousand_in_full_mode() {
+        let idle = |mode| find(mode, |s| matches!(s, Scenario::IdleConnections { .. }));
+        assert_eq!(
+            idle(Mode::Full),
+            [Scenario::IdleConnections {
+                connections: 10_000
+            }]
+        );
+        assert_eq!(
+            idle(Mode::Quick),
+            [Scenario::IdleConnections { connections: 500 }]
+        );
+        // Every library holds connections; the perf tools do not.
+        let s = &idle(Mode::Full)[0];
+        assert_eq!(support(Impl::PerfTools, s), Support::NotAvailable);
+        assert_eq!(support(Impl::Zmqrs, s), Support::Yes);
     }
 
     #[test]

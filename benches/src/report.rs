@@ -40,6 +40,10 @@ pub(crate) fn label(scenario: &Scenario) -> String {
                 bytes(size)
             )
         }
+        Scenario::IdleConnections { connections } => format!(
+            "PULL holding {} idle tcp connections",
+            thousands(connections as f64)
+        ),
         Scenario::SlowSubscriber { size, count } => format!(
             "slow SUB: PUB offers {} × {}, SUB never reads",
             thousands(count as f64),
@@ -354,6 +358,16 @@ pub(crate) fn table(rows: &[(usize, Row)], samples: &Samples) -> String {
                 );
                 let cells: Vec<String> = runs.iter().map(|r| r.cell(outcome)).collect();
                 t.line("", "sent; lost", &cells, "–");
+            }
+            Scenario::IdleConnections { .. } => {
+                let kib = |v: f64| format!("{v:.1} KiB");
+                t.metric_line(
+                    (&name, "memory per connection"),
+                    &runs,
+                    "kib_per_connection",
+                    Better::Lower,
+                    kib,
+                );
             }
         }
     }

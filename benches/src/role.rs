@@ -40,6 +40,9 @@ pub(crate) enum Role {
     /// SUB, connects, never reads until `GO`; then counts the messages
     /// that reached it.
     SlowSub,
+    /// PULL, binds; holds the connections that come, reading nothing,
+    /// until its input ends.
+    IdleServer,
 }
 
 impl Role {
@@ -214,6 +217,7 @@ async fn play(args: &RoleArgs) -> Result<Socket, String> {
         Role::FanSub => (Kind::Sub, Attach::Connect),
         Role::SlowPub => (Kind::Pub, Attach::Bind),
         Role::SlowSub => (Kind::Sub, Attach::Connect),
+        Role::IdleServer => (Kind::Pull, Attach::Bind),
     };
     let security = security(args)?;
     let mut s = sockets::open(args.imp, kind, attach, &args.endpoint, &security, args.size).await?;
@@ -264,6 +268,8 @@ async fn play(args: &RoleArgs) -> Result<Socket, String> {
             }
             result(&[("received", received as f64)]);
         }
+        // The runner counts its memory; the end of its input ends it.
+        Role::IdleServer => std::future::pending::<()>().await,
     }
     Ok(s)
 }

@@ -179,6 +179,7 @@ fn run_one(
         Scenario::Latency { size, count }
         | Scenario::FanOut { size, count, .. }
         | Scenario::SlowSubscriber { size, count } => (Transport::Tcp, size, count),
+        Scenario::IdleConnections { .. } => (Transport::Tcp, 0, 0),
     };
     let run = Run {
         endpoint: endpoint(transport)?,
@@ -201,6 +202,10 @@ fn run_one(
         }
         Scenario::FanOut { subs, .. } => fan_out(&run, imp, subs),
         Scenario::SlowSubscriber { .. } => slow_subscriber(&run, imp, timeout),
+        Scenario::IdleConnections { connections } => {
+            let server = run.start(imp, Role::IdleServer, &[])?;
+            crate::idle::measure(&server, &run.endpoint, connections, run.deadline)
+        }
     }
 }
 

@@ -41,6 +41,14 @@ pub(crate) async fn open(
     security: &Security,
 ) -> Result<Socket, String> {
     let options = Options::default().with_mechanism(super::weirmq_mechanism(security));
+    // The one option not at its default: a bound socket takes as many
+    // connections as the machine's fd limit allows (the idle-connections
+    // row holds 10,000; weirmq's default cap is 4,096, the others have
+    // none).
+    let options = match attach {
+        Attach::Bind => options.with_max_connections(20_000),
+        Attach::Connect => options,
+    };
     Ok(match kind {
         Kind::Push => Socket::Push(attached(options, attach, endpoint).await?),
         Kind::Pull => Socket::Pull(attached(options, attach, endpoint).await?),
