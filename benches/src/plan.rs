@@ -134,6 +134,9 @@ pub(crate) enum Scenario {
     /// A bound PULL holding `connections` idle NULL connections: its
     /// memory per connection.
     IdleConnections { connections: usize },
+    /// `count` REQ connections to one REP, one after the other, each with
+    /// one round trip (NULL, or CURVE: a handshake each).
+    Connections { count: u64, curve: bool },
 }
 
 /// A scenario and the `--only` group it belongs to.
@@ -144,7 +147,7 @@ pub(crate) struct Row {
 }
 
 /// The `--only` groups.
-pub(crate) const GROUPS: [&str; 8] = [
+pub(crate) const GROUPS: [&str; 9] = [
     "thr-tcp",
     "thr-current-thread",
     "thr-ipc",
@@ -153,6 +156,7 @@ pub(crate) const GROUPS: [&str; 8] = [
     "curve",
     "slow-sub",
     "idle-conns",
+    "connects",
 ];
 
 /// Quick (CI: small counts, one repetition) or full (the README's table).
@@ -262,6 +266,13 @@ pub(crate) fn rows(mode: Mode) -> Vec<Row> {
             connections: if full { 10_000 } else { 500 },
         },
     });
+    rows.extend([false, true].map(|curve| Row {
+        group: "connects",
+        scenario: Scenario::Connections {
+            count: if full { 2_000 } else { 200 },
+            curve,
+        },
+    }));
     rows
 }
 
@@ -302,7 +313,10 @@ fn has_cross_pairs(scenario: &Scenario) -> bool {
 
 /// Whether `imp` can do `scenario`.
 pub(crate) fn support(imp: Impl, scenario: &Scenario) -> Support {
-    let curve = matches!(scenario, Scenario::Throughput { curve: true, .. });
+    let curve = matches!(
+        scenario,
+        Scenario::Throughput { curve: true, .. } | Scenario::Connections { curve: true, .. }
+    );
     let yes_if = |can: bool| {
         if can {
             Support::Yes
@@ -352,6 +366,20 @@ mod tests {
         };
         assert_eq!(subs(Mode::Full), [1, 4, 16]);
         assert_eq!(subs(Mode::Quick), [4]);
+    }
+
+    #[test]
+    fn connections_are_counted_with_null_and_curve() {
+        for (mode, count) in [(Mode::Full, 2_000), (Mode::Quick, 200)] {
+            let rows = find(mode, |s| matches!(s, Scenario::Connections { .. }));
+            assert_eq!(
+                rows,
+                [false, true].map(|curve| Scenario::Connections { count, curve })
+            );
+            // zmq.rs has no CURVE.
+            assert_eq!(support(Impl::Zmqrs, &rows[0]), Support::Yes);
+            assert_eq!(support(Impl::Zmqrs, &rows[1]), Support::NotAvailable);
+        }
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub(crate) fn label(scenario: &Scenario) -> String {
                 bytes(size)
             )
         }
+        Scenario::Connections { curve, .. } => format!(
+            "REQ connects, one round trip, closes: tcp {}",
+            if curve { "CURVE" } else { "NULL" }
+        ),
         Scenario::IdleConnections { connections } => format!(
             "PULL holding {} idle tcp connections",
             thousands(connections as f64)
@@ -358,6 +362,16 @@ pub(crate) fn table(rows: &[(usize, Row)], samples: &Samples) -> String {
                 );
                 let cells: Vec<String> = runs.iter().map(|r| r.cell(outcome)).collect();
                 t.line("", "sent; lost", &cells, "–");
+            }
+            Scenario::Connections { .. } => {
+                let show = |v: f64| format!("{} /s", thousands(v));
+                t.metric_line(
+                    (&name, "connections"),
+                    &runs,
+                    "connections_per_sec",
+                    Better::Higher,
+                    show,
+                );
             }
             Scenario::IdleConnections { .. } => {
                 let kib = |v: f64| format!("{v:.1} KiB");

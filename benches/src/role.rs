@@ -43,6 +43,11 @@ pub(crate) enum Role {
     /// PULL, binds; holds the connections that come, reading nothing,
     /// until its input ends.
     IdleServer,
+    /// REP, binds; answers every request until its input ends.
+    ConnServer,
+    /// `count` times: a new REQ connects, sends a request, takes the
+    /// reply and closes; times them all.
+    ConnClient,
 }
 
 impl Role {
@@ -218,6 +223,8 @@ async fn play(args: &RoleArgs) -> Result<Socket, String> {
         Role::SlowPub => (Kind::Pub, Attach::Bind),
         Role::SlowSub => (Kind::Sub, Attach::Connect),
         Role::IdleServer => (Kind::Pull, Attach::Bind),
+        Role::ConnServer => (Kind::Rep, Attach::Bind),
+        Role::ConnClient => return connections(args).await,
     };
     let security = security(args)?;
     let mut s = sockets::open(args.imp, kind, attach, &args.endpoint, &security, args.size).await?;
@@ -270,8 +277,45 @@ async fn play(args: &RoleArgs) -> Result<Socket, String> {
         }
         // The runner counts its memory; the end of its input ends it.
         Role::IdleServer => std::future::pending::<()>().await,
+        Role::ConnServer => {
+            let b = body(size, DATA);
+            loop {
+                s.recv().await?;
+                s.send(&b).await?;
+            }
+        }
+        Role::ConnClient => unreachable!("handled before the socket is opened"),
     }
     Ok(s)
+}
+
+/// The connecting client: `count` REQ sockets one after the other, each
+/// connected, one round trip, then closed (dropped: nothing is left to
+/// linger for); connections per second over them all.
+async fn connections(args: &RoleArgs) -> Result<Socket, String> {
+    let security = security(args)?;
+    let b = body(args.size, DATA);
+    say("READY");
+    let start = Instant::now();
+    let mut last = None;
+    for _ in 0..args.count {
+        let mut s = sockets::open(
+            args.imp,
+            Kind::Req,
+            Attach::Connect,
+            &args.endpoint,
+            &security,
+            args.size,
+        )
+        .await?;
+        s.send(&b).await?;
+        s.recv().await?;
+        // The one before closes here.
+        last = Some(s);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    result(&[("connections", args.count as f64), ("secs", secs)]);
+    last.ok_or_else(|| "no connection made (--count 0)".to_owned())
 }
 
 /// Round trips before the timed ones.

@@ -180,6 +180,7 @@ fn run_one(
         | Scenario::FanOut { size, count, .. }
         | Scenario::SlowSubscriber { size, count } => (Transport::Tcp, size, count),
         Scenario::IdleConnections { .. } => (Transport::Tcp, 0, 0),
+        Scenario::Connections { count, .. } => (Transport::Tcp, 16, count),
     };
     let run = Run {
         endpoint: endpoint(transport)?,
@@ -202,6 +203,7 @@ fn run_one(
         }
         Scenario::FanOut { subs, .. } => fan_out(&run, imp, subs),
         Scenario::SlowSubscriber { .. } => slow_subscriber(&run, imp, timeout),
+        Scenario::Connections { curve, .. } => connections(&run, imp, curve),
         Scenario::IdleConnections { connections } => {
             let server = run.start(imp, Role::IdleServer, &[])?;
             crate::idle::measure(&server, &run.endpoint, connections, run.deadline)
@@ -289,6 +291,26 @@ fn throughput(run: &Run, imp: Impl, curve: bool, runtime: Runtime) -> Outcome {
         )?,
     };
     Ok(HashMap::from([("msgs_per_sec".into(), rate)]))
+}
+
+/// Connections established per second: a REP server, and a client whose
+/// REQs connect, make one round trip and close, one after the other.
+fn connections(run: &Run, imp: Impl, curve: bool) -> Outcome {
+    let (server_args, client_args) = if curve {
+        curve_keys(false)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let _server = run.start(imp, Role::ConnServer, &server_args)?;
+    let mut client = run.start(imp, Role::ConnClient, &client_args)?;
+    let r = run.result(&mut client)?;
+    let secs = get(&r, "secs")?;
+    let rate = if secs > 0.0 {
+        get(&r, "connections")? / secs
+    } else {
+        0.0
+    };
+    Ok(HashMap::from([("connections_per_sec".into(), rate)]))
 }
 
 /// One PUB, `subs` SUBs: each SUB's rate over its window, and the share
