@@ -46,15 +46,14 @@ struct Cli {
     /// Full counts, five rounds: the README's table (several minutes).
     #[arg(long)]
     full: bool,
-    /// Run one group of rows only: thr-tcp, thr-current-thread, thr-ipc,
-    /// latency, fanout, curve or slow-sub.
-    #[arg(long, value_name = "SCENARIO")]
+    /// Run one group of rows only.
+    #[arg(long, value_name = "GROUP", value_parser = clap::builder::PossibleValuesParser::new(GROUPS))]
     only: Option<String>,
     /// Rounds (repetitions of every run); default 1 quick, 5 full.
     #[arg(long)]
     rounds: Option<usize>,
-    /// With --full: write the table and the throughput plot to
-    /// benches/results/.
+    /// With --full: write the table, the throughput plot and the scaling
+    /// plot to benches/results/.
     #[arg(long, requires = "full")]
     write: bool,
     #[command(subcommand)]
@@ -84,11 +83,6 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<(), String> {
     let mode = if cli.full { Mode::Full } else { Mode::Quick };
-    if let Some(only) = &cli.only
-        && !GROUPS.contains(&only.as_str())
-    {
-        return Err(format!("--only {only}: one of {}", GROUPS.join(", ")));
-    }
     let rows: Vec<(usize, plan::Row)> = plan::rows(mode)
         .into_iter()
         .filter(|r| cli.only.as_deref().is_none_or(|o| o == r.group))
@@ -155,6 +149,15 @@ fn write_results(
     let plot = svg::throughput_plot(&series, "PUSH→PULL tcp loopback, medians");
     let svg = dir.join("throughput.svg");
     std::fs::write(&svg, plot).map_err(|e| format!("{}: {e}", svg.display()))?;
-    eprintln!("wrote {} and {}", md.display(), svg.display());
+    let panels = report::scaling_series(rows, samples);
+    let plot = svg::scaling_plot(&panels, "1 KiB, tcp loopback, a process per peer, medians");
+    let scaling = dir.join("scaling.svg");
+    std::fs::write(&scaling, plot).map_err(|e| format!("{}: {e}", scaling.display()))?;
+    eprintln!(
+        "wrote {}, {} and {}",
+        md.display(),
+        svg.display(),
+        scaling.display()
+    );
     Ok(())
 }

@@ -129,6 +129,21 @@ pub(crate) enum Scenario {
         count: u64,
         subs: usize,
     },
+    /// One PUSH, binding, spreading `count` messages over `pulls` PULL
+    /// processes (its round robin), timed across them all: the first
+    /// message any PULL got to the last one.
+    Spread {
+        size: usize,
+        count: u64,
+        pulls: usize,
+    },
+    /// `pushes` PUSH processes, `count / pushes` messages each, into one
+    /// binding PULL (its fair queue), timed at the PULL.
+    Gather {
+        size: usize,
+        count: u64,
+        pushes: usize,
+    },
     /// A PUB offered `count` messages for a SUB that never reads.
     SlowSubscriber { size: usize, count: u64 },
     /// A bound PULL holding `connections` idle NULL connections: its
@@ -147,12 +162,14 @@ pub(crate) struct Row {
 }
 
 /// The `--only` groups.
-pub(crate) const GROUPS: [&str; 9] = [
+pub(crate) const GROUPS: [&str; 11] = [
     "thr-tcp",
     "thr-current-thread",
     "thr-ipc",
     "latency",
     "fanout",
+    "spread",
+    "gather",
     "curve",
     "slow-sub",
     "idle-conns",
@@ -241,6 +258,23 @@ pub(crate) fn rows(mode: Mode) -> Vec<Row> {
             size: 1024,
             count: if full { 200_000 } else { 20_000 },
             subs,
+        },
+    }));
+    // How PUSH's round robin and PULL's fair queue grow with their peers
+    // (issue 17's scaling rows): 1, 10 and 100 processes on the other side
+    // in full mode, 10 in quick mode; the same messages in all.
+    let peers: &[usize] = if full { &[1, 10, 100] } else { &[10] };
+    let (size, count) = (1024, thr_count(1024));
+    rows.extend(peers.iter().map(|&pulls| Row {
+        group: "spread",
+        scenario: Scenario::Spread { size, count, pulls },
+    }));
+    rows.extend(peers.iter().map(|&pushes| Row {
+        group: "gather",
+        scenario: Scenario::Gather {
+            size,
+            count,
+            pushes,
         },
     }));
     rows.push(Row {
@@ -366,6 +400,32 @@ mod tests {
         };
         assert_eq!(subs(Mode::Full), [1, 4, 16]);
         assert_eq!(subs(Mode::Quick), [4]);
+    }
+
+    #[test]
+    fn spread_and_gather_grow_to_100_peers_in_full_mode() {
+        let peers = |mode| -> Vec<(usize, usize)> {
+            find(mode, |s| {
+                matches!(s, Scenario::Spread { .. } | Scenario::Gather { .. })
+            })
+            .iter()
+            .map(|s| match *s {
+                Scenario::Spread { pulls, .. } => (pulls, 0),
+                Scenario::Gather { pushes, .. } => (0, pushes),
+                _ => unreachable!(),
+            })
+            .collect()
+        };
+        assert_eq!(
+            peers(Mode::Full),
+            [(1, 0), (10, 0), (100, 0), (0, 1), (0, 10), (0, 100)]
+        );
+        assert_eq!(peers(Mode::Quick), [(10, 0), (0, 10)]);
+        // Every library has PUSH and PULL; the perf tools are one pair.
+        for s in find(Mode::Full, |s| matches!(s, Scenario::Gather { .. })) {
+            assert_eq!(support(Impl::PerfTools, &s), Support::NotAvailable);
+            assert_eq!(support(Impl::Zmqrs, &s), Support::Yes);
+        }
     }
 
     #[test]

@@ -40,6 +40,16 @@ pub(crate) fn label(scenario: &Scenario) -> String {
                 bytes(size)
             )
         }
+        Scenario::Spread { size, pulls, .. } => format!(
+            "PUSH→{pulls} PULL tcp {} ({})",
+            bytes(size),
+            processes(pulls, "PULL")
+        ),
+        Scenario::Gather { size, pushes, .. } => format!(
+            "{pushes} PUSH→PULL tcp {} ({})",
+            bytes(size),
+            processes(pushes, "PUSH")
+        ),
         Scenario::Connections { curve, .. } => format!(
             "REQ connects, one round trip, closes: tcp {}",
             if curve { "CURVE" } else { "NULL" }
@@ -54,6 +64,12 @@ pub(crate) fn label(scenario: &Scenario) -> String {
             bytes(size)
         ),
     }
+}
+
+/// `1 PULL process`, `10 PULL processes`.
+fn processes(n: usize, kind: &str) -> String {
+    let noun = if n == 1 { "process" } else { "processes" };
+    format!("{n} {kind} {noun}")
 }
 
 /// A message size: `16 B`, `64 KiB`.
@@ -344,6 +360,41 @@ pub(crate) fn table(rows: &[(usize, Row)], samples: &Samples) -> String {
                     .collect();
                 t.line("", "delivered", &cells, "–");
             }
+            Scenario::Spread { .. } => {
+                let show = |v: f64| format!("{} msg/s", rate(v));
+                t.metric_line(
+                    (&name, "msg/s, all PULLs"),
+                    &runs,
+                    "msgs_per_sec",
+                    Better::Higher,
+                    show,
+                );
+                let cells: Vec<String> = runs
+                    .iter()
+                    .map(|r| {
+                        r.cell(|r| {
+                            let (least, most) = (r.median("least_share")?, r.median("most_share")?);
+                            Some(format!("{:.0} % / {:.0} %", least * 100.0, most * 100.0))
+                        })
+                    })
+                    .collect();
+                t.line(
+                    "",
+                    "least / most to one PULL, of an even share",
+                    &cells,
+                    "–",
+                );
+            }
+            Scenario::Gather { .. } => {
+                let show = |v: f64| format!("{} msg/s", rate(v));
+                t.metric_line(
+                    (&name, "msg/s at the PULL"),
+                    &runs,
+                    "msgs_per_sec",
+                    Better::Higher,
+                    show,
+                );
+            }
             Scenario::SlowSubscriber { .. } => {
                 let mib = |v: f64| format!("{:.1} MiB", v / 1024.0);
                 t.metric_line(
@@ -417,31 +468,73 @@ fn outcome(runs: &Runs<'_>) -> Option<String> {
 
 /// Medians of PUSH→PULL tcp throughput (msg/s) by message size, per
 /// implementation, for the plot.
-pub(crate) fn throughput_series(
+pub(crate) fn throughput_series(rows: &[(usize, Row)], samples: &Samples) -> Vec<PlotSeries> {
+    series(rows, samples, |scenario| match *scenario {
+        Scenario::Throughput {
+            transport: Transport::Tcp,
+            size,
+            curve: false,
+            runtime: Runtime::MultiThread,
+            ..
+        } => Some(size),
+        _ => None,
+    })
+}
+
+/// The scaling plot's panels: msg/s against N for PUSH→N PULL, N PUSH→PULL
+/// and PUB→N SUB (per SUB).
+pub(crate) fn scaling_series(
     rows: &[(usize, Row)],
     samples: &Samples,
-) -> Vec<(Impl, Vec<(usize, f64)>)> {
+) -> Vec<(&'static str, Vec<PlotSeries>)> {
+    vec![
+        (
+            "PUSH→N PULL, all PULLs",
+            series(rows, samples, |s| match *s {
+                Scenario::Spread { pulls, .. } => Some(pulls),
+                _ => None,
+            }),
+        ),
+        (
+            "N PUSH→PULL",
+            series(rows, samples, |s| match *s {
+                Scenario::Gather { pushes, .. } => Some(pushes),
+                _ => None,
+            }),
+        ),
+        (
+            "PUB→N SUB, per SUB",
+            series(rows, samples, |s| match *s {
+                Scenario::FanOut { subs, .. } => Some(subs),
+                _ => None,
+            }),
+        ),
+    ]
+}
+
+/// One implementation's points: (x, median msg/s).
+pub(crate) type PlotSeries = (Impl, Vec<(usize, f64)>);
+
+/// The median msg/s of each compared implementation on the rows `x_of`
+/// places on the x axis, in row order.
+fn series(
+    rows: &[(usize, Row)],
+    samples: &Samples,
+    x_of: impl Fn(&Scenario) -> Option<usize>,
+) -> Vec<PlotSeries> {
     COMPARED
         .iter()
         .map(|&imp| {
             let points = rows
                 .iter()
-                .filter_map(|(index, row)| match row.scenario {
-                    Scenario::Throughput {
-                        transport: Transport::Tcp,
-                        size,
-                        curve: false,
-                        runtime: Runtime::MultiThread,
-                        ..
-                    } => {
-                        let mut v: Vec<f64> = samples
-                            .of(*index, imp)
-                            .iter()
-                            .filter_map(|o| o.as_ref().ok()?.get("msgs_per_sec").copied())
-                            .collect();
-                        median(&mut v).map(|m| (size, m))
-                    }
-                    _ => None,
+                .filter_map(|(index, row)| {
+                    let x = x_of(&row.scenario)?;
+                    let mut v: Vec<f64> = samples
+                        .of(*index, imp)
+                        .iter()
+                        .filter_map(|o| o.as_ref().ok()?.get("msgs_per_sec").copied())
+                        .collect();
+                    median(&mut v).map(|m| (x, m))
                 })
                 .collect();
             (imp, points)

@@ -3,9 +3,11 @@
 //!
 //! The protocol with the runner, on the child's standard streams:
 //! - stdout `READY` once the socket is bound or connected;
-//! - stdout `SUBSCRIBED` (fan-out SUB) when the first warm-up message came;
+//! - stdout `SUBSCRIBED` (fan-out SUB, spread PULL) when the first warm-up
+//!   message came;
 //! - stdout `RESULT key=value ...` with the measurement;
-//! - stdin `GO` lets a fan-out PUB start, or a slow SUB start draining;
+//! - stdin `GO` lets a fan-out PUB or spread PUSH start, a gather PUSH
+//!   start sending, or a slow SUB start draining;
 //! - end of stdin ends the process at once, whatever it is doing, so a
 //!   child never outlives its runner and never waits for a linger.
 
@@ -34,6 +36,14 @@ pub(crate) enum Role {
     FanPub,
     /// SUB, connects; times the messages after the warm-up.
     FanSub,
+    /// PUSH, binds; as [`Role::FanPub`], its round robin spreading the
+    /// messages over the PULLs.
+    SpreadPush,
+    /// PULL, connects; as [`Role::FanSub`], with its window's ends as wall
+    /// clock times, so the runner can time all the PULLs together.
+    SpreadPull,
+    /// PUSH, connects; sends `count` messages after `GO`.
+    GatherPush,
     /// PUB, binds; after `GO`, warm-up messages for half a second, then
     /// offers `count` messages to a SUB that never reads.
     SlowPub,
@@ -220,6 +230,9 @@ async fn play(args: &RoleArgs) -> Result<Socket, String> {
         Role::LatReq => (Kind::Req, Attach::Connect),
         Role::FanPub => (Kind::Pub, Attach::Bind),
         Role::FanSub => (Kind::Sub, Attach::Connect),
+        Role::SpreadPush => (Kind::Push, Attach::Bind),
+        Role::SpreadPull => (Kind::Pull, Attach::Connect),
+        Role::GatherPush => (Kind::Push, Attach::Connect),
         Role::SlowPub => (Kind::Pub, Attach::Bind),
         Role::SlowSub => (Kind::Sub, Attach::Connect),
         Role::IdleServer => (Kind::Pull, Attach::Bind),
@@ -247,25 +260,17 @@ async fn play(args: &RoleArgs) -> Result<Socket, String> {
             }
         }
         Role::LatReq => round_trips(&mut s, size, count).await?,
-        Role::FanPub => {
-            let warmup = body(size, WARMUP);
-            while !GO.load(Ordering::SeqCst) {
-                s.send(&warmup).await?;
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
+        Role::FanPub | Role::SpreadPush => after_warm_up(&mut s, size, count).await?,
+        Role::FanSub => fan_out_subscriber(&mut s, count).await?,
+        Role::SpreadPull => spread_receiver(&mut s, count).await?,
+        Role::GatherPush => {
+            wait_for_go().await;
             let b = body(size, DATA);
             for _ in 0..count {
                 s.send(&b).await?;
             }
             say("DONE");
-            // End markers, spaced so that one gets through a dropping PUB.
-            let end = body(size, END);
-            loop {
-                s.send(&end).await?;
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
         }
-        Role::FanSub => fan_out_subscriber(&mut s, count).await?,
         Role::SlowPub => slow_publisher(&mut s, size, count).await?,
         Role::SlowSub => {
             wait_for_go().await;
@@ -373,18 +378,56 @@ async fn round_trips(s: &mut Socket, size: usize, count: u64) -> Result<(), Stri
     Ok(())
 }
 
-/// Skips the warm-up, then times the data messages from the first to the
-/// first end marker: a PUB that drops (libzmq's does, for a full SUB)
-/// delivers fewer, and the rate is what this SUB got per second while the
-/// PUB published. Without an end marker, it stops when nothing came for
-/// [`IDLE`].
-async fn fan_out_subscriber(s: &mut Socket, count: u64) -> Result<(), String> {
+/// Warm-up messages every 2 ms until `GO` (so that the runner sees every
+/// receiver served), then `count` messages, then end markers every 5 ms
+/// until the process ends: spaced so that one gets through a dropping PUB,
+/// and one reaches each PULL of a round robin in turn.
+async fn after_warm_up(s: &mut Socket, size: usize, count: u64) -> Result<(), String> {
+    let warmup = body(size, WARMUP);
+    while !GO.load(Ordering::SeqCst) {
+        // Best effort: zmq.rs's PUSH hands a message back while it has no
+        // peer yet (the others wait), and the runner's deadline bounds this.
+        let _ = s.send(&warmup).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let b = body(size, DATA);
+    for _ in 0..count {
+        s.send(&b).await?;
+    }
+    say("DONE");
+    let end = body(size, END);
+    loop {
+        s.send(&end).await?;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// What a receiver of warm-up, data and end markers saw of the data.
+struct Window {
+    received: u64,
+    /// The first data message.
+    first: Option<Instant>,
+    /// The last data message.
+    last: Instant,
+    /// The first end marker, if one came.
+    end: Option<Instant>,
+}
+
+/// Skips the warm-up (saying `SUBSCRIBED` at the first message), then
+/// counts the data messages until the first end marker, or until nothing
+/// came for [`IDLE`].
+async fn data_window(s: &mut Socket, count: u64) -> Result<Window, String> {
     let mut subscribed = false;
-    let (mut received, mut first, mut last) = (0u64, None, Instant::now());
+    let mut w = Window {
+        received: 0,
+        first: None,
+        last: Instant::now(),
+        end: None,
+    };
     loop {
         let Some(m) = s.recv_within(IDLE).await? else {
-            if received > 0 {
-                break;
+            if w.received > 0 {
+                return Ok(w);
             }
             continue;
         };
@@ -394,23 +437,54 @@ async fn fan_out_subscriber(s: &mut Socket, count: u64) -> Result<(), String> {
         }
         match m.tag {
             DATA => {
-                last = Instant::now();
-                if first.is_none() {
-                    first = Some(last);
+                w.last = Instant::now();
+                if w.first.is_none() {
+                    w.first = Some(w.last);
                     watch_for_stall(count);
                 }
-                received += 1;
-                RECEIVED.store(received, Ordering::Relaxed);
+                w.received += 1;
+                RECEIVED.store(w.received, Ordering::Relaxed);
             }
-            END if first.is_some() => {
-                last = Instant::now();
-                break;
+            END if w.first.is_some() => {
+                w.end = Some(Instant::now());
+                return Ok(w);
             }
             _ => {}
         }
     }
-    let secs = first.map_or(0.0, |f| (last - f).as_secs_f64());
-    result(&[("received", received as f64), ("secs", secs)]);
+}
+
+/// Times the data messages from the first to the first end marker: a PUB
+/// that drops (libzmq's does, for a full SUB) delivers fewer, and the rate
+/// is what this SUB got per second while the PUB published.
+async fn fan_out_subscriber(s: &mut Socket, count: u64) -> Result<(), String> {
+    let w = data_window(s, count).await?;
+    let secs = w
+        .first
+        .map_or(0.0, |f| (w.end.unwrap_or(w.last) - f).as_secs_f64());
+    result(&[("received", w.received as f64), ("secs", secs)]);
+    Ok(())
+}
+
+/// The first and last data message as wall clock times (seconds since the
+/// epoch; one clock for every process on the machine), so that the runner
+/// times the PULLs of a round robin together. The end marker is not the
+/// window's end here: the round robin hands it to each PULL in turn.
+async fn spread_receiver(s: &mut Socket, count: u64) -> Result<(), String> {
+    let (wall, now) = (std::time::SystemTime::now(), Instant::now());
+    let w = data_window(s, count).await?;
+    let at = |t: Instant| -> Result<f64, String> {
+        let since = (wall + (t - now))
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| format!("clock: {e}"))?;
+        Ok(since.as_secs_f64())
+    };
+    let first = w.first.ok_or("no data message")?;
+    result(&[
+        ("received", w.received as f64),
+        ("first_at", at(first)?),
+        ("last_at", at(w.last)?),
+    ]);
     Ok(())
 }
 

@@ -178,6 +178,8 @@ fn run_one(
         } => (transport, size, count),
         Scenario::Latency { size, count }
         | Scenario::FanOut { size, count, .. }
+        | Scenario::Spread { size, count, .. }
+        | Scenario::Gather { size, count, .. }
         | Scenario::SlowSubscriber { size, count } => (Transport::Tcp, size, count),
         Scenario::IdleConnections { .. } => (Transport::Tcp, 0, 0),
         Scenario::Connections { count, .. } => (Transport::Tcp, 16, count),
@@ -202,6 +204,8 @@ fn run_one(
             run.result(&mut req)
         }
         Scenario::FanOut { subs, .. } => fan_out(&run, imp, subs),
+        Scenario::Spread { pulls, .. } => spread(&run, imp, pulls),
+        Scenario::Gather { pushes, .. } => gather(&run, imp, pushes),
         Scenario::SlowSubscriber { .. } => slow_subscriber(&run, imp, timeout),
         Scenario::Connections { curve, .. } => connections(&run, imp, curve),
         Scenario::IdleConnections { connections } => {
@@ -341,6 +345,67 @@ fn fan_out(run: &Run, imp: Impl, subs: usize) -> Outcome {
         ("msgs_per_sec".into(), rate_sum / n),
         ("delivered".into(), received / (n * run.count as f64)),
     ]))
+}
+
+/// One PUSH, `pulls` PULLs: the rate over all of them, from the first
+/// message any PULL got to the last one (wall clock times, one clock for
+/// all the processes), and the least and most any one PULL got, over the
+/// even share.
+fn spread(run: &Run, imp: Impl, pulls: usize) -> Outcome {
+    let mut push = run.start(imp, Role::SpreadPush, &[])?;
+    let mut receivers = Vec::new();
+    for _ in 0..pulls {
+        receivers.push(run.start(imp, Role::SpreadPull, &[])?);
+    }
+    // Every PULL connected and served (a round robin skips no one it
+    // knows) before the data starts.
+    for r in &mut receivers {
+        r.expect("SUBSCRIBED", run.deadline)?;
+    }
+    push.tell("GO");
+    let (mut first, mut last) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut total, mut least, mut most) = (0.0, f64::INFINITY, 0.0f64);
+    for r in &mut receivers {
+        let v = run.result(r)?;
+        let received = get(&v, "received")?;
+        first = first.min(get(&v, "first_at")?);
+        last = last.max(get(&v, "last_at")?);
+        total += received;
+        least = least.min(received);
+        most = most.max(received);
+    }
+    let share = run.count as f64 / pulls as f64;
+    Ok(HashMap::from([
+        ("msgs_per_sec".into(), per_second(total, last - first)),
+        ("delivered".into(), total / run.count as f64),
+        ("least_share".into(), least / share),
+        ("most_share".into(), most / share),
+    ]))
+}
+
+/// `pushes` PUSHes into one PULL, all let go at once: the rate at the PULL,
+/// first message to last.
+fn gather(run: &Run, imp: Impl, pushes: usize) -> Outcome {
+    let each = run.count / pushes as u64;
+    let total = each * pushes as u64;
+    let with_count = |count| Run {
+        endpoint: run.endpoint.clone(),
+        count,
+        ..*run
+    };
+    let mut receiving = with_count(total).start(imp, Role::ThrRecv, &[])?;
+    let mut senders = Vec::new();
+    for _ in 0..pushes {
+        senders.push(with_count(each).start(imp, Role::GatherPush, &[])?);
+    }
+    for s in &mut senders {
+        s.tell("GO");
+    }
+    let r = run.result(&mut receiving)?;
+    Ok(HashMap::from([(
+        "msgs_per_sec".into(),
+        per_second(get(&r, "received")?, get(&r, "secs")?),
+    )]))
 }
 
 /// A PUB offering messages to a SUB that does not read: how far the PUB

@@ -1,10 +1,11 @@
-//! The throughput plot, as hand-written SVG: two log-log panels (msg/s and
-//! MB/s against message size), a line per implementation.
+//! The plots, as hand-written SVG: log-log panels side by side, a line per
+//! implementation. The throughput plot has msg/s and MB/s against message
+//! size; the scaling plot msg/s against the number of peers.
 
 use std::fmt::Write;
 
 use crate::plan::Impl;
-use crate::report::bytes;
+use crate::report::{PlotSeries, bytes};
 
 const PANEL_W: f64 = 440.0;
 const PANEL_H: f64 = 300.0;
@@ -34,13 +35,36 @@ fn value_label(v: f64) -> String {
     }
 }
 
-/// One panel at horizontal offset `x0`: `value` maps (size, msg/s) to what
+/// What a panel's horizontal axis shows: its name, and a tick's label.
+struct XAxis {
+    name: &'static str,
+    tick: fn(usize) -> String,
+}
+
+const SIZE: XAxis = XAxis {
+    name: "message size",
+    tick: bytes,
+};
+
+const PEERS: XAxis = XAxis {
+    name: "N",
+    tick: peers,
+};
+
+fn peers(n: usize) -> String {
+    n.to_string()
+}
+
+/// The points of each implementation: (x, msg/s).
+type Series = [PlotSeries];
+
+/// One panel at horizontal offset `x0`: `value` maps (x, msg/s) to what
 /// the panel shows.
 fn panel(
     out: &mut String,
     x0: f64,
-    series: &[(Impl, Vec<(usize, f64)>)],
-    title: &str,
+    series: &Series,
+    (title, axis): (&str, &XAxis),
     value: impl Fn(usize, f64) -> f64,
 ) {
     let points: Vec<(usize, f64)> = series
@@ -106,14 +130,15 @@ fn panel(
             r##"<line x1="{xx:.1}" y1="{MARGIN_T}" x2="{xx:.1}" y2="{:.1}" stroke="#eee"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
             MARGIN_T + PANEL_H,
             MARGIN_T + PANEL_H + 18.0,
-            bytes(s)
+            (axis.tick)(s)
         );
     }
     let _ = writeln!(
         out,
-        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">message size</text>"##,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">{}</text>"##,
         x0 + PANEL_W / 2.0,
-        MARGIN_T + PANEL_H + 34.0
+        MARGIN_T + PANEL_H + 34.0,
+        axis.name
     );
     for (imp, pts) in series {
         let coords: Vec<String> = pts
@@ -136,8 +161,53 @@ fn panel(
 }
 
 /// The SVG document: msg/s and MB/s against message size.
-pub(crate) fn throughput_plot(series: &[(Impl, Vec<(usize, f64)>)], caption: &str) -> String {
-    let width = MARGIN_L + PANEL_W * 2.0 + GAP + 30.0;
+pub(crate) fn throughput_plot(series: &Series, caption: &str) -> String {
+    document(2, series.iter().map(|s| s.0), caption, |out| {
+        panel(
+            out,
+            x_of(0),
+            series,
+            ("messages per second", &SIZE),
+            |_, v| v,
+        );
+        panel(out, x_of(1), series, ("MB per second", &SIZE), |size, v| {
+            v * size as f64 / 1e6
+        });
+    })
+}
+
+/// The SVG document: a panel of msg/s against N for each titled series.
+pub(crate) fn scaling_plot(panels: &[(&str, Vec<PlotSeries>)], caption: &str) -> String {
+    let mut legend: Vec<Impl> = Vec::new();
+    for imp in panels
+        .iter()
+        .flat_map(|(_, series)| series.iter().map(|s| s.0))
+    {
+        if !legend.contains(&imp) {
+            legend.push(imp);
+        }
+    }
+    document(panels.len(), legend.into_iter(), caption, |out| {
+        for (i, (title, series)) in panels.iter().enumerate() {
+            panel(out, x_of(i), series, (title, &PEERS), |_, v| v);
+        }
+    })
+}
+
+/// The left edge of the `i`th panel.
+fn x_of(i: usize) -> f64 {
+    MARGIN_L + (PANEL_W + GAP) * i as f64
+}
+
+/// `panels` panels drawn by `draw`, with a legend of `legend` and the
+/// caption under them.
+fn document(
+    panels: usize,
+    legend: impl Iterator<Item = Impl>,
+    caption: &str,
+    draw: impl FnOnce(&mut String),
+) -> String {
+    let width = x_of(panels) - GAP + 30.0;
     let height = MARGIN_T + PANEL_H + 75.0;
     let mut out = String::new();
     let _ = writeln!(
@@ -145,23 +215,16 @@ pub(crate) fn throughput_plot(series: &[(Impl, Vec<(usize, f64)>)], caption: &st
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    panel(&mut out, MARGIN_L, series, "messages per second", |_, v| v);
-    panel(
-        &mut out,
-        MARGIN_L + PANEL_W + GAP,
-        series,
-        "MB per second",
-        |size, v| v * size as f64 / 1e6,
-    );
+    draw(&mut out);
     // The legend, under the panels.
     let mut lx = MARGIN_L;
     let ly = MARGIN_T + PANEL_H + 58.0;
-    for (imp, _) in series {
+    for imp in legend {
         let _ = writeln!(
             out,
             r#"<rect x="{lx}" y="{:.1}" width="14" height="4" fill="{}"/><text x="{:.1}" y="{ly:.1}">{}</text>"#,
             ly - 6.0,
-            color(*imp),
+            color(imp),
             lx + 20.0,
             imp.name()
         );
@@ -194,5 +257,22 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 6);
         assert_eq!(svg.matches("<circle").count(), 10);
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
+    }
+
+    #[test]
+    fn a_panel_per_scaling_series_with_n_on_its_axis() {
+        let spread = vec![(Impl::Weirmq, vec![(1, 1e6), (10, 9e5), (100, 8e5)])];
+        let gather = vec![
+            (Impl::Weirmq, vec![(1, 1e6), (100, 1e6)]),
+            (Impl::Omq, vec![(1, 9e5)]),
+        ];
+        let svg = scaling_plot(&[("PUSH→N PULL", spread), ("N PUSH→PULL", gather)], "test");
+        assert_eq!(svg.matches("<polyline").count(), 3);
+        assert_eq!(svg.matches("<circle").count(), 6);
+        assert!(svg.contains(">PUSH→N PULL<") && svg.contains(">N PUSH→PULL<"));
+        // N's ticks, not sizes; one legend entry per implementation.
+        assert!(svg.contains(">100<") && !svg.contains(" B<"));
+        assert_eq!(svg.matches(">omq.rs<").count(), 1);
+        assert_eq!(svg.matches(">weirmq<").count(), 1);
     }
 }
