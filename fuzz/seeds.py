@@ -141,6 +141,13 @@ SEEDS = {
         + frame(cmd(b"SUBSCRIBE", b"weather"), command=True)
         + frame(b"\x00news"),
         "incompatible": bytes([0x08 | 0x80, 0x40]) + frame(ready(b"PUSH"), command=True),
+        # Bit 4: asks before READY (a ZAP domain); bit 2 of octet 1 denies.
+        "pull_asks_then_reads": bytes([0x09 | 0x10 | 0x80, 0x1B])
+        + frame(ready(b"PUSH"), command=True)
+        + frame(b"m1"),
+        "pull_asks_and_denies": bytes([0x09 | 0x10 | 0x80, 0x1F])
+        + frame(ready(b"PUSH"), command=True)
+        + frame(b"m1"),
         "pull_reads": bytes([0x09 | 0x80 | 0x40, 0x1F])
         + frame(ready(b"PUSH"), command=True)
         + frame(b"m1", more=True)

@@ -132,18 +132,23 @@ pub fn command(data: &[u8]) {
 /// input is read in through [`Connection::read_buffer`] rather than copied
 /// in (bit 6), and whether a valid greeting is put in front of the input
 /// (bit 7), so the fuzzer spends its time past the greeting; octet 1 is the
-/// read size (1..=256). Time advances a millisecond per read.
+/// read size (1..=256). Bit 4 of octet 0, taken from the socket type's
+/// bits, makes the connection ask before its READY
+/// ([`Config::null_authenticate`], as with a ZAP domain), and then bit 2
+/// of octet 1 denies the peer. Time advances a millisecond per read.
 pub fn null_connection(data: &[u8]) {
     let [mode, chunk, rest @ ..] = data else {
         return;
     };
-    let mut config = fuzz_config(*mode);
+    let ask = mode & 0x10 != 0;
+    let mut config = fuzz_config(mode & !0x10);
     if mode & 0x20 != 0 {
         let mut hb = Heartbeat::new(Duration::from_millis(3));
         hb.ttl = Some(Duration::from_millis(100));
         config.heartbeat = Some(hb);
     }
-    run_connection(config, *mode, *chunk, rest, true);
+    config.null_authenticate = ask;
+    run_connection(config, *mode, *chunk, rest, !ask || chunk & 0x04 == 0);
 }
 
 /// A PLAIN client fed raw bytes (as the server's side of the wire).
