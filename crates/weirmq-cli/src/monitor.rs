@@ -57,14 +57,46 @@ fn name(event: &MonitorEvent) -> &'static str {
         MonitorEvent::Disconnected { .. } => "disconnected",
         MonitorEvent::QueueHigh { .. } => "queue-high",
         MonitorEvent::QueueLow { .. } => "queue-low",
+        MonitorEvent::IncomingQueueHigh { .. } => "incoming-queue-high",
+        MonitorEvent::IncomingQueueLow { .. } => "incoming-queue-low",
         MonitorEvent::SendBlocked { .. } => "send-blocked",
         _ => "other",
+    }
+}
+
+/// The peer, messages and octets of a queue alert (out or in, high or low).
+fn depth(event: &MonitorEvent) -> Option<(&str, usize, usize)> {
+    match event {
+        MonitorEvent::QueueHigh {
+            peer,
+            messages,
+            bytes,
+        }
+        | MonitorEvent::QueueLow {
+            peer,
+            messages,
+            bytes,
+        }
+        | MonitorEvent::IncomingQueueHigh {
+            peer,
+            messages,
+            bytes,
+        }
+        | MonitorEvent::IncomingQueueLow {
+            peer,
+            messages,
+            bytes,
+        } => Some((peer, *messages, *bytes)),
+        _ => None,
     }
 }
 
 /// `event` as one line of text.
 fn text(event: &MonitorEvent) -> String {
     let name = name(event);
+    if let Some((peer, messages, bytes)) = depth(event) {
+        return format!("{name} {peer}: {messages} messages, {bytes} octets");
+    }
     match event {
         MonitorEvent::Listening { endpoint } | MonitorEvent::Connected { endpoint } => {
             format!("{name} {endpoint}")
@@ -84,16 +116,6 @@ fn text(event: &MonitorEvent) -> String {
         } => format!("{name} {peer} ({t})"),
         MonitorEvent::HandshakeSucceeded { peer, .. } => format!("{name} {peer}"),
         MonitorEvent::MessagesLost { peer, count } => format!("{name} {peer}: {count}"),
-        MonitorEvent::QueueHigh {
-            peer,
-            messages,
-            bytes,
-        }
-        | MonitorEvent::QueueLow {
-            peer,
-            messages,
-            bytes,
-        } => format!("{name} {peer}: {messages} messages, {bytes} octets"),
         MonitorEvent::SendBlocked { waited } => format!("{name} for {waited:?}"),
         other => format!("{name} {other:?}"),
     }
@@ -102,6 +124,9 @@ fn text(event: &MonitorEvent) -> String {
 /// `event` as a JSON object.
 fn object(event: &MonitorEvent) -> Value {
     let name = name(event);
+    if let Some((peer, messages, bytes)) = depth(event) {
+        return json!({ "event": name, "peer": peer, "messages": messages, "bytes": bytes });
+    }
     match event {
         MonitorEvent::Listening { endpoint } | MonitorEvent::Connected { endpoint } => {
             json!({ "event": name, "endpoint": endpoint })
@@ -125,16 +150,6 @@ fn object(event: &MonitorEvent) -> Value {
         MonitorEvent::MessagesLost { peer, count } => {
             json!({ "event": name, "peer": peer, "count": count })
         }
-        MonitorEvent::QueueHigh {
-            peer,
-            messages,
-            bytes,
-        }
-        | MonitorEvent::QueueLow {
-            peer,
-            messages,
-            bytes,
-        } => json!({ "event": name, "peer": peer, "messages": messages, "bytes": bytes }),
         MonitorEvent::SendBlocked { waited } => {
             let ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
             json!({ "event": name, "waited_ms": ms })
@@ -346,4 +361,35 @@ async fn watch<S: Socket>(
     }
     s.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incoming_queue_alerts_print_in_both_formats() {
+        let high = MonitorEvent::IncomingQueueHigh {
+            peer: "127.0.0.1:5000".into(),
+            messages: 800,
+            bytes: 12_800,
+        };
+        assert_eq!(
+            line(EventFormat::Text, &high),
+            "incoming-queue-high 127.0.0.1:5000: 800 messages, 12800 octets"
+        );
+        let low = MonitorEvent::IncomingQueueLow {
+            peer: "127.0.0.1:5000".into(),
+            messages: 400,
+            bytes: 6_400,
+        };
+        let got: Value = serde_json::from_str(&line(EventFormat::Json, &low)).unwrap();
+        let want = json!({
+            "event": "incoming-queue-low",
+            "peer": "127.0.0.1:5000",
+            "messages": 400,
+            "bytes": 6400,
+        });
+        assert_eq!(got, want);
+    }
 }

@@ -95,6 +95,9 @@ struct Sample {
 
 type Family = (&'static str, &'static str, fn(&Sample) -> u64);
 
+/// A family whose value is a time: name, help, value.
+type TimeFamily = (&'static str, &'static str, fn(&Sample) -> Duration);
+
 /// The socket-wide gauges: name, help, value.
 const GAUGES: &[Family] = &[
     ("weirmq_peers", "Connected peers.", |s| s.stats.peers as u64),
@@ -124,6 +127,11 @@ const GAUGES: &[Family] = &[
         |s| s.stats.peak_queued_out_messages as u64,
     ),
     (
+        "weirmq_peak_queued_in_messages",
+        "Most messages waiting in one peer's incoming lane since the last scrape.",
+        |s| s.stats.peak_queued_in_messages as u64,
+    ),
+    (
         "weirmq_send_hwm_messages",
         "HWM of each peer's outgoing queue, in messages.",
         |s| s.hwm.0 as u64,
@@ -137,6 +145,20 @@ const GAUGES: &[Family] = &[
         "weirmq_recv_budget_used_bytes",
         "Octets of the receive budget in use.",
         |s| s.stats.recv_budget_used as u64,
+    ),
+];
+
+/// The socket-wide counters of time, in seconds.
+const SECONDS: &[TimeFamily] = &[
+    (
+        "weirmq_send_blocked_seconds",
+        "Time sends spent waiting for room.",
+        |s| s.stats.send_blocked,
+    ),
+    (
+        "weirmq_queued_in_time_full_seconds",
+        "Time incoming lanes spent full (their peers read no further).",
+        |s| s.stats.queued_in_time_full,
     ),
 ];
 
@@ -284,20 +306,12 @@ impl Collector for Metrics {
                 .map(|s| (s.labels.clone(), ConstCounter::new(get(s))));
             family(&mut encoder, name, help, Counter, rows)?;
         }
-        let blocked = samples.iter().map(|s| {
-            (
-                s.labels.clone(),
-                ConstCounter::new(s.stats.send_blocked.as_secs_f64()),
-            )
-        });
-        let help = "Time sends spent waiting for room.";
-        family(
-            &mut encoder,
-            "weirmq_send_blocked_seconds",
-            help,
-            Counter,
-            blocked,
-        )?;
+        for &(name, help, get) in SECONDS {
+            let rows = samples
+                .iter()
+                .map(|s| (s.labels.clone(), ConstCounter::new(get(s).as_secs_f64())));
+            family(&mut encoder, name, help, Counter, rows)?;
+        }
         let peer_rows = |get: fn(&PeerStats) -> u64| {
             samples.iter().flat_map(move |s| {
                 s.peers.iter().map(move |p| {

@@ -100,6 +100,29 @@ pub enum MonitorEvent {
         /// Their payload octets.
         bytes: usize,
     },
+    /// A peer's incoming lane (what it sent, waiting for `recv`) reached
+    /// the high mark of [`Options::queue_alert`](crate::Options::queue_alert)
+    /// of the receive HWM: the application is not keeping up with it, and
+    /// once the lane is full its connection is read no more until there is
+    /// room. Reported again only after a [`MonitorEvent::IncomingQueueLow`].
+    IncomingQueueHigh {
+        /// The peer's address or endpoint.
+        peer: String,
+        /// Messages waiting in its lane then.
+        messages: usize,
+        /// Their payload octets.
+        bytes: usize,
+    },
+    /// A peer's incoming lane, after a [`MonitorEvent::IncomingQueueHigh`],
+    /// is back under the low mark.
+    IncomingQueueLow {
+        /// The peer's address or endpoint.
+        peer: String,
+        /// Messages waiting in its lane then.
+        messages: usize,
+        /// Their payload octets.
+        bytes: usize,
+    },
     /// One `send` has waited
     /// [`Options::send_blocked_alert`](crate::Options::send_blocked_alert)
     /// for room, and goes on waiting (reported once per send).
@@ -151,6 +174,16 @@ fn trace(event: &MonitorEvent) {
             messages,
             bytes,
         } => info!(%peer, messages, bytes, "queue back under its low mark"),
+        MonitorEvent::IncomingQueueHigh {
+            peer,
+            messages,
+            bytes,
+        } => warn!(%peer, messages, bytes, "incoming queue at its high mark"),
+        MonitorEvent::IncomingQueueLow {
+            peer,
+            messages,
+            bytes,
+        } => info!(%peer, messages, bytes, "incoming queue back under its low mark"),
         MonitorEvent::SendBlocked { waited } => warn!(?waited, "send blocked"),
         MonitorEvent::Disconnected { peer, reason } => info!(%peer, %reason, "disconnected"),
     }

@@ -55,12 +55,17 @@ impl Default for Hwm {
     }
 }
 
-/// When a peer's outgoing queue raises an alert: a
-/// [`MonitorEvent::QueueHigh`](crate::MonitorEvent::QueueHigh) once it
-/// reaches `high_percent` of its HWM (in messages or in octets), and a
-/// [`MonitorEvent::QueueLow`](crate::MonitorEvent::QueueLow) once it is
-/// back under `low_percent` (in both). A queue hovering at one mark raises
-/// nothing more: only a fall under the low mark re-arms the high one.
+/// When a peer's queue raises an alert: a
+/// [`MonitorEvent::QueueHigh`](crate::MonitorEvent::QueueHigh) once its
+/// outgoing queue reaches `high_percent` of the send HWM (in messages or in
+/// octets), and a [`MonitorEvent::QueueLow`](crate::MonitorEvent::QueueLow)
+/// once it is back under `low_percent` (in both). Each peer's incoming lane
+/// does the same against the receive HWM, as
+/// [`MonitorEvent::IncomingQueueHigh`](crate::MonitorEvent::IncomingQueueHigh)
+/// and [`MonitorEvent::IncomingQueueLow`](crate::MonitorEvent::IncomingQueueLow):
+/// the application is not taking what that peer sends fast enough. A queue
+/// hovering at one mark raises nothing more: only a fall under the low mark
+/// re-arms the high one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueAlert {
     high: u8,
@@ -354,8 +359,8 @@ pub struct Options {
     /// and REQ queue messages for a `connect`ed endpoint from the start and
     /// while it reconnects, up to its HWM.
     pub immediate: bool,
-    /// Alerts when a peer's outgoing queue nears its HWM and when it has
-    /// drained again (see [`QueueAlert`]). Default `None`: no alerts (the
+    /// Alerts when a peer's outgoing queue or incoming lane nears its HWM
+    /// and when it has drained again (see [`QueueAlert`]). Default `None`: no alerts (the
     /// peak depths and the time spent full are in the stats either way).
     pub queue_alert: Option<QueueAlert>,
     /// Report a [`MonitorEvent::SendBlocked`](crate::MonitorEvent::SendBlocked)

@@ -96,6 +96,15 @@ async fn a_scrape_reports_what_the_stats_say() {
         value(&format!("weirmq_queued_in_messages{pull_labels}")),
         6.0
     );
+    // Its deepest lane since the last read: at least the six still there.
+    let peak_in = value(&format!("weirmq_peak_queued_in_messages{pull_labels}"));
+    assert!((6.0..=10.0).contains(&peak_in), "{peak_in}");
+    assert_eq!(
+        value(&format!(
+            "weirmq_queued_in_time_full_seconds_total{pull_labels}"
+        )),
+        0.0
+    );
     assert_eq!(
         value(&format!("weirmq_dropped_messages_total{push_labels}")),
         0.0

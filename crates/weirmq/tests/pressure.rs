@@ -1,7 +1,8 @@
-//! Queue-pressure alerts: a peer's outgoing queue reports reaching the high
-//! mark and falling back under the low one (monitor events, alternating),
-//! a send blocked too long is reported once, and the stats keep the peak
-//! depth since the last look and the time spent full.
+//! Queue-pressure alerts: a peer's outgoing queue, and a peer's incoming
+//! lane, report reaching the high mark and falling back under the low one
+//! (monitor events, alternating), a send blocked too long is reported once,
+//! and the stats keep the peak depth since the last look and the time spent
+//! full.
 
 mod common;
 
@@ -124,6 +125,78 @@ async fn a_send_blocked_too_long_is_reported_once_and_counted() {
             .any(|e| matches!(e, MonitorEvent::QueueHigh { .. })),
         "{seen:?}"
     );
+}
+
+/// The incoming-lane alerts among `seen`.
+fn incoming(seen: &[MonitorEvent]) -> Vec<&MonitorEvent> {
+    seen.iter()
+        .filter(|e| {
+            matches!(
+                e,
+                MonitorEvent::IncomingQueueHigh { .. } | MonitorEvent::IncomingQueueLow { .. }
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incoming_lane_reports_its_high_and_low_marks_in_turn() {
+    const LANE: usize = 100;
+    let alert = QueueAlert::new(80, 50).unwrap();
+    let lane = Hwm::new(LANE, usize::MAX).unwrap();
+    let options = Options::default().with_hwm(lane).with_queue_alert(alert);
+    let pull = Pull::with_options(options).unwrap();
+    let mut events = pull.monitor();
+    let endpoint = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let push = Push::with_options(Options::default().with_hwm(Hwm::new(HWM, usize::MAX).unwrap()))
+        .unwrap();
+    push.connect(&endpoint).await.unwrap();
+    wait_until(|| push.stats().peers == 1).await;
+
+    // The application does not read: the lane fills, and says so.
+    let body = vec![7u8; 1024];
+    let sent = offer_until_refused(|m| push.try_send(m), |_| body.clone()).await;
+    wait_until(|| pull.stats().queued_in_messages == LANE).await;
+    assert_eq!(pull.stats().peak_queued_in_messages, LANE);
+    let filling: Vec<_> = std::iter::from_fn(|| events.try_recv()).collect();
+    assert!(
+        matches!(
+            incoming(&filling)[..],
+            [MonitorEvent::IncomingQueueHigh { messages, .. }] if *messages >= LANE * 8 / 10
+        ),
+        "{filling:?}"
+    );
+    // It drains as the application reads and refills, a socket read at a
+    // time, from the PUSH's queue while the reads go on, and ends under the
+    // low mark, saying so last. The words alternate, so each pair stands
+    // for at least the 30% of the lane between the marks taken: no storm.
+    for _ in 0..sent {
+        within(pull.recv()).await.unwrap();
+    }
+    let draining: Vec<_> = std::iter::from_fn(|| events.try_recv()).collect();
+    let words = incoming(&draining);
+    let most = 2 * (sent as usize / (LANE * 3 / 10)) + 1;
+    assert!(
+        !words.is_empty() && words.len() <= most,
+        "{} words for {sent} messages: {words:?}",
+        words.len()
+    );
+    for (i, e) in words.iter().enumerate() {
+        match e {
+            MonitorEvent::IncomingQueueLow { messages, .. } if i % 2 == 0 => {
+                assert!(*messages <= LANE / 2, "{e:?}")
+            }
+            MonitorEvent::IncomingQueueHigh { messages, .. } if i % 2 == 1 => {
+                assert!(*messages >= LANE * 8 / 10, "{e:?}")
+            }
+            _ => panic!("out of turn: {words:?}"),
+        }
+    }
+    assert!(words.len() % 2 == 1, "the last word: {words:?}");
+    // The time full was counted; the peak starts again at each look.
+    let after = pull.stats();
+    assert!(after.queued_in_time_full > Duration::ZERO, "{after:?}");
+    assert_eq!(pull.stats().peak_queued_in_messages, 0);
 }
 
 #[test]

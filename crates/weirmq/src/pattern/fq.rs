@@ -15,7 +15,10 @@
 //! lane preempts.
 //!
 //! Sans-IO: no locks, no wake-ups. The caller holds the queue under a lock,
-//! the batch under another, and wakes whoever the results name.
+//! the batch under another, and wakes whoever the results name. Each lane
+//! also keeps a watch of the caller's (`W`: how hard the lane presses
+//! against its HWM, say), which the caller updates after each change of the
+//! lane's depth under the same lock.
 
 use std::collections::VecDeque;
 
@@ -79,7 +82,7 @@ pub(crate) struct LaneId {
     generation: u32,
 }
 
-struct Lane<E, T> {
+struct Lane<E, T, W> {
     queue: VecDeque<E>,
     bytes: usize,
     hwm: Hwm,
@@ -94,9 +97,10 @@ struct Lane<E, T> {
     /// their end).
     detached: bool,
     tag: T,
+    watch: W,
 }
 
-impl<E: Weighed, T> Lane<E, T> {
+impl<E: Weighed, T, W> Lane<E, T, W> {
     /// Empties the lane for a newer message (conflate): what it held counts
     /// as replaced. Returns (messages, octets) gone.
     fn clear(&mut self) -> (usize, usize) {
@@ -108,9 +112,14 @@ impl<E: Weighed, T> Lane<E, T> {
     }
 }
 
-enum Slot<E, T> {
-    Used { generation: u32, lane: Lane<E, T> },
-    Free { generation: u32 },
+enum Slot<E, T, W> {
+    Used {
+        generation: u32,
+        lane: Lane<E, T, W>,
+    },
+    Free {
+        generation: u32,
+    },
 }
 
 /// The receiver's share: up to a quantum of one lane's messages, handed out
@@ -229,8 +238,8 @@ pub(crate) enum Refused<E> {
 }
 
 /// The lanes and the ring of those ready (see the module docs).
-pub(crate) struct FairQueue<E, T> {
-    slots: Vec<Slot<E, T>>,
+pub(crate) struct FairQueue<E, T, W = ()> {
+    slots: Vec<Slot<E, T, W>>,
     free: Vec<u32>,
     /// Lanes holding messages, in the order of their turns.
     ready: VecDeque<LaneId>,
@@ -242,7 +251,7 @@ pub(crate) struct FairQueue<E, T> {
     replaced_gone: u64,
 }
 
-impl<E: Weighed, T: Clone> Default for FairQueue<E, T> {
+impl<E: Weighed, T: Clone, W> Default for FairQueue<E, T, W> {
     fn default() -> Self {
         FairQueue {
             slots: Vec::new(),
@@ -255,10 +264,19 @@ impl<E: Weighed, T: Clone> Default for FairQueue<E, T> {
     }
 }
 
-impl<E: Weighed, T: Clone> FairQueue<E, T> {
+impl<E: Weighed, T: Clone, W: Default> FairQueue<E, T, W> {
     /// A new lane bounded by `hwm`; `tag` comes back with the turns that
-    /// concern it.
+    /// concern it. Its watch starts as the default.
+    #[cfg(test)]
     pub(crate) fn open(&mut self, hwm: Hwm, conflate: bool, tag: T) -> LaneId {
+        self.open_watched(hwm, conflate, tag, W::default())
+    }
+}
+
+impl<E: Weighed, T: Clone, W> FairQueue<E, T, W> {
+    /// A new lane bounded by `hwm`, kept watch over by `watch`; `tag` comes
+    /// back with the turns that concern it.
+    pub(crate) fn open_watched(&mut self, hwm: Hwm, conflate: bool, tag: T, watch: W) -> LaneId {
         let lane = Lane {
             queue: VecDeque::new(),
             bytes: 0,
@@ -268,6 +286,7 @@ impl<E: Weighed, T: Clone> FairQueue<E, T> {
             ready: false,
             detached: false,
             tag,
+            watch,
         };
         match self.free.pop() {
             Some(slot) => {
@@ -292,14 +311,14 @@ impl<E: Weighed, T: Clone> FairQueue<E, T> {
         }
     }
 
-    fn lane(&self, id: LaneId) -> Option<&Lane<E, T>> {
+    fn lane(&self, id: LaneId) -> Option<&Lane<E, T, W>> {
         match self.slots.get(id.slot as usize) {
             Some(Slot::Used { generation, lane }) if *generation == id.generation => Some(lane),
             _ => None,
         }
     }
 
-    fn lane_mut(&mut self, id: LaneId) -> Option<&mut Lane<E, T>> {
+    fn lane_mut(&mut self, id: LaneId) -> Option<&mut Lane<E, T, W>> {
         match self.slots.get_mut(id.slot as usize) {
             Some(Slot::Used { generation, lane }) if *generation == id.generation => Some(lane),
             _ => None,
@@ -310,7 +329,7 @@ impl<E: Weighed, T: Clone> FairQueue<E, T> {
     /// over the byte limit could never arrive); otherwise both limits must
     /// hold after the push. Under conflate there is always room: the newest
     /// replaces what is queued.
-    fn fits(lane: &Lane<E, T>, len: usize) -> bool {
+    fn fits(lane: &Lane<E, T, W>, len: usize) -> bool {
         lane.conflate
             || lane.queue.is_empty()
             || (lane.queue.len() < lane.hwm.messages() && lane.bytes + len <= lane.hwm.bytes())
@@ -409,7 +428,7 @@ impl<E: Weighed, T: Clone> FairQueue<E, T> {
     /// Whether `n` entries of `bytes` octets in all, pushed in turn, would
     /// all fit: they do if the last one does, except that an empty lane
     /// takes one of any size.
-    fn fits_whole(lane: &Lane<E, T>, n: usize, bytes: usize) -> bool {
+    fn fits_whole(lane: &Lane<E, T, W>, n: usize, bytes: usize) -> bool {
         (lane.queue.is_empty() && n == 1)
             || (lane.queue.len() + n <= lane.hwm.messages()
                 && lane.bytes + bytes <= lane.hwm.bytes())
@@ -516,12 +535,30 @@ impl<E: Weighed, T: Clone> FairQueue<E, T> {
     }
 
     /// Detaches a lane: it takes nothing more, and goes once what it holds
-    /// has been taken and handed out.
-    pub(crate) fn detach(&mut self, id: LaneId) {
+    /// has been taken and handed out. `last_look` sees its watch one last
+    /// time, as it is detached.
+    pub(crate) fn detach(&mut self, id: LaneId, last_look: impl FnOnce(&mut W)) {
         if let Some(lane) = self.lane_mut(id) {
             lane.detached = true;
+            last_look(&mut lane.watch);
             self.remove_if_done(id);
         }
+    }
+
+    /// A lane's watch, with the lane's depth now: (messages, payload
+    /// octets), not counting what a batch out holds.
+    #[inline]
+    pub(crate) fn watch(&mut self, id: LaneId) -> Option<(&mut W, usize, usize)> {
+        self.lane_mut(id)
+            .map(|lane| (&mut lane.watch, lane.queue.len(), lane.bytes))
+    }
+
+    /// Every lane's watch, with its depth in messages now.
+    pub(crate) fn watches(&mut self) -> impl Iterator<Item = (&mut W, usize)> {
+        self.slots.iter_mut().filter_map(|slot| match slot {
+            Slot::Used { lane, .. } => Some((&mut lane.watch, lane.queue.len())),
+            Slot::Free { .. } => None,
+        })
     }
 
     fn remove_if_done(&mut self, id: LaneId) {
@@ -557,7 +594,7 @@ impl<E: Weighed, T: Clone> FairQueue<E, T> {
         self.replaced_gone + self.lanes().map(|lane| lane.replaced).sum::<u64>()
     }
 
-    fn lanes(&self) -> impl Iterator<Item = &Lane<E, T>> {
+    fn lanes(&self) -> impl Iterator<Item = &Lane<E, T, W>> {
         self.slots.iter().filter_map(|slot| match slot {
             Slot::Used { lane, .. } => Some(lane),
             Slot::Free { .. } => None,
@@ -723,7 +760,7 @@ mod tests {
         fq.push(a, m(0, 1)).unwrap();
         let mut batch = Batch::default();
         fq.take(&mut batch, Quantum::fixed(1, usize::MAX));
-        fq.detach(a);
+        fq.detach(a, |_| ());
         assert_eq!(fq.push(a, m(0, 2)), Err(Refused::Closed(m(0, 2))));
         assert!(fq.has_room(a, 10), "nobody waits for a closed lane");
         let got = drain(&mut fq, &mut batch, 10, false);
@@ -747,7 +784,7 @@ mod tests {
         }
         let mut batch = Batch::default();
         fq.take(&mut batch, Quantum::fixed(10, usize::MAX));
-        fq.detach(a);
+        fq.detach(a, |_| ());
         assert!(fq.push(b, m(1, 0)).unwrap().preempt);
         let got = drain(&mut fq, &mut batch, 10, true);
         assert_eq!(got, [m(1, 0), m(0, 0), m(0, 1), m(0, 2)]);
@@ -943,7 +980,7 @@ mod tests {
                         }
                     }
                     Op::Detach { lane } if lane < lanes.len() => {
-                        fq.detach(lanes[lane]);
+                        fq.detach(lanes[lane], |_| ());
                         detached[lane] = true;
                     }
                     Op::Recv { n, max } => {

@@ -6,11 +6,15 @@
 //! `recv` hands out the batch of the lane whose turn it is, taking the
 //! queue's lock once per batch. A full lane stops its connection's reading,
 //! so backpressure reaches that peer alone; the other peers' lanes go on.
+//! Each lane keeps watch of its own pressure: its peak depth, the time it
+//! spent full (its peer held back), and, with alerts asked for, crossings
+//! of the high and low marks, reported as its depth changes.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use weirmq_zmtp::Message;
 
@@ -20,6 +24,7 @@ use crate::queue::budget::Account;
 use crate::queue::entry::Entry;
 use crate::queue::lock;
 use crate::queue::pipe::PushError;
+use crate::queue::pressure::{Reader, Watch, Watched};
 use crate::queue::signal::Signal;
 
 /// What each lane shares with the queue: the wake-up of its connection
@@ -30,7 +35,7 @@ pub(crate) struct LaneShared {
     account: Option<Arc<Account>>,
 }
 
-type Lanes = FairQueue<Entry, Arc<LaneShared>>;
+type Lanes = FairQueue<Entry, Arc<LaneShared>, Watched>;
 
 /// The receiver's side: its batch and what it has handed out.
 #[derive(Default)]
@@ -64,6 +69,8 @@ pub(crate) struct Inbound {
     preempted: AtomicBool,
     /// Set once the socket closes: every push is refused.
     closed: AtomicBool,
+    /// Nanoseconds the lanes of peers now gone spent full.
+    full_gone_ns: AtomicU64,
     hwm: Hwm,
     conflate: bool,
     /// What a receiver takes from one lane per turn.
@@ -89,6 +96,7 @@ impl Inbound {
             readable: Signal::default(),
             preempted: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            full_gone_ns: AtomicU64::new(0),
             hwm,
             conflate,
             // Under conflate only the newest message counts: none is held
@@ -105,14 +113,20 @@ impl Inbound {
     }
 
     /// A lane for one peer's messages, counted in `account` (if any) until
-    /// they are handed out; it goes when the handle is dropped and what it
-    /// holds has been received.
-    pub(crate) fn open_lane(self: &Arc<Inbound>, account: Option<Arc<Account>>) -> InLane {
+    /// they are handed out, its crossings of `watch`'s marks (if any)
+    /// reported; it goes when the handle is dropped and what it holds has
+    /// been received.
+    pub(crate) fn open_lane(
+        self: &Arc<Inbound>,
+        account: Option<Arc<Account>>,
+        watch: Option<Watch>,
+    ) -> InLane {
         let shared = Arc::new(LaneShared {
             writable: Signal::default(),
             account,
         });
-        let id = lock(&self.lanes).open(self.hwm, self.conflate, shared.clone());
+        let watched = Watched::new(watch);
+        let id = lock(&self.lanes).open_watched(self.hwm, self.conflate, shared.clone(), watched);
         InLane {
             inbound: self.clone(),
             id,
@@ -151,6 +165,11 @@ impl Inbound {
             receiving.taken -= receiving.batch.len() as u64;
             let turn = lanes.take(&mut receiving.batch, self.quantum);
             receiving.taken += receiving.batch.len() as u64;
+            if let Some((watch, messages, bytes)) =
+                receiving.batch.lane().and_then(|id| lanes.watch(id))
+            {
+                watch.shrank(messages, bytes);
+            }
             self.preempted.store(false, Ordering::Relaxed);
             let wake = turn.room.filter(|lane| lane.writable.has_waiters());
             drop(lanes);
@@ -227,6 +246,25 @@ impl Inbound {
     pub(crate) fn replaced(&self) -> u64 {
         lock(&self.lanes).replaced()
     }
+
+    /// The most messages one peer's lane held since `reader` last asked,
+    /// and all the time the lanes have spent full (their peers held back),
+    /// summed over the lanes, those of peers gone too.
+    pub(crate) fn pressure(&self, reader: Reader) -> (usize, Duration) {
+        let mut lanes = lock(&self.lanes);
+        let (peak, full) =
+            lanes
+                .watches()
+                .fold((0, Duration::ZERO), |(peak, full), (watch, messages)| {
+                    (
+                        peak.max(watch.take_peak(reader, messages)),
+                        full + watch.time_full(),
+                    )
+                });
+        drop(lanes);
+        let gone = Duration::from_nanos(self.full_gone_ns.load(Ordering::Relaxed));
+        (peak, full + gone)
+    }
 }
 
 /// A peer's lane: its connection pushes what it receives here.
@@ -257,7 +295,10 @@ impl InLane {
         let mut lanes = self.lanes();
         let (entry, copied) = match copy {
             Some(entry) if lanes.has_room(self.id, entry.byte_len()) => (entry, Some(msg)),
-            Some(_) => return Err(PushError::Full(msg)),
+            Some(_) => {
+                self.refused(&mut lanes);
+                return Err(PushError::Full(msg));
+            }
             None => (Entry::Shared(msg), None),
         };
         let len = entry.byte_len();
@@ -267,9 +308,12 @@ impl InLane {
                 drop(copied);
                 Ok(())
             }
-            Err(Refused::Full(entry)) => Err(PushError::Full(
-                copied.unwrap_or_else(|| entry.into_message()),
-            )),
+            Err(Refused::Full(entry)) => {
+                self.refused(&mut lanes);
+                Err(PushError::Full(
+                    copied.unwrap_or_else(|| entry.into_message()),
+                ))
+            }
             Err(Refused::Closed(entry)) => Err(PushError::Closed(
                 copied.unwrap_or_else(|| entry.into_message()),
             )),
@@ -316,6 +360,9 @@ impl InLane {
         let mut lanes = self.lanes();
         match lanes.push_batch(self.id, msgs, bytes) {
             Ok((moved, pushed)) => {
+                if !msgs.is_empty() {
+                    self.refused(&mut lanes);
+                }
                 self.pushed(lanes, pushed, moved);
                 Ok(moved)
             }
@@ -325,15 +372,27 @@ impl InLane {
 
     /// Acts on a push of `bytes` payload octets (see [`Inbound::pushed`]):
     /// they are queued now, and what conflate replaced has left the socket.
-    fn pushed(&self, lanes: MutexGuard<'_, Lanes>, pushed: Pushed, bytes: usize) {
+    #[inline]
+    fn pushed(&self, mut lanes: MutexGuard<'_, Lanes>, pushed: Pushed, bytes: usize) {
         // Counted as queued before the lock goes: a receiver could take and
         // hand it out (and count it as gone) the moment it may see it.
         if let Some(account) = &self.shared.account {
             account.queued(bytes);
         }
+        if let Some((watch, messages, bytes)) = lanes.watch(self.id) {
+            watch.grew(messages, bytes);
+        }
         self.inbound.pushed(lanes, pushed);
         if let Some(account) = &self.shared.account {
             account.dequeued(pushed.replaced);
+        }
+    }
+
+    /// The lane had no room for what its connection brought: the peer is
+    /// held back from now until room frees.
+    fn refused(&self, lanes: &mut Lanes) {
+        if let Some((watch, _, _)) = lanes.watch(self.id) {
+            watch.refused();
         }
     }
 
@@ -355,7 +414,10 @@ impl Drop for InLane {
     /// The peer is gone: its lane takes nothing more, and goes once what it
     /// holds has been received.
     fn drop(&mut self) {
-        self.lanes().detach(self.id);
+        let mut spent = Duration::ZERO;
+        self.lanes().detach(self.id, |watch| spent = watch.retire());
+        let ns = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
+        self.inbound.full_gone_ns.fetch_add(ns, Ordering::Relaxed);
     }
 }
 
@@ -383,7 +445,7 @@ mod tests {
         });
         // The waiter runs until it waits.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let lane = inbound.open_lane(None);
+        let lane = inbound.open_lane(None, None);
         for m in ["a", "b", "c"] {
             lane.try_push(Message::from(m)).unwrap();
         }

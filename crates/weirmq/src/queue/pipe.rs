@@ -16,7 +16,7 @@ use weirmq_zmtp::Message;
 use crate::options::Hwm;
 use crate::pattern::fq::take_front;
 use crate::queue::entry::Entry;
-use crate::queue::pressure::{Crossing, Marks, Pressure, Reader};
+use crate::queue::pressure::{Reader, Watch, Watched};
 use crate::queue::signal::Signal;
 
 /// Why a push did not happen.
@@ -34,7 +34,7 @@ struct State {
     /// push or pop holds anyway: no atomic per message).
     pushed: u64,
     popped: u64,
-    pressure: Pressure,
+    pressure: Watched,
 }
 
 /// Messages and payload octets that left a socket's pipes for their
@@ -62,16 +62,6 @@ impl Traffic {
     }
 }
 
-/// Where a crossing of a pipe's alert marks is reported, with the depth
-/// then in messages and octets.
-pub(crate) type Report = Box<dyn Fn(Crossing, usize, usize) + Send + Sync>;
-
-/// Alerts on a pipe: its marks, and where crossings are reported.
-pub(crate) struct Watch {
-    pub(crate) marks: Marks,
-    pub(crate) report: Report,
-}
-
 struct Shared {
     hwm: Hwm,
     /// Keep only the newest message.
@@ -84,8 +74,6 @@ struct Shared {
     /// Raised when room frees up or the pipe closes; may be shared by all
     /// the pipes of a socket, so a sender can wait for "any peer".
     writable: Arc<Signal>,
-    /// Where crossings of the alert marks go, if there are marks.
-    report: Option<Report>,
     /// What left for the connection, counted with the socket's other pipes.
     sent: Arc<Traffic>,
 }
@@ -118,10 +106,6 @@ impl Pipe {
         watch: Option<Watch>,
         sent: Arc<Traffic>,
     ) -> Pipe {
-        let (marks, report) = match watch {
-            Some(w) => (Some(w.marks), Some(w.report)),
-            None => (None, None),
-        };
         Pipe {
             shared: Arc::new(Shared {
                 hwm,
@@ -134,11 +118,10 @@ impl Pipe {
                     closed: false,
                     pushed: 0,
                     popped: 0,
-                    pressure: Pressure::new(marks),
+                    pressure: Watched::new(watch),
                 }),
                 readable: Signal::default(),
                 writable,
-                report,
                 sent,
             }),
         }
@@ -205,22 +188,10 @@ impl Pipe {
         let was_empty = st.queue.len() as u64 <= n;
         let wake = was_empty && self.shared.readable.has_waiters();
         let (depth, bytes) = (st.queue.len(), st.bytes);
-        let crossing = st.pressure.grew(depth, bytes);
-        self.report(&st, crossing);
+        st.pressure.grew(depth, bytes);
         drop(st);
         if wake {
             self.shared.readable.wake_all();
-        }
-    }
-
-    /// Reports a crossing of the alert marks. Under the pipe's lock, so
-    /// that the sender's and the engine's reports reach the monitor in the
-    /// order of the crossings (crossings are rare, and the monitor's lock
-    /// takes no other).
-    #[inline]
-    fn report(&self, st: &State, crossing: Option<Crossing>) {
-        if let (Some(crossing), Some(report)) = (crossing, &self.shared.report) {
-            report(crossing, st.queue.len(), st.bytes);
         }
     }
 
@@ -232,8 +203,7 @@ impl Pipe {
         st.popped += n as u64;
         let wake = self.below_low_water(&st) && self.shared.writable.has_waiters();
         let (depth, left) = (st.queue.len(), st.bytes);
-        let crossing = st.pressure.shrank(depth, left);
-        self.report(&st, crossing);
+        st.pressure.shrank(depth, left);
         drop(st);
         if wake {
             self.shared.writable.wake_all();

@@ -76,6 +76,83 @@ pub(crate) struct Pressure {
     full_before: Duration,
 }
 
+/// Where a crossing of a queue's alert marks is reported, with the depth
+/// then in messages and octets.
+pub(crate) type Report = Box<dyn Fn(Crossing, usize, usize) + Send + Sync>;
+
+/// Alerts on a queue: its marks, and where crossings are reported.
+pub(crate) struct Watch {
+    pub(crate) marks: Marks,
+    pub(crate) report: Report,
+}
+
+/// A queue's pressure, and where its crossings go: what a queue keeps
+/// under its lock and tells of each change of its depth.
+#[derive(Default)]
+pub(crate) struct Watched {
+    pressure: Pressure,
+    report: Option<Report>,
+}
+
+impl Watched {
+    /// Pressure with `watch`'s alerts, if any.
+    pub(crate) fn new(watch: Option<Watch>) -> Watched {
+        match watch {
+            Some(w) => Watched {
+                pressure: Pressure::new(Some(w.marks)),
+                report: Some(w.report),
+            },
+            None => Watched::default(),
+        }
+    }
+
+    /// [`Pressure::grew`], and the crossing reported. Under the queue's
+    /// lock, so that reports from both of its ends reach the monitor in
+    /// the order of the crossings (crossings are rare, and the monitor's
+    /// lock takes no other).
+    #[inline]
+    pub(crate) fn grew(&mut self, messages: usize, bytes: usize) {
+        if let Some(crossing) = self.pressure.grew(messages, bytes) {
+            self.report(crossing, messages, bytes);
+        }
+    }
+
+    /// [`Pressure::shrank`], and the crossing reported (see
+    /// [`Watched::grew`]).
+    #[inline]
+    pub(crate) fn shrank(&mut self, messages: usize, bytes: usize) {
+        if let Some(crossing) = self.pressure.shrank(messages, bytes) {
+            self.report(crossing, messages, bytes);
+        }
+    }
+
+    fn report(&self, crossing: Crossing, messages: usize, bytes: usize) {
+        if let Some(report) = &self.report {
+            report(crossing, messages, bytes);
+        }
+    }
+
+    /// [`Pressure::refused`].
+    pub(crate) fn refused(&mut self) {
+        self.pressure.refused();
+    }
+
+    /// [`Pressure::take_peak`].
+    pub(crate) fn take_peak(&mut self, reader: Reader, now_messages: usize) -> usize {
+        self.pressure.take_peak(reader, now_messages)
+    }
+
+    /// [`Pressure::time_full`].
+    pub(crate) fn time_full(&self) -> Duration {
+        self.pressure.time_full()
+    }
+
+    /// [`Pressure::retire`].
+    pub(crate) fn retire(&mut self) -> Duration {
+        self.pressure.retire()
+    }
+}
+
 /// Who asks for the peak depth: each has its own "since I last asked".
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Reader {
@@ -149,6 +226,16 @@ impl Pressure {
     pub(crate) fn time_full(&self) -> Duration {
         self.full_before + self.full_since.map_or(Duration::ZERO, |s| s.elapsed())
     }
+
+    /// The queue takes nothing more (its peer has gone): the clock stops
+    /// for good, and all the time it spent full is handed over (and no
+    /// longer counted here).
+    pub(crate) fn retire(&mut self) -> Duration {
+        let spent = self.time_full();
+        self.full_since = None;
+        self.full_before = Duration::ZERO;
+        spent
+    }
 }
 
 #[cfg(test)]
@@ -220,5 +307,41 @@ mod tests {
         let spent = p.time_full();
         std::thread::sleep(Duration::from_millis(10));
         assert_eq!(p.time_full(), spent, "not full any more: the clock stopped");
+    }
+
+    #[test]
+    fn a_retired_queue_hands_over_its_time_full_once() {
+        let mut p = Pressure::default();
+        p.refused();
+        std::thread::sleep(Duration::from_millis(20));
+        let spent = p.retire();
+        assert!(spent >= Duration::from_millis(20));
+        assert_eq!(p.time_full(), Duration::ZERO, "handed over, not kept");
+        assert_eq!(p.retire(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_watched_queue_reports_each_crossing_with_its_depth() {
+        use std::sync::{Arc, Mutex};
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let report: Report = Box::new({
+            let seen = seen.clone();
+            move |c, m, b| seen.lock().unwrap().push((c, m, b))
+        });
+        let mut w = Watched::new(Some(Watch {
+            marks: marks(10, 1000, 80, 50),
+            report,
+        }));
+        for d in [3, 8, 9] {
+            w.grew(d, d * 10);
+        }
+        for d in [7, 5, 4] {
+            w.shrank(d, d * 10);
+        }
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [(Crossing::High, 8, 80), (Crossing::Low, 5, 50)]
+        );
+        assert_eq!(w.take_peak(Reader::Stats, 4), 9);
     }
 }

@@ -20,8 +20,17 @@ use crate::pattern::lb::LoadBalance;
 use crate::pattern::route::{DuplicateRoutingId, Routes};
 use crate::pattern::subscriptions::Subscriptions;
 use crate::queue::lock;
-use crate::queue::pipe::{Pipe, Watch};
-use crate::queue::pressure::{Crossing, Marks, Reader};
+use crate::queue::pipe::Pipe;
+use crate::queue::pressure::{Crossing, Marks, Reader, Watch};
+
+/// Which of a peer's queues an alert is about.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    /// What is queued to it.
+    Out,
+    /// What it sent, waiting for the application.
+    In,
+}
 
 /// One ready peer.
 pub(crate) struct Peer {
@@ -274,6 +283,15 @@ impl Core {
     /// crossings go to the monitor (held weakly: the pipes must not keep
     /// the socket's monitor open after the socket is gone).
     fn queue_watch(&self, name: &str) -> Option<Watch> {
+        self.watch(name, Direction::Out)
+    }
+
+    /// The alerts on a peer's incoming lane, as [`Core::queue_watch`].
+    pub(crate) fn incoming_watch(&self, name: &str) -> Option<Watch> {
+        self.watch(name, Direction::In)
+    }
+
+    fn watch(&self, name: &str, direction: Direction) -> Option<Watch> {
         let alert = self.options.queue_alert?;
         let monitor = Arc::downgrade(&self.monitor);
         let peer = name.to_owned();
@@ -282,21 +300,35 @@ impl Core {
                 return;
             };
             let peer = peer.clone();
-            lock(&monitor).emit(match crossing {
-                Crossing::High => MonitorEvent::QueueHigh {
+            lock(&monitor).emit(match (direction, crossing) {
+                (Direction::Out, Crossing::High) => MonitorEvent::QueueHigh {
                     peer,
                     messages,
                     bytes,
                 },
-                Crossing::Low => MonitorEvent::QueueLow {
+                (Direction::Out, Crossing::Low) => MonitorEvent::QueueLow {
+                    peer,
+                    messages,
+                    bytes,
+                },
+                (Direction::In, Crossing::High) => MonitorEvent::IncomingQueueHigh {
+                    peer,
+                    messages,
+                    bytes,
+                },
+                (Direction::In, Crossing::Low) => MonitorEvent::IncomingQueueLow {
                     peer,
                     messages,
                     bytes,
                 },
             });
         };
+        let hwm = match direction {
+            Direction::Out => self.options.send_hwm,
+            Direction::In => self.options.recv_hwm,
+        };
         Some(Watch {
-            marks: Marks::new(self.options.send_hwm, alert),
+            marks: Marks::new(hwm, alert),
             report: Box::new(report),
         })
     }

@@ -57,6 +57,14 @@ pub struct Stats {
     pub peak_queued_out_messages: usize,
     /// All the time `send` calls have spent waiting for room.
     pub send_blocked: Duration,
+    /// The most messages waiting in any one peer's incoming lane since the
+    /// last call of `stats()` (which starts the next count from now): how
+    /// close the application came to holding a peer back.
+    pub peak_queued_in_messages: usize,
+    /// All the time peers' incoming lanes have spent full, summed over the
+    /// lanes (those of peers gone too): while its lane is full, a peer's
+    /// connection is read no more, and TCP holds the peer back.
+    pub queued_in_time_full: Duration,
     /// Messages handed to the peers' connections so far (all peers ever).
     pub sent: u64,
     /// Payload octets of those.
@@ -108,6 +116,7 @@ impl Core {
         let (queued_out_messages, queued_out_bytes, peak_queued_out_messages) =
             self.queued_out(reader);
         let ((queued_in_messages, queued_in_bytes), received) = self.inbound.depth();
+        let (peak_queued_in_messages, queued_in_time_full) = self.inbound.pressure(reader);
         // Each lock is taken and released on its own line: a guard living to
         // the end of the struct expression would deadlock `dropped()`.
         let dropped = self.dropped();
@@ -127,6 +136,8 @@ impl Core {
             recv_budget_used: self.budget.used(),
             peak_queued_out_messages,
             send_blocked: Duration::from_nanos(self.send_blocked_ns.load(Ordering::Relaxed)),
+            peak_queued_in_messages,
+            queued_in_time_full,
             sent,
             sent_bytes,
             received_bytes: self.inbound.received_bytes()
