@@ -237,12 +237,29 @@ const PEER_GAUGES: &[PeerFamily] = &[
         "Payload octets queued to the peer.",
         |p| p.queued_bytes as u64,
     ),
+    (
+        "weirmq_peer_queued_in_messages",
+        "Messages from the peer waiting in its incoming lane.",
+        |p| p.queued_in_messages as u64,
+    ),
+    (
+        "weirmq_peer_queued_in_bytes",
+        "Payload octets from the peer waiting in its incoming lane.",
+        |p| p.queued_in_bytes as u64,
+    ),
 ];
-const PEER_COUNTERS: &[PeerFamily] = &[(
-    "weirmq_peer_dropped_messages",
-    "Messages the peer missed by choice (WhenFull::Drop, conflate).",
-    |p| p.dropped,
-)];
+const PEER_COUNTERS: &[PeerFamily] = &[
+    (
+        "weirmq_peer_dropped_messages",
+        "Messages the peer missed by choice (WhenFull::Drop, conflate).",
+        |p| p.dropped,
+    ),
+    (
+        "weirmq_peer_received_messages",
+        "Messages from the peer handed out by recv.",
+        |p| p.received,
+    ),
+];
 
 impl Metrics {
     fn samples(&self) -> (Vec<Sample>, Vec<(String, ProxyCounters)>) {

@@ -115,6 +115,17 @@ async fn a_scrape_reports_what_the_stats_say() {
         peer.peer
     );
     assert_eq!(value(&peer_key), peer.queued_messages as f64);
+    // The PULL's peer: its lane, and what was taken from it.
+    let sender = &pull.peer_stats()[0];
+    let lane_labels = format!(r#"{{socket="in",type="PULL",peer="{}"}}"#, sender.peer);
+    assert_eq!(
+        value(&format!("weirmq_peer_queued_in_messages{lane_labels}")),
+        6.0
+    );
+    assert_eq!(
+        value(&format!("weirmq_peer_received_messages_total{lane_labels}")),
+        4.0
+    );
     let forth = r#"weirmq_proxy_messages_total{proxy="broker",direction="frontend_to_backend"}"#;
     assert_eq!(value(forth), 0.0);
     dashboard_uses_only_what_is_exported(&body);

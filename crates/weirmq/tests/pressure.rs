@@ -2,14 +2,17 @@
 //! lane, report reaching the high mark and falling back under the low one
 //! (monitor events, alternating), a send blocked too long is reported once,
 //! and the stats keep the peak depth since the last look and the time spent
-//! full.
+//! full, socket-wide and per peer (which peer floods a PULL, and what
+//! `recv` handed out of each).
 
 mod common;
 
 use std::time::Duration;
 
 use weirmq::prelude::*;
-use weirmq::{Error, Hwm, Monitor, MonitorEvent, Options, Pull, Push, QueueAlert};
+use weirmq::{
+    Dealer, Error, Hwm, Monitor, MonitorEvent, Options, PeerStats, Pull, Push, QueueAlert, Router,
+};
 
 use common::{offer_until_refused, wait_until, within};
 
@@ -197,6 +200,83 @@ async fn an_incoming_lane_reports_its_high_and_low_marks_in_turn() {
     let after = pull.stats();
     assert!(after.queued_in_time_full > Duration::ZERO, "{after:?}");
     assert_eq!(pull.stats().peak_queued_in_messages, 0);
+}
+
+/// The entry of `stats` whose lane holds `queued` messages.
+fn holding(stats: &[PeerStats], queued: usize) -> &PeerStats {
+    stats
+        .iter()
+        .find(|p| p.queued_in_messages == queued)
+        .unwrap_or_else(|| panic!("no peer with {queued} queued: {stats:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_tells_per_peer_which_one_floods_and_what_it_handed_out() {
+    const LANE: usize = 50;
+    let options = Options::default().with_hwm(Hwm::new(LANE, usize::MAX).unwrap());
+    let pull = Pull::with_options(options).unwrap();
+    let endpoint = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let (flood, quiet) = (Push::new(), Push::new());
+    flood.connect(&endpoint).await.unwrap();
+    quiet.connect(&endpoint).await.unwrap();
+    wait_until(|| pull.peer_stats().len() == 2).await;
+
+    let flooded = offer_until_refused(|m| flood.try_send(m), |_| vec![b'f'; 1024]).await as usize;
+    for _ in 0..3 {
+        within(quiet.send("q")).await.unwrap();
+    }
+    wait_until(|| pull.stats().queued_in_messages == LANE + 3).await;
+    let peers = pull.peer_stats();
+    assert_eq!(peers.len(), 2, "{peers:?}");
+    let (f, q) = (holding(&peers, LANE), holding(&peers, 3));
+    assert_eq!(f.peak_queued_in_messages, LANE, "{f:?}");
+    assert!(f.queued_in_time_full > Duration::ZERO, "{f:?}");
+    assert_eq!(f.queued_in_bytes, LANE * 1024);
+    assert_eq!(
+        (q.queued_in_bytes, q.queued_in_time_full),
+        (3, Duration::ZERO)
+    );
+    // A PULL keeps no routing ids and queues nothing out.
+    for p in [f, q] {
+        assert!(p.routing_id.is_empty() && p.queued_messages == 0, "{p:?}");
+        assert_eq!(p.received, 0, "{p:?}");
+    }
+    let (f_name, q_name) = (f.peer.clone(), q.peer.clone());
+
+    // Everything is taken: what was handed out of each lane is its own.
+    let mut got = (0, 0);
+    for _ in 0..flooded + 3 {
+        let m = within(pull.recv()).await.unwrap();
+        match m.frames()[0][0] {
+            b'f' => got.0 += 1,
+            _ => got.1 += 1,
+        }
+    }
+    let peers = pull.peer_stats();
+    let of = |name: &str| peers.iter().find(|p| p.peer == name).unwrap().clone();
+    let (f, q) = (of(&f_name), of(&q_name));
+    assert_eq!((f.received, q.received), (got.0, got.1), "{peers:?}");
+    assert_eq!((got.0, got.1), (flooded as u64, 3));
+    assert_eq!(f.queued_in_messages + q.queued_in_messages, 0);
+    assert_eq!(pull.stats().received, got.0 + got.1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_lists_each_peer_once_with_both_directions() {
+    let router = Router::new();
+    let endpoint = router.bind("tcp://127.0.0.1:*").await.unwrap();
+    let dealer = Dealer::new();
+    dealer.connect(&endpoint).await.unwrap();
+    for _ in 0..4 {
+        within(dealer.send("up")).await.unwrap();
+    }
+    wait_until(|| router.stats().queued_in_messages == 4).await;
+    let first = within(router.recv()).await.unwrap();
+    let peers = router.peer_stats();
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    let p = &peers[0];
+    assert_eq!(p.routing_id, first.frames()[0], "{p:?}");
+    assert_eq!((p.received, p.queued_in_messages), (1, 3), "{p:?}");
 }
 
 #[test]

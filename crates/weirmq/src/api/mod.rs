@@ -176,7 +176,9 @@ pub trait Socket: private::Sealed + Send + Sync + Sized + 'static {
         self.handle().core().stats()
     }
 
-    /// Per ready peer: queue depth and what it missed.
+    /// Per ready peer: what is queued to it and what it missed, what it
+    /// sent that waits in its incoming lane, and how much of it `recv` has
+    /// handed out (see [`PeerStats`]).
     fn peer_stats(&self) -> Vec<PeerStats> {
         self.handle().core().peer_stats()
     }

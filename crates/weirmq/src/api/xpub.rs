@@ -121,7 +121,7 @@ impl Role for Upstream {
     fn start(&self, inbound: &Arc<Inbound>) {
         // Not counted in the budget: bounded by the receive HWM (notes are
         // made by peers' subscriptions, which each peer has a limit of).
-        let _ = self.notes.set(inbound.open_lane(None, None));
+        let _ = self.notes.set(inbound.open_lane(None, None, None));
     }
 
     /// Manual mode: a peer's SUBSCRIBE or CANCEL changes only what it

@@ -457,7 +457,9 @@ impl<'a, S: Stream> Driver<'a, S> {
             // The peer's own lane: what it sends waits there, behind nobody
             // else's, counted in the budget until the application takes it.
             let watch = core.incoming_watch(self.peer_name);
-            let lane = core.inbound.open_lane(Some(self.account.clone()), watch);
+            let lane =
+                core.inbound
+                    .open_lane(Some(self.peer_name), Some(self.account.clone()), watch);
             self.backlog.lane = Some(Arc::new(lane));
             // A notice of its arrival (ROUTER_NOTIFY) comes first in it.
             if let Some(notice) = self.out.as_ref().and_then(|p| core.role.arrived(p)) {

@@ -90,6 +90,9 @@ struct Lane<E, T, W> {
     conflate: bool,
     /// Messages replaced under `conflate`.
     replaced: u64,
+    /// Messages taken out of it into batches, less those given back: what
+    /// was handed out, and what a batch of its still holds.
+    taken: u64,
     /// In the ready ring.
     ready: bool,
     /// Its producer has gone: it takes nothing more, and goes once empty
@@ -180,6 +183,21 @@ impl<E: Weighed> Batch<E> {
 /// Payload octets of `entries`.
 fn weight_of<E: Weighed>(entries: &VecDeque<E>) -> usize {
     entries.iter().map(Weighed::weight).sum()
+}
+
+/// One lane, as [`FairQueue::looks`] shows it.
+pub(crate) struct Look<'a, T, W> {
+    pub(crate) tag: &'a T,
+    pub(crate) watch: &'a mut W,
+    /// (messages, payload octets) it holds, not counting a batch out.
+    pub(crate) depth: (usize, usize),
+    /// Messages taken out of it into batches, less those given back: what
+    /// was handed out, and what the batch out holds if it is the lane's.
+    pub(crate) taken: u64,
+    /// The batch out is the lane's.
+    pub(crate) loaned: bool,
+    /// Its producer has gone.
+    pub(crate) detached: bool,
 }
 
 /// What a turn did, for the caller to act on.
@@ -283,6 +301,7 @@ impl<E: Weighed, T: Clone, W> FairQueue<E, T, W> {
             hwm,
             conflate,
             replaced: 0,
+            taken: 0,
             ready: false,
             detached: false,
             tag,
@@ -485,6 +504,7 @@ impl<E: Weighed, T: Clone, W> FairQueue<E, T, W> {
             max_bytes,
         );
         lane.bytes -= bytes;
+        lane.taken += n as u64;
         let below = lane.queue.is_empty()
             || (lane.queue.len() <= lane.hwm.messages() / 2 && lane.bytes <= lane.hwm.bytes() / 2);
         let room = below.then(|| lane.tag.clone());
@@ -521,6 +541,7 @@ impl<E: Weighed, T: Clone, W> FairQueue<E, T, W> {
                 lane.queue.push_front(entry);
             }
             lane.bytes += left;
+            lane.taken -= n as u64;
             let was_ready = std::mem::replace(&mut lane.ready, true);
             self.queued.0 += n;
             self.queued.1 += left;
@@ -553,12 +574,28 @@ impl<E: Weighed, T: Clone, W> FairQueue<E, T, W> {
             .map(|lane| (&mut lane.watch, lane.queue.len(), lane.bytes))
     }
 
-    /// Every lane's watch, with its depth in messages now.
-    pub(crate) fn watches(&mut self) -> impl Iterator<Item = (&mut W, usize)> {
-        self.slots.iter_mut().filter_map(|slot| match slot {
-            Slot::Used { lane, .. } => Some((&mut lane.watch, lane.queue.len())),
-            Slot::Free { .. } => None,
-        })
+    /// A look at every lane: its tag and watch, what it holds and what
+    /// was taken out of it.
+    pub(crate) fn looks(&mut self) -> impl Iterator<Item = Look<'_, T, W>> {
+        let loaned = self.loaned;
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(move |(at, slot)| match slot {
+                Slot::Used { lane, generation } => Some(Look {
+                    loaned: loaned
+                        == Some(LaneId {
+                            slot: at as u32,
+                            generation: *generation,
+                        }),
+                    depth: (lane.queue.len(), lane.bytes),
+                    taken: lane.taken,
+                    detached: lane.detached,
+                    tag: &lane.tag,
+                    watch: &mut lane.watch,
+                }),
+                Slot::Free { .. } => None,
+            })
     }
 
     fn remove_if_done(&mut self, id: LaneId) {
@@ -703,6 +740,39 @@ mod tests {
         let rest = drain(&mut fq, &mut batch, 64, false);
         let seqs: Vec<u32> = rest.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
+    }
+
+    /// What a lane shows of itself: its depth, and what was taken out of
+    /// it less what a preempted batch gave back; the lane whose batch is
+    /// out says so.
+    #[test]
+    fn a_look_counts_what_was_taken_less_what_came_back() {
+        let mut fq = Fq::default();
+        let flood = fq.open(hwm(1000, 1 << 20), false, 0);
+        let quiet = fq.open(hwm(1000, 1 << 20), false, 1);
+        for seq in 0..10 {
+            fq.push(flood, m(0, seq)).unwrap();
+        }
+        let mut batch = Batch::default();
+        fq.take(&mut batch, Quantum::fixed(6, usize::MAX));
+        batch.pop();
+        batch.pop();
+        let seen = |fq: &mut Fq| -> Vec<(usize, (usize, usize), u64, bool)> {
+            fq.looks()
+                .map(|l| (*l.tag, l.depth, l.taken, l.loaned))
+                .collect()
+        };
+        assert_eq!(
+            seen(&mut fq),
+            [(0, (4, 40), 6, true), (1, (0, 0), 0, false)]
+        );
+        // The quiet lane's turn: the flood's four left go back in front.
+        fq.push(quiet, m(1, 0)).unwrap();
+        fq.take(&mut batch, Quantum::fixed(6, usize::MAX));
+        assert_eq!(
+            seen(&mut fq),
+            [(0, (8, 80), 2, false), (1, (0, 0), 1, true)]
+        );
     }
 
     #[test]
@@ -1007,6 +1077,14 @@ mod tests {
                 }
                 let total = lanes.iter().map(|&id| fq.lane_depth(id)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
                 prop_assert_eq!(fq.depth(), total);
+                // Each lane's count of what was taken, less the batch out if
+                // it is the lane's, is what was handed out of it.
+                let out = batch.len() as u64;
+                for l in fq.looks() {
+                    let shown = l.taken - if l.loaned { out } else { 0 };
+                    let given = handed.get(l.tag).map_or(0, Vec::len) as u64;
+                    prop_assert_eq!(shown, given, "lane {}", l.tag);
+                }
                 for (lane, others) in &waiting {
                     for (other, &count) in others.iter() {
                         prop_assert!(count <= max_turn, "a ready lane waited {} messages of another", count);

@@ -33,6 +33,26 @@ use crate::queue::signal::Signal;
 pub(crate) struct LaneShared {
     writable: Signal,
     account: Option<Arc<Account>>,
+    /// The peer's address or endpoint, for its stats (none for a lane of
+    /// the socket's own, as an XPUB's notes).
+    peer: Option<String>,
+}
+
+/// One peer's lane, for [`Inbound::peer_lanes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LaneStats {
+    /// The peer's address or endpoint.
+    pub(crate) peer: String,
+    /// Messages waiting in it (in the receiver's batch too).
+    pub(crate) messages: usize,
+    /// Their payload octets.
+    pub(crate) bytes: usize,
+    /// The most it held since the reader last asked.
+    pub(crate) peak: usize,
+    /// All the time it spent full.
+    pub(crate) time_full: Duration,
+    /// Messages handed out of it.
+    pub(crate) received: u64,
 }
 
 type Lanes = FairQueue<Entry, Arc<LaneShared>, Watched>;
@@ -112,18 +132,21 @@ impl Inbound {
         })
     }
 
-    /// A lane for one peer's messages, counted in `account` (if any) until
-    /// they are handed out, its crossings of `watch`'s marks (if any)
-    /// reported; it goes when the handle is dropped and what it holds has
-    /// been received.
+    /// A lane for the messages of `peer` (named for its stats; `None` for
+    /// one of the socket's own), counted in `account` (if any) until they
+    /// are handed out, its crossings of `watch`'s marks (if any) reported;
+    /// it goes when the handle is dropped and what it holds has been
+    /// received.
     pub(crate) fn open_lane(
         self: &Arc<Inbound>,
+        peer: Option<&str>,
         account: Option<Arc<Account>>,
         watch: Option<Watch>,
     ) -> InLane {
         let shared = Arc::new(LaneShared {
             writable: Signal::default(),
             account,
+            peer: peer.map(str::to_owned),
         });
         let watched = Watched::new(watch);
         let id = lock(&self.lanes).open_watched(self.hwm, self.conflate, shared.clone(), watched);
@@ -252,18 +275,45 @@ impl Inbound {
     /// summed over the lanes, those of peers gone too.
     pub(crate) fn pressure(&self, reader: Reader) -> (usize, Duration) {
         let mut lanes = lock(&self.lanes);
-        let (peak, full) =
-            lanes
-                .watches()
-                .fold((0, Duration::ZERO), |(peak, full), (watch, messages)| {
-                    (
-                        peak.max(watch.take_peak(reader, messages)),
-                        full + watch.time_full(),
-                    )
-                });
+        let (peak, full) = lanes.looks().fold((0, Duration::ZERO), |(peak, full), l| {
+            (
+                peak.max(l.watch.take_peak(reader, l.depth.0)),
+                full + l.watch.time_full(),
+            )
+        });
         drop(lanes);
         let gone = Duration::from_nanos(self.full_gone_ns.load(Ordering::Relaxed));
         (peak, full + gone)
+    }
+
+    /// The lanes of the peers connected now (not of those gone, whose
+    /// lanes are still being read): what each holds, the most it held
+    /// since `reader` last asked, its time full, what was handed out of it.
+    pub(crate) fn peer_lanes(&self, reader: Reader) -> Vec<LaneStats> {
+        // The receiver's lock first, as a receiver takes them.
+        let receiving = lock(&self.receiving);
+        let (batch, batch_bytes) = receiving.batch.depth();
+        let mut lanes = lock(&self.lanes);
+        lanes
+            .looks()
+            .filter(|l| !l.detached)
+            .filter_map(|l| {
+                let peer = l.tag.peer.clone()?;
+                let (out, out_bytes) = if l.loaned {
+                    (batch, batch_bytes)
+                } else {
+                    (0, 0)
+                };
+                Some(LaneStats {
+                    peer,
+                    messages: l.depth.0 + out,
+                    bytes: l.depth.1 + out_bytes,
+                    peak: l.watch.take_peak(reader, l.depth.0),
+                    time_full: l.watch.time_full(),
+                    received: l.taken - out as u64,
+                })
+            })
+            .collect()
     }
 }
 
@@ -445,7 +495,7 @@ mod tests {
         });
         // The waiter runs until it waits.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let lane = inbound.open_lane(None, None);
+        let lane = inbound.open_lane(None, None, None);
         for m in ["a", "b", "c"] {
             lane.try_push(Message::from(m)).unwrap();
         }

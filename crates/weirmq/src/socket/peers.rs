@@ -5,6 +5,7 @@
 //! for an endpoint connected to with `immediate` off) and go with their
 //! connection, or, for a connecting socket, stay across its reconnects.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -19,6 +20,7 @@ use crate::monitor::MonitorEvent;
 use crate::pattern::lb::LoadBalance;
 use crate::pattern::route::{DuplicateRoutingId, Routes};
 use crate::pattern::subscriptions::Subscriptions;
+use crate::queue::inbound::LaneStats;
 use crate::queue::lock;
 use crate::queue::pipe::Pipe;
 use crate::queue::pressure::{Crossing, Marks, Reader, Watch};
@@ -400,7 +402,21 @@ impl Core {
 
     /// [`Core::peer_stats`], the peaks since `reader` last asked.
     pub(crate) fn peer_stats_as(&self, reader: Reader) -> Vec<crate::PeerStats> {
-        self.peers()
+        // Not under the peers' lock: a connection takes that one, then its
+        // lane's.
+        let mut lanes: Vec<Option<LaneStats>> = self
+            .inbound
+            .peer_lanes(reader)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let by_name: HashMap<String, usize> = lanes
+            .iter()
+            .enumerate()
+            .filter_map(|(at, l)| l.as_ref().map(|l| (l.peer.clone(), at)))
+            .collect();
+        let mut stats: Vec<crate::PeerStats> = self
+            .peers()
             .list
             .iter()
             .map(|p| {
@@ -414,9 +430,23 @@ impl Core {
                     dropped: p.missed(),
                     peak_queued_messages,
                     time_full,
+                    ..crate::PeerStats::quiet(String::new())
                 }
             })
-            .collect()
+            .collect();
+        // Each lane to its peer's entry, by name; a socket that keeps no
+        // peers (PULL, SUB) has a lane for each all the same.
+        for s in &mut stats {
+            if let Some(lane) = by_name.get(&s.peer).and_then(|&at| lanes[at].take()) {
+                s.incoming(lane);
+            }
+        }
+        stats.extend(lanes.into_iter().flatten().map(|lane| {
+            let mut s = crate::PeerStats::quiet(lane.peer.clone());
+            s.incoming(lane);
+            s
+        }));
+        stats
     }
 
     /// Messages dropped under `WhenFull::Drop` or replaced under conflate,

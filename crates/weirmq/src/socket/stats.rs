@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::core::Core;
+use crate::queue::inbound::LaneStats;
 use crate::queue::pressure::Reader;
 
 /// A snapshot of a socket's queues.
@@ -82,13 +83,17 @@ pub struct Stats {
     pub connect_retries: u64,
 }
 
-/// What is queued to one ready peer, and what it missed.
+/// One ready peer: what is queued to it and what it missed, and what it
+/// sent that waits in its incoming lane. A socket that only receives (PULL,
+/// SUB) lists its peers with the outgoing fields at zero; one that only
+/// sends (PUSH, PUB) with the incoming ones at zero.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PeerStats {
     /// The peer's address or the endpoint connected to.
     pub peer: String,
-    /// The peer's routing id (announced, or generated: `%x00` + 4 octets).
+    /// The peer's routing id (announced, or generated: `%x00` + 4 octets);
+    /// empty on a socket that keeps none (PULL, SUB).
     pub routing_id: Bytes,
     /// Messages waiting to be handed to its connection.
     pub queued_messages: usize,
@@ -103,6 +108,47 @@ pub struct PeerStats {
     /// All the time its queue has spent full: from a sender finding it
     /// full until room freed.
     pub time_full: Duration,
+    /// Messages it sent that wait for `recv`, in its incoming lane.
+    pub queued_in_messages: usize,
+    /// Payload octets of those.
+    pub queued_in_bytes: usize,
+    /// The most messages its lane held since the last call of
+    /// `peer_stats()`.
+    pub peak_queued_in_messages: usize,
+    /// All the time its lane has spent full: the peer was read no further
+    /// (its TCP window closing) until `recv` made room.
+    pub queued_in_time_full: Duration,
+    /// Its messages `recv` has handed out.
+    pub received: u64,
+}
+
+impl PeerStats {
+    /// A peer with nothing queued either way, nothing missed.
+    pub(crate) fn quiet(peer: String) -> PeerStats {
+        PeerStats {
+            peer,
+            routing_id: Bytes::new(),
+            queued_messages: 0,
+            queued_bytes: 0,
+            dropped: 0,
+            peak_queued_messages: 0,
+            time_full: Duration::ZERO,
+            queued_in_messages: 0,
+            queued_in_bytes: 0,
+            peak_queued_in_messages: 0,
+            queued_in_time_full: Duration::ZERO,
+            received: 0,
+        }
+    }
+
+    /// The figures of its incoming lane.
+    pub(crate) fn incoming(&mut self, lane: LaneStats) {
+        self.queued_in_messages = lane.messages;
+        self.queued_in_bytes = lane.bytes;
+        self.peak_queued_in_messages = lane.peak;
+        self.queued_in_time_full = lane.time_full;
+        self.received = lane.received;
+    }
 }
 
 impl Core {
