@@ -20,6 +20,7 @@
 //! `peer`. A socket that has been closed or dropped is left out of the next
 //! scrape.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -329,11 +330,12 @@ impl Collector for Metrics {
                 .map(|s| (s.labels.clone(), ConstCounter::new(get(s).as_secs_f64())));
             family(&mut encoder, name, help, Counter, rows)?;
         }
+        let names: Vec<Vec<String>> = samples.iter().map(|s| peer_labels(&s.peers)).collect();
         let peer_rows = |get: fn(&PeerStats) -> u64| {
-            samples.iter().flat_map(move |s| {
-                s.peers.iter().map(move |p| {
+            samples.iter().zip(&names).flat_map(move |(s, names)| {
+                s.peers.iter().zip(names).map(move |(p, name)| {
                     let mut labels = s.labels.clone();
-                    labels.push(("peer", p.peer.clone()));
+                    labels.push(("peer", name.clone()));
                     (labels, get(p))
                 })
             })
@@ -348,6 +350,23 @@ impl Collector for Metrics {
         }
         encode_proxies(&mut encoder, &proxies)
     }
+}
+
+/// The `peer` label of each of a socket's peers: its name, and where names
+/// repeat (inproc and ipc peers accepted on one endpoint) its number too,
+/// as `NAME#NUMBER`, so that no two series of a family share their labels.
+fn peer_labels(peers: &[PeerStats]) -> Vec<String> {
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for p in peers {
+        *count.entry(&p.peer).or_default() += 1;
+    }
+    peers
+        .iter()
+        .map(|p| match count[p.peer.as_str()] {
+            1 => p.peer.clone(),
+            _ => format!("{}#{}", p.peer, p.number),
+        })
+        .collect()
 }
 
 /// The proxies' counters: messages and octets each way, and what they
@@ -466,4 +485,22 @@ async fn answer(mut stream: tokio::net::TcpStream, metrics: &Metrics) -> std::io
     );
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_peer_names_are_told_apart_by_number() {
+        let peers = [
+            PeerStats::quiet("inproc://a".into(), 3),
+            PeerStats::quiet("tcp://127.0.0.1:5555".into(), 4),
+            PeerStats::quiet("inproc://a".into(), 7),
+        ];
+        assert_eq!(
+            peer_labels(&peers),
+            ["inproc://a#3", "tcp://127.0.0.1:5555", "inproc://a#7"]
+        );
+    }
 }

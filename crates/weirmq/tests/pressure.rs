@@ -241,20 +241,33 @@ async fn a_pull_tells_per_peer_which_one_floods_and_what_it_handed_out() {
         assert!(p.routing_id.is_empty() && p.queued_messages == 0, "{p:?}");
         assert_eq!(p.received, 0, "{p:?}");
     }
+    assert_ne!(f.number, q.number);
     let (f_name, q_name) = (f.peer.clone(), q.peer.clone());
+    let of =
+        |peers: &[PeerStats], name: &str| peers.iter().find(|p| p.peer == name).unwrap().clone();
+
+    // One message taken leaves the flood's lane far above half its HWM:
+    // the flood is still held back, and its lane's time full goes on.
+    let mut got = (0, 0);
+    let mut count = |m: weirmq::Message| match m.frames()[0][0] {
+        b'f' => got.0 += 1,
+        _ => got.1 += 1,
+    };
+    count(within(pull.recv()).await.unwrap());
+    let before = of(&pull.peer_stats(), &f_name).queued_in_time_full;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after = of(&pull.peer_stats(), &f_name).queued_in_time_full;
+    assert!(
+        after >= before + Duration::from_millis(100),
+        "{before:?} then {after:?}"
+    );
 
     // Everything is taken: what was handed out of each lane is its own.
-    let mut got = (0, 0);
-    for _ in 0..flooded + 3 {
-        let m = within(pull.recv()).await.unwrap();
-        match m.frames()[0][0] {
-            b'f' => got.0 += 1,
-            _ => got.1 += 1,
-        }
+    for _ in 1..flooded + 3 {
+        count(within(pull.recv()).await.unwrap());
     }
     let peers = pull.peer_stats();
-    let of = |name: &str| peers.iter().find(|p| p.peer == name).unwrap().clone();
-    let (f, q) = (of(&f_name), of(&q_name));
+    let (f, q) = (of(&peers, &f_name), of(&peers, &q_name));
     assert_eq!((f.received, q.received), (got.0, got.1), "{peers:?}");
     assert_eq!((got.0, got.1), (flooded as u64, 3));
     assert_eq!(f.queued_in_messages + q.queued_in_messages, 0);
@@ -277,6 +290,30 @@ async fn a_router_lists_each_peer_once_with_both_directions() {
     let p = &peers[0];
     assert_eq!(p.routing_id, first.frames()[0], "{p:?}");
     assert_eq!((p.received, p.queued_in_messages), (1, 3), "{p:?}");
+}
+
+/// inproc peers accepted on one endpoint all bear its name: each still has
+/// a line of its own, with its own lane.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_of_one_name_keep_lines_of_their_own() {
+    let endpoint = format!("inproc://pressure-{}", std::process::id());
+    let router = Router::new();
+    router.bind(&endpoint).await.unwrap();
+    let (one, two) = (Dealer::new(), Dealer::new());
+    one.connect(&endpoint).await.unwrap();
+    two.connect(&endpoint).await.unwrap();
+    within(one.send("1")).await.unwrap();
+    for _ in 0..2 {
+        within(two.send("2")).await.unwrap();
+    }
+    wait_until(|| router.stats().queued_in_messages == 3).await;
+    let mut peers = router.peer_stats();
+    peers.sort_by_key(|p| p.queued_in_messages);
+    assert_eq!(peers.len(), 2, "{peers:?}");
+    assert_eq!(peers[0].peer, peers[1].peer, "{peers:?}");
+    assert_ne!(peers[0].routing_id, peers[1].routing_id, "{peers:?}");
+    let queued: Vec<_> = peers.iter().map(|p| p.queued_in_messages).collect();
+    assert_eq!(queued, [1, 2], "{peers:?}");
 }
 
 #[test]

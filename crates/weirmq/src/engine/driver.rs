@@ -23,6 +23,7 @@ use super::{End, FAR_FUTURE, WRITE_BATCH};
 use crate::monitor::MonitorEvent;
 use crate::queue::budget::Account;
 use crate::queue::entry::Entry;
+use crate::queue::inbound::LanePeer;
 use crate::rate::Bucket;
 use crate::socket::{Answer, Core, Peer, Ticket};
 use crate::transport::Stream;
@@ -457,9 +458,17 @@ impl<'a, S: Stream> Driver<'a, S> {
             // The peer's own lane: what it sends waits there, behind nobody
             // else's, counted in the budget until the application takes it.
             let watch = core.incoming_watch(self.peer_name);
-            let lane =
-                core.inbound
-                    .open_lane(Some(self.peer_name), Some(self.account.clone()), watch);
+            let (serial, kept) = match &self.out {
+                Some(p) => (p.serial, true),
+                None => (core.next_serial(), false),
+            };
+            let peer = LanePeer {
+                name: self.peer_name.to_owned(),
+                serial,
+                kept,
+            };
+            let account = Some(self.account.clone());
+            let lane = core.inbound.open_lane(Some(peer), account, watch);
             self.backlog.lane = Some(Arc::new(lane));
             // A notice of its arrival (ROUTER_NOTIFY) comes first in it.
             if let Some(notice) = self.out.as_ref().and_then(|p| core.role.arrived(p)) {

@@ -33,16 +33,29 @@ use crate::queue::signal::Signal;
 pub(crate) struct LaneShared {
     writable: Signal,
     account: Option<Arc<Account>>,
-    /// The peer's address or endpoint, for its stats (none for a lane of
-    /// the socket's own, as an XPUB's notes).
-    peer: Option<String>,
+    /// Whose lane it is, for the stats (none for a lane of the socket's
+    /// own, as an XPUB's notes).
+    peer: Option<LanePeer>,
+}
+
+/// Whose lane it is, for the per-peer stats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LanePeer {
+    /// The peer's address or endpoint (inproc and ipc peers accepted on
+    /// one endpoint all bear its name).
+    pub(crate) name: String,
+    /// The peer's number on the socket, unique among its peers ever.
+    pub(crate) serial: u64,
+    /// The socket keeps its peers (with their outgoing figures, found by
+    /// the serial); a PULL or SUB keeps none.
+    pub(crate) kept: bool,
 }
 
 /// One peer's lane, for [`Inbound::peer_lanes`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LaneStats {
-    /// The peer's address or endpoint.
-    pub(crate) peer: String,
+    /// Whose lane it is.
+    pub(crate) owner: LanePeer,
     /// Messages waiting in it (in the receiver's batch too).
     pub(crate) messages: usize,
     /// Their payload octets.
@@ -132,21 +145,20 @@ impl Inbound {
         })
     }
 
-    /// A lane for the messages of `peer` (named for its stats; `None` for
-    /// one of the socket's own), counted in `account` (if any) until they
-    /// are handed out, its crossings of `watch`'s marks (if any) reported;
-    /// it goes when the handle is dropped and what it holds has been
-    /// received.
+    /// A lane for the messages of `peer` (`None` for one of the socket's
+    /// own), counted in `account` (if any) until they are handed out, its
+    /// crossings of `watch`'s marks (if any) reported; it goes when the
+    /// handle is dropped and what it holds has been received.
     pub(crate) fn open_lane(
         self: &Arc<Inbound>,
-        peer: Option<&str>,
+        peer: Option<LanePeer>,
         account: Option<Arc<Account>>,
         watch: Option<Watch>,
     ) -> InLane {
         let shared = Arc::new(LaneShared {
             writable: Signal::default(),
             account,
-            peer: peer.map(str::to_owned),
+            peer,
         });
         let watched = Watched::new(watch);
         let id = lock(&self.lanes).open_watched(self.hwm, self.conflate, shared.clone(), watched);
@@ -191,7 +203,9 @@ impl Inbound {
             if let Some((watch, messages, bytes)) =
                 receiving.batch.lane().and_then(|id| lanes.watch(id))
             {
-                watch.shrank(messages, bytes);
+                // `turn.room` is of this lane: down to where its
+                // connection, if it waits, is woken.
+                watch.shrank(messages, bytes, turn.room.is_some());
             }
             self.preempted.store(false, Ordering::Relaxed);
             let wake = turn.room.filter(|lane| lane.writable.has_waiters());
@@ -274,43 +288,58 @@ impl Inbound {
     /// and all the time the lanes have spent full (their peers held back),
     /// summed over the lanes, those of peers gone too.
     pub(crate) fn pressure(&self, reader: Reader) -> (usize, Duration) {
+        // The receiver's lock first, as a receiver takes them.
+        let receiving = lock(&self.receiving);
+        let out = receiving.batch.len();
         let mut lanes = lock(&self.lanes);
         let (peak, full) = lanes.looks().fold((0, Duration::ZERO), |(peak, full), l| {
+            let now = l.depth.0 + if l.loaned { out } else { 0 };
             (
-                peak.max(l.watch.take_peak(reader, l.depth.0)),
+                peak.max(l.watch.take_peak(reader, now)),
                 full + l.watch.time_full(),
             )
         });
         drop(lanes);
+        drop(receiving);
         let gone = Duration::from_nanos(self.full_gone_ns.load(Ordering::Relaxed));
         (peak, full + gone)
     }
 
-    /// The lanes of the peers connected now (not of those gone, whose
-    /// lanes are still being read): what each holds, the most it held
-    /// since `reader` last asked, its time full, what was handed out of it.
+    /// The lanes of the peers whose connections are up (not of those gone,
+    /// whose lanes are still being read): what each holds (the receiver's
+    /// batch counted in its lane), the most it held since `reader` last
+    /// asked, its time full, what was handed out of it.
     pub(crate) fn peer_lanes(&self, reader: Reader) -> Vec<LaneStats> {
-        // The receiver's lock first, as a receiver takes them.
         let receiving = lock(&self.receiving);
         let (batch, batch_bytes) = receiving.batch.depth();
         let mut lanes = lock(&self.lanes);
-        lanes
+        // The figures under the locks; the names copied after.
+        let seen: Vec<_> = lanes
             .looks()
-            .filter(|l| !l.detached)
-            .filter_map(|l| {
-                let peer = l.tag.peer.clone()?;
+            .filter(|l| !l.detached && l.tag.peer.is_some())
+            .map(|l| {
                 let (out, out_bytes) = if l.loaned {
                     (batch, batch_bytes)
                 } else {
                     (0, 0)
                 };
+                let (messages, bytes) = (l.depth.0 + out, l.depth.1 + out_bytes);
+                let peak = l.watch.take_peak(reader, messages);
+                let figures = (messages, bytes, peak, l.watch.time_full());
+                (l.tag.clone(), figures, l.taken - out as u64)
+            })
+            .collect();
+        drop(lanes);
+        drop(receiving);
+        seen.into_iter()
+            .filter_map(|(tag, (messages, bytes, peak, time_full), received)| {
                 Some(LaneStats {
-                    peer,
-                    messages: l.depth.0 + out,
-                    bytes: l.depth.1 + out_bytes,
-                    peak: l.watch.take_peak(reader, l.depth.0),
-                    time_full: l.watch.time_full(),
-                    received: l.taken - out as u64,
+                    owner: tag.peer.clone()?,
+                    messages,
+                    bytes,
+                    peak,
+                    time_full,
+                    received,
                 })
             })
             .collect()

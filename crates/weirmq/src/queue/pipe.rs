@@ -201,9 +201,10 @@ impl Pipe {
     fn taken_out(&self, mut st: MutexGuard<'_, State>, n: usize, bytes: usize) {
         st.bytes -= bytes;
         st.popped += n as u64;
-        let wake = self.below_low_water(&st) && self.shared.writable.has_waiters();
+        let room = self.below_low_water(&st);
+        let wake = room && self.shared.writable.has_waiters();
         let (depth, left) = (st.queue.len(), st.bytes);
-        st.pressure.shrank(depth, left);
+        st.pressure.shrank(depth, left, room);
         drop(st);
         if wake {
             self.shared.writable.wake_all();

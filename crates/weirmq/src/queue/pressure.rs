@@ -120,8 +120,8 @@ impl Watched {
     /// [`Pressure::shrank`], and the crossing reported (see
     /// [`Watched::grew`]).
     #[inline]
-    pub(crate) fn shrank(&mut self, messages: usize, bytes: usize) {
-        if let Some(crossing) = self.pressure.shrank(messages, bytes) {
+    pub(crate) fn shrank(&mut self, messages: usize, bytes: usize, room: bool) {
+        if let Some(crossing) = self.pressure.shrank(messages, bytes, room) {
             self.report(crossing, messages, bytes);
         }
     }
@@ -194,10 +194,13 @@ impl Pressure {
         self.peak_any = messages;
     }
 
-    /// After messages left: the queue holds `messages` of `bytes`.
+    /// After messages left: the queue holds `messages` of `bytes`, and
+    /// with `room` it is down to where whoever waits to push is let go
+    /// (its low-water mark): the time full ends there, not at the first
+    /// message taken, for the refused side is held back until then.
     #[inline]
-    pub(crate) fn shrank(&mut self, messages: usize, bytes: usize) -> Option<Crossing> {
-        if let Some(since) = self.full_since {
+    pub(crate) fn shrank(&mut self, messages: usize, bytes: usize, room: bool) -> Option<Crossing> {
+        if let (true, Some(since)) = (room, self.full_since) {
             self.full_before += since.elapsed();
             self.full_since = None;
         }
@@ -262,7 +265,7 @@ mod tests {
             let crossing = if d > last {
                 p.grew(d, d)
             } else {
-                p.shrank(d, d)
+                p.shrank(d, d, false)
             };
             seen.extend(crossing.map(|c| (d, c)));
             last = d;
@@ -279,8 +282,8 @@ mod tests {
         assert_eq!(p.grew(2, 700), None);
         assert_eq!(p.grew(3, 800), Some(Crossing::High));
         // Few messages, still many octets: not under the low mark.
-        assert_eq!(p.shrank(1, 600), None);
-        assert_eq!(p.shrank(1, 500), Some(Crossing::Low));
+        assert_eq!(p.shrank(1, 600, false), None);
+        assert_eq!(p.shrank(1, 500, false), Some(Crossing::Low));
     }
 
     #[test]
@@ -302,8 +305,12 @@ mod tests {
         p.refused();
         std::thread::sleep(Duration::from_millis(20));
         p.refused(); // still the same spell
-        assert!(p.time_full() >= Duration::from_millis(20));
-        p.shrank(0, 0);
+        // A message taken, but not yet down to where the refused side is
+        // let go: still full, as that side sees it.
+        p.shrank(9, 9, false);
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(p.time_full() >= Duration::from_millis(30));
+        p.shrank(5, 5, true);
         let spent = p.time_full();
         std::thread::sleep(Duration::from_millis(10));
         assert_eq!(p.time_full(), spent, "not full any more: the clock stopped");
@@ -336,7 +343,7 @@ mod tests {
             w.grew(d, d * 10);
         }
         for d in [7, 5, 4] {
-            w.shrank(d, d * 10);
+            w.shrank(d, d * 10, false);
         }
         assert_eq!(
             *seen.lock().unwrap(),

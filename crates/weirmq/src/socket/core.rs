@@ -50,6 +50,9 @@ pub(crate) struct Core {
     pub(super) monitor: Arc<Mutex<MonitorTx>>,
     /// Peers connected now.
     pub(super) connected: AtomicUsize,
+    /// Numbers each peer, so that the stats pair its incoming lane with it
+    /// (names may repeat: inproc and ipc peers bear the endpoint's).
+    pub(super) serials: AtomicU64,
     /// Drops of peers that have since gone (those of current peers are in
     /// each peer).
     pub(super) dropped_gone: AtomicU64,
@@ -124,6 +127,7 @@ impl Core {
             admission: Admission::default(),
             monitor: Arc::new(Mutex::new(MonitorTx::default())),
             connected: AtomicUsize::new(0),
+            serials: AtomicU64::new(0),
             dropped_gone: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             received_through: AtomicU64::new(0),

@@ -41,6 +41,9 @@ pub(crate) struct Peer {
     /// The peer's routing id: the Identity it announced to a ROUTER, or one
     /// we generated (`%x00` + a 4-octet counter, as libzmq does).
     pub(crate) id: Bytes,
+    /// Unique among the socket's peers ever: what its incoming lane is
+    /// known by.
+    pub(crate) serial: u64,
     /// What is queued to it.
     pub(crate) out: Pipe,
     /// PUB and XPUB: what it subscribed to.
@@ -263,10 +266,16 @@ impl Core {
         Ok(peer)
     }
 
+    /// A number for a new peer, unique among the socket's peers ever.
+    pub(crate) fn next_serial(&self) -> u64 {
+        self.serials.fetch_add(1, Ordering::Relaxed)
+    }
+
     fn new_peer(&self, name: &str, id: Bytes) -> Arc<Peer> {
         Arc::new(Peer {
             name: name.to_owned(),
             id,
+            serial: self.next_serial(),
             out: Pipe::watched(
                 self.options.send_hwm,
                 self.room.clone(),
@@ -403,18 +412,18 @@ impl Core {
     /// [`Core::peer_stats`], the peaks since `reader` last asked.
     pub(crate) fn peer_stats_as(&self, reader: Reader) -> Vec<crate::PeerStats> {
         // Not under the peers' lock: a connection takes that one, then its
-        // lane's.
-        let mut lanes: Vec<Option<LaneStats>> = self
-            .inbound
-            .peer_lanes(reader)
-            .into_iter()
-            .map(Some)
-            .collect();
-        let by_name: HashMap<String, usize> = lanes
-            .iter()
-            .enumerate()
-            .filter_map(|(at, l)| l.as_ref().map(|l| (l.peer.clone(), at)))
-            .collect();
+        // lane's. A lane of a peer the socket keeps goes to that peer's
+        // line, found by its serial; one on a socket that keeps none (PULL,
+        // SUB) makes a line of its own.
+        let mut kept: HashMap<u64, LaneStats> = HashMap::new();
+        let mut own = Vec::new();
+        for lane in self.inbound.peer_lanes(reader) {
+            if lane.owner.kept {
+                kept.insert(lane.owner.serial, lane);
+            } else {
+                own.push(lane);
+            }
+        }
         let mut stats: Vec<crate::PeerStats> = self
             .peers()
             .list
@@ -422,27 +431,25 @@ impl Core {
             .map(|p| {
                 let (queued_messages, queued_bytes) = p.out.depth();
                 let (peak_queued_messages, time_full) = p.out.pressure(reader);
-                crate::PeerStats {
-                    peer: p.name.clone(),
+                let mut s = crate::PeerStats {
                     routing_id: p.id.clone(),
                     queued_messages,
                     queued_bytes,
                     dropped: p.missed(),
                     peak_queued_messages,
                     time_full,
-                    ..crate::PeerStats::quiet(String::new())
+                    ..crate::PeerStats::quiet(p.name.clone(), p.serial)
+                };
+                if let Some(lane) = kept.remove(&p.serial) {
+                    s.incoming(lane);
                 }
+                s
             })
             .collect();
-        // Each lane to its peer's entry, by name; a socket that keeps no
-        // peers (PULL, SUB) has a lane for each all the same.
-        for s in &mut stats {
-            if let Some(lane) = by_name.get(&s.peer).and_then(|&at| lanes[at].take()) {
-                s.incoming(lane);
-            }
-        }
-        stats.extend(lanes.into_iter().flatten().map(|lane| {
-            let mut s = crate::PeerStats::quiet(lane.peer.clone());
+        // What is left in `kept` is of peers that have left the list, their
+        // connections ending: not listed, as their outgoing side is not.
+        stats.extend(own.into_iter().map(|lane| {
+            let mut s = crate::PeerStats::quiet(lane.owner.name.clone(), lane.owner.serial);
             s.incoming(lane);
             s
         }));

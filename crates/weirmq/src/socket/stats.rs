@@ -60,7 +60,8 @@ pub struct Stats {
     pub send_blocked: Duration,
     /// The most messages waiting in any one peer's incoming lane since the
     /// last call of `stats()` (which starts the next count from now): how
-    /// close the application came to holding a peer back.
+    /// close the application came to holding a peer back. (The lane of a
+    /// peer that has gone and been read to its end counts no more.)
     pub peak_queued_in_messages: usize,
     /// All the time peers' incoming lanes have spent full, summed over the
     /// lanes (those of peers gone too): while its lane is full, a peer's
@@ -87,11 +88,21 @@ pub struct Stats {
 /// sent that waits in its incoming lane. A socket that only receives (PULL,
 /// SUB) lists its peers with the outgoing fields at zero; one that only
 /// sends (PUSH, PUB) with the incoming ones at zero.
+///
+/// The incoming figures are of the peer's connection now (a reconnected
+/// peer's start again from zero), and a peer that has gone is listed no
+/// more (the socket's [`Stats`] keep what it counted). What REQ and REP read straight
+/// from the connection, past the lane, is counted in [`Stats::received`]
+/// only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PeerStats {
-    /// The peer's address or the endpoint connected to.
+    /// The peer's address or the endpoint connected to (inproc and ipc
+    /// peers accepted on one endpoint all bear the endpoint's).
     pub peer: String,
+    /// The socket's number for the peer, unique among its peers ever:
+    /// tells apart peers that bear the same name.
+    pub number: u64,
     /// The peer's routing id (announced, or generated: `%x00` + 4 octets);
     /// empty on a socket that keeps none (PULL, SUB).
     pub routing_id: Bytes,
@@ -106,7 +117,8 @@ pub struct PeerStats {
     /// `peer_stats()` (which starts the next count from now).
     pub peak_queued_messages: usize,
     /// All the time its queue has spent full: from a sender finding it
-    /// full until room freed.
+    /// full until it was down to its low-water mark (half the HWM), where
+    /// waiting senders are let go.
     pub time_full: Duration,
     /// Messages it sent that wait for `recv`, in its incoming lane.
     pub queued_in_messages: usize,
@@ -116,7 +128,8 @@ pub struct PeerStats {
     /// `peer_stats()`.
     pub peak_queued_in_messages: usize,
     /// All the time its lane has spent full: the peer was read no further
-    /// (its TCP window closing) until `recv` made room.
+    /// (its TCP window closing) until `recv` took the lane down to half its
+    /// HWM, where its connection reads again.
     pub queued_in_time_full: Duration,
     /// Its messages `recv` has handed out.
     pub received: u64,
@@ -124,9 +137,10 @@ pub struct PeerStats {
 
 impl PeerStats {
     /// A peer with nothing queued either way, nothing missed.
-    pub(crate) fn quiet(peer: String) -> PeerStats {
+    pub(crate) fn quiet(peer: String, number: u64) -> PeerStats {
         PeerStats {
             peer,
+            number,
             routing_id: Bytes::new(),
             queued_messages: 0,
             queued_bytes: 0,
