@@ -18,8 +18,8 @@ use format::Format;
 use monitor::{MonitorFlag, Watch};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use weirmq::{
-    Dealer, Error, Hwm, Message, Options, Pair, Pub, Pull, Push, RecvSocket, Rep, Req, Router,
-    SendSocket, Socket, Sub,
+    Dealer, Error, Hwm, Message, Options, Pair, Pub, Pull, Push, QueueAlert, RecvSocket, Rep, Req,
+    Router, SendSocket, Socket, Sub,
 };
 
 mod security;
@@ -106,6 +106,12 @@ struct Common {
     /// 1 to 255 octets, the first not zero.
     #[arg(long, value_name = "ID")]
     routing_id: Option<String>,
+    /// Report a peer's outgoing queue or incoming lane reaching HIGH% of
+    /// the HWM, and falling back under LOW%, as monitor events
+    /// (queue-high, queue-low, incoming-queue-high, incoming-queue-low;
+    /// see --monitor): e.g. 80,50.
+    #[arg(long, value_name = "HIGH,LOW")]
+    queue_alert: Option<String>,
     #[command(flatten)]
     security: security::Security,
 }
@@ -186,7 +192,22 @@ fn options(c: &Common) -> Result<Options, Error> {
         }
         o = o.with_routing_id(Bytes::copy_from_slice(id.as_bytes()));
     }
+    if let Some(marks) = &c.queue_alert {
+        o = o.with_queue_alert(queue_alert(marks)?);
+    }
     c.security.apply(o)
+}
+
+/// `--queue-alert HIGH,LOW`, in percent of the HWM.
+fn queue_alert(marks: &str) -> Result<QueueAlert, Error> {
+    let bad = || {
+        Error::InvalidOption(format!(
+            "--queue-alert {marks:?}: two percentages, HIGH,LOW (e.g. 80,50)"
+        ))
+    };
+    let (high, low) = marks.split_once(',').ok_or_else(bad)?;
+    let percent = |p: &str| p.trim().parse::<u8>().map_err(|_| bad());
+    QueueAlert::new(percent(high)?, percent(low)?)
 }
 
 fn parse(text: &str, separator: Option<&str>) -> Message {

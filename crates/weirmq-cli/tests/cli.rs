@@ -619,7 +619,7 @@ fn json_lines(text: &str) -> Vec<serde_json::Value> {
 
 #[test]
 fn bad_flags_are_refused_clearly() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
         (
             &["recv", "--format", "xml", "ipc:///x"],
             "invalid value 'xml'",
@@ -642,6 +642,14 @@ fn bad_flags_are_refused_clearly() {
             "invalid value 'xml'",
         ),
         (&["monitor", "ipc:///x"], "--type <SOCKET_TYPE>"),
+        (
+            &["send", "--queue-alert", "80", "ipc:///x", "m"],
+            "--queue-alert \"80\": two percentages, HIGH,LOW",
+        ),
+        (
+            &["send", "--queue-alert", "50,80", "ipc:///x", "m"],
+            "the low mark below it",
+        ),
     ];
     for (args, expected) in cases {
         let out = weirmq().args(args).output().unwrap();

@@ -133,3 +133,34 @@ fn send_and_recv_print_their_events_on_stderr_when_asked() {
     )));
     assert_eq!(printed(send), "");
 }
+
+/// `--queue-alert` with `--monitor`: a sender whose peer reads nothing
+/// hears its queue reach the high mark.
+#[test]
+fn a_sender_with_queue_alerts_reports_its_queue_high() {
+    use weirmq::{Hwm, Options, Pull, Socket};
+    let dir = tempfile::tempdir().unwrap();
+    let ep = ipc(&dir);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // A PULL that holds ten messages and never reads.
+    let small = Options::default().with_hwm(Hwm::new(10, usize::MAX).unwrap());
+    let pull = Pull::with_options(small).unwrap();
+    rt.block_on(pull.bind(&ep)).unwrap();
+    let big = "x".repeat(10_000);
+    let out = weirmq()
+        .args(["send", &ep, &big, "--count", "2000", "--hwm", "100"])
+        .args(["--queue-alert", "80,50", "--monitor=json", "--timeout", "1"])
+        .output()
+        .unwrap();
+    // It gives up waiting for room: everything between it and the PULL
+    // is full.
+    assert!(!out.status.success(), "{}", stderr(&out));
+    let events = json_lines(&stderr(&out));
+    let high: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == "queue-high")
+        .collect();
+    assert_eq!(high.len(), 1, "{events:?}");
+    assert!(high[0]["messages"].as_u64().unwrap() >= 80, "{high:?}");
+    drop(pull);
+}
