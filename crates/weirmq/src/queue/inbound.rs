@@ -468,7 +468,7 @@ impl InLane {
     }
 
     /// The lane had no room for what its connection brought: the peer is
-    /// held back from now until room frees.
+    /// held back from now until `recv` takes the lane down to half its HWM.
     fn refused(&self, lanes: &mut Lanes) {
         if let Some((watch, _, _)) = lanes.watch(self.id) {
             watch.refused();

@@ -404,7 +404,8 @@ impl Core {
         });
     }
 
-    /// One line per ready peer: what is queued to it and what it missed.
+    /// One line per ready peer: what is queued to it and what it missed,
+    /// and what waits in its incoming lane.
     pub(crate) fn peer_stats(&self) -> Vec<crate::PeerStats> {
         self.peer_stats_as(Reader::PeerStats)
     }
