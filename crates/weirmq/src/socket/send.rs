@@ -4,6 +4,7 @@
 //! ones of [`crate::pattern`]; here they meet the peers' pipes, and a
 //! sender that finds no room waits (backpressure), up to its timeout.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -73,13 +74,14 @@ impl Core {
 
     /// [`Core::try_send_lb`], waiting (up to the send timeout) for a peer
     /// with room.
-    pub(crate) async fn send_lb<T>(
-        &self,
+    pub(crate) fn send_lb<'a, T: 'a>(
+        &'a self,
         msg: Message,
-        taker: impl Fn(&Peer) -> T,
-    ) -> Result<T, Error> {
-        self.wait_for_room(msg, |core, m| core.try_send_lb(m, &taker))
-            .await
+        taker: impl Fn(&Peer) -> T + 'a,
+    ) -> impl Future<Output = Result<T, Error>> + 'a {
+        // Not an `async fn` of its own (nor are the other two senders'):
+        // one state machine less for every send to build and move.
+        self.wait_for_room(msg, move |core, m| core.try_send_lb(m, &taker))
     }
 
     /// Sends to the peer with routing id `id`: `Unroutable` if there is
@@ -120,9 +122,12 @@ impl Core {
     }
 
     /// [`Core::try_send_to`], waiting (up to the send timeout) for room.
-    pub(crate) async fn send_to(&self, id: Bytes, msg: Message) -> Result<(), Error> {
-        self.wait_for_room(msg, |core, m| core.try_send_to(&id, m))
-            .await
+    pub(crate) fn send_to(
+        &self,
+        id: Bytes,
+        msg: Message,
+    ) -> impl Future<Output = Result<(), Error>> + '_ {
+        self.wait_for_room(msg, move |core, m| core.try_send_to(&id, m))
     }
 
     /// Distribution: offers `msg` to every peer `filter` picks, all or nothing under
@@ -156,9 +161,12 @@ impl Core {
 
     /// [`Core::try_distribute`], waiting (up to the send timeout) while a
     /// peer it is for is full under [`WhenFull::Wait`].
-    pub(crate) async fn distribute(&self, msg: Message, filter: Filter) -> Result<(), Error> {
-        self.wait_for_room(msg, |core, m| core.try_distribute(m, filter))
-            .await
+    pub(crate) fn distribute(
+        &self,
+        msg: Message,
+        filter: Filter,
+    ) -> impl Future<Output = Result<(), Error>> + '_ {
+        self.wait_for_room(msg, move |core, m| core.try_distribute(m, filter))
     }
 
     /// Refuses a message that cannot go: the socket is closed, or it has no
