@@ -103,8 +103,9 @@ pub enum MonitorEvent {
     /// A peer's incoming lane (what it sent, waiting for `recv`) reached
     /// the high mark of [`Options::queue_alert`](crate::Options::queue_alert)
     /// of the receive HWM: the application is not keeping up with it, and
-    /// once the lane is full its connection is read no more until there is
-    /// room. Reported again only after a [`MonitorEvent::IncomingQueueLow`].
+    /// once the lane is full its connection is read no more until `recv`
+    /// takes it down to half the HWM. Reported again only after a
+    /// [`MonitorEvent::IncomingQueueLow`].
     IncomingQueueHigh {
         /// The peer's address or endpoint.
         peer: String,
@@ -114,7 +115,9 @@ pub enum MonitorEvent {
         bytes: usize,
     },
     /// A peer's incoming lane, after a [`MonitorEvent::IncomingQueueHigh`],
-    /// is back under the low mark.
+    /// is back under the low mark. (The lane's depth does not count what
+    /// `recv` has already taken out of it for its current turn, up to a
+    /// turn's worth: those are handed out without the queue's lock.)
     IncomingQueueLow {
         /// The peer's address or endpoint.
         peer: String,
