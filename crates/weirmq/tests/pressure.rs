@@ -327,3 +327,43 @@ fn alert_marks_are_checked() {
         );
     }
 }
+
+/// Peers come and go while the stats are read and messages are received:
+/// no look panics or counts what is not there, and once all is taken and
+/// every peer gone, nothing is left in any line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_hold_while_peers_come_and_go() {
+    let pull = std::sync::Arc::new(Pull::new());
+    let endpoint = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let looking = {
+        let pull = pull.clone();
+        tokio::spawn(async move {
+            for _ in 0..400 {
+                let total = pull.stats();
+                let peers = pull.peer_stats();
+                let handed: u64 = peers.iter().map(|p| p.received).sum();
+                // What the lines count was received by the socket, which
+                // counts the lanes of peers gone too.
+                assert!(handed <= pull.stats().received, "{peers:?} {total:?}");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
+    let mut sent = 0;
+    for round in 0..20u8 {
+        let push = Push::new();
+        push.connect(&endpoint).await.unwrap();
+        for _ in 0..50 {
+            within(push.send(vec![round; 100])).await.unwrap();
+            sent += 1;
+        }
+        within(push.close()).await;
+    }
+    for _ in 0..sent {
+        within(pull.recv()).await.unwrap();
+    }
+    within(looking).await.unwrap();
+    wait_until(|| pull.peer_stats().is_empty()).await;
+    let total = pull.stats();
+    assert_eq!((total.received, total.queued_in_messages), (sent, 0));
+}
