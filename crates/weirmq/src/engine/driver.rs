@@ -458,14 +458,12 @@ impl<'a, S: Stream> Driver<'a, S> {
             // The peer's own lane: what it sends waits there, behind nobody
             // else's, counted in the budget until the application takes it.
             let watch = core.incoming_watch(self.peer_name);
-            let (serial, kept) = match &self.out {
-                Some(p) => (p.serial, true),
-                None => (core.next_serial(), false),
-            };
             let peer = LanePeer {
                 name: self.peer_name.to_owned(),
-                serial,
-                kept,
+                serial: self
+                    .out
+                    .as_ref()
+                    .map_or_else(|| core.next_serial(), |p| p.serial),
             };
             let account = Some(self.account.clone());
             let lane = core.inbound.open_lane(Some(peer), account, watch);

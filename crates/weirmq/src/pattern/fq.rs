@@ -17,8 +17,8 @@
 //! Sans-IO: no locks, no wake-ups. The caller holds the queue under a lock,
 //! the batch under another, and wakes whoever the results name. Each lane
 //! also keeps a watch of the caller's (`W`: how hard the lane presses
-//! against its HWM, say), which the caller updates after each change of the
-//! lane's depth under the same lock.
+//! against its HWM, say), which the queue tells of each change of the
+//! lane's depth and each refusal ([`DepthWatch`]), under the same lock.
 
 use std::collections::VecDeque;
 
@@ -185,6 +185,25 @@ fn weight_of<E: Weighed>(entries: &VecDeque<E>) -> usize {
     entries.iter().map(Weighed::weight).sum()
 }
 
+/// What a queue tells its watch of a lane, as the lane's depth changes.
+pub(crate) trait DepthWatch {
+    /// Entries came in: the lane holds `messages` of `bytes` now.
+    fn grew(&mut self, messages: usize, bytes: usize);
+    /// Entries were taken out: the lane holds `messages` of `bytes` now,
+    /// and with `room` it is down to its low-water mark (half its HWM),
+    /// where a producer refused is let go.
+    fn shrank(&mut self, messages: usize, bytes: usize, room: bool);
+    /// A push found the lane full.
+    fn refused(&mut self);
+}
+
+/// No watch.
+impl DepthWatch for () {
+    fn grew(&mut self, _: usize, _: usize) {}
+    fn shrank(&mut self, _: usize, _: usize, _: bool) {}
+    fn refused(&mut self) {}
+}
+
 /// One lane, as [`FairQueue::looks`] shows it.
 pub(crate) struct Look<'a, T, W> {
     pub(crate) tag: &'a T,
@@ -282,7 +301,7 @@ impl<E: Weighed, T: Clone, W> Default for FairQueue<E, T, W> {
     }
 }
 
-impl<E: Weighed, T: Clone, W: Default> FairQueue<E, T, W> {
+impl<E: Weighed, T: Clone, W: DepthWatch + Default> FairQueue<E, T, W> {
     /// A new lane bounded by `hwm`; `tag` comes back with the turns that
     /// concern it. Its watch starts as the default.
     #[cfg(test)]
@@ -291,7 +310,7 @@ impl<E: Weighed, T: Clone, W: Default> FairQueue<E, T, W> {
     }
 }
 
-impl<E: Weighed, T: Clone, W> FairQueue<E, T, W> {
+impl<E: Weighed, T: Clone, W: DepthWatch> FairQueue<E, T, W> {
     /// A new lane bounded by `hwm`, kept watch over by `watch`; `tag` comes
     /// back with the turns that concern it.
     pub(crate) fn open_watched(&mut self, hwm: Hwm, conflate: bool, tag: T, watch: W) -> LaneId {
@@ -372,11 +391,13 @@ impl<E: Weighed, T: Clone, W> FairQueue<E, T, W> {
         }
         let len = entry.weight();
         if !Self::fits(lane, len) {
+            lane.watch.refused();
             return Err(Refused::Full(entry));
         }
         let gone = lane.conflate.then(|| lane.clear());
         lane.queue.push_back(entry);
         lane.bytes += len;
+        lane.watch.grew(lane.queue.len(), lane.bytes);
         Ok(self.added(id, 1, len, gone.unwrap_or_default()))
     }
 
@@ -413,6 +434,7 @@ impl<E: Weighed, T: Clone, W> FairQueue<E, T, W> {
                 lane.bytes = entry.weight();
                 lane.queue.push_back(entry);
             }
+            lane.watch.grew(lane.queue.len(), lane.bytes);
             return Ok((bytes, self.added(id, n, bytes, gone)));
         }
         let (k, moved) = if Self::fits_whole(lane, n, bytes) {
@@ -441,6 +463,10 @@ impl<E: Weighed, T: Clone, W> FairQueue<E, T, W> {
             (k, moved)
         };
         lane.bytes += moved;
+        if !entries.is_empty() {
+            lane.watch.refused();
+        }
+        lane.watch.grew(lane.queue.len(), lane.bytes);
         Ok((moved, self.added(id, k, moved, (0, 0))))
     }
 
@@ -507,6 +533,7 @@ impl<E: Weighed, T: Clone, W> FairQueue<E, T, W> {
         lane.taken += n as u64;
         let below = lane.queue.is_empty()
             || (lane.queue.len() <= lane.hwm.messages() / 2 && lane.bytes <= lane.hwm.bytes() / 2);
+        lane.watch.shrank(lane.queue.len(), lane.bytes, below);
         let room = below.then(|| lane.tag.clone());
         if lane.queue.is_empty() {
             lane.ready = false;
@@ -564,14 +591,6 @@ impl<E: Weighed, T: Clone, W> FairQueue<E, T, W> {
             last_look(&mut lane.watch);
             self.remove_if_done(id);
         }
-    }
-
-    /// A lane's watch, with the lane's depth now: (messages, payload
-    /// octets), not counting what a batch out holds.
-    #[inline]
-    pub(crate) fn watch(&mut self, id: LaneId) -> Option<(&mut W, usize, usize)> {
-        self.lane_mut(id)
-            .map(|lane| (&mut lane.watch, lane.queue.len(), lane.bytes))
     }
 
     /// A look at every lane: its tag and watch, what it holds and what

@@ -44,11 +44,9 @@ pub(crate) struct LanePeer {
     /// The peer's address or endpoint (inproc and ipc peers accepted on
     /// one endpoint all bear its name).
     pub(crate) name: String,
-    /// The peer's number on the socket, unique among its peers ever.
+    /// The peer's number on the socket, unique among its peers ever (a
+    /// socket that keeps its peers finds it by this one).
     pub(crate) serial: u64,
-    /// The socket keeps its peers (with their outgoing figures, found by
-    /// the serial); a PULL or SUB keeps none.
-    pub(crate) kept: bool,
 }
 
 /// One peer's lane, for [`Inbound::peer_lanes`].
@@ -200,13 +198,6 @@ impl Inbound {
             receiving.taken -= receiving.batch.len() as u64;
             let turn = lanes.take(&mut receiving.batch, self.quantum);
             receiving.taken += receiving.batch.len() as u64;
-            if let Some((watch, messages, bytes)) =
-                receiving.batch.lane().and_then(|id| lanes.watch(id))
-            {
-                // `turn.room` is of this lane: down to where its
-                // connection, if it waits, is woken.
-                watch.shrank(messages, bytes, turn.room.is_some());
-            }
             self.preempted.store(false, Ordering::Relaxed);
             let wake = turn.room.filter(|lane| lane.writable.has_waiters());
             drop(lanes);
@@ -373,11 +364,7 @@ impl InLane {
         let copy = Entry::copy_of(&msg);
         let mut lanes = self.lanes();
         let (entry, copied) = match copy {
-            Some(entry) if lanes.has_room(self.id, entry.byte_len()) => (entry, Some(msg)),
-            Some(_) => {
-                self.refused(&mut lanes);
-                return Err(PushError::Full(msg));
-            }
+            Some(entry) => (entry, Some(msg)),
             None => (Entry::Shared(msg), None),
         };
         let len = entry.byte_len();
@@ -387,12 +374,9 @@ impl InLane {
                 drop(copied);
                 Ok(())
             }
-            Err(Refused::Full(entry)) => {
-                self.refused(&mut lanes);
-                Err(PushError::Full(
-                    copied.unwrap_or_else(|| entry.into_message()),
-                ))
-            }
+            Err(Refused::Full(entry)) => Err(PushError::Full(
+                copied.unwrap_or_else(|| entry.into_message()),
+            )),
             Err(Refused::Closed(entry)) => Err(PushError::Closed(
                 copied.unwrap_or_else(|| entry.into_message()),
             )),
@@ -439,9 +423,6 @@ impl InLane {
         let mut lanes = self.lanes();
         match lanes.push_batch(self.id, msgs, bytes) {
             Ok((moved, pushed)) => {
-                if !msgs.is_empty() {
-                    self.refused(&mut lanes);
-                }
                 self.pushed(lanes, pushed, moved);
                 Ok(moved)
             }
@@ -452,26 +433,15 @@ impl InLane {
     /// Acts on a push of `bytes` payload octets (see [`Inbound::pushed`]):
     /// they are queued now, and what conflate replaced has left the socket.
     #[inline]
-    fn pushed(&self, mut lanes: MutexGuard<'_, Lanes>, pushed: Pushed, bytes: usize) {
+    fn pushed(&self, lanes: MutexGuard<'_, Lanes>, pushed: Pushed, bytes: usize) {
         // Counted as queued before the lock goes: a receiver could take and
         // hand it out (and count it as gone) the moment it may see it.
         if let Some(account) = &self.shared.account {
             account.queued(bytes);
         }
-        if let Some((watch, messages, bytes)) = lanes.watch(self.id) {
-            watch.grew(messages, bytes);
-        }
         self.inbound.pushed(lanes, pushed);
         if let Some(account) = &self.shared.account {
             account.dequeued(pushed.replaced);
-        }
-    }
-
-    /// The lane had no room for what its connection brought: the peer is
-    /// held back from now until `recv` takes the lane down to half its HWM.
-    fn refused(&self, lanes: &mut Lanes) {
-        if let Some((watch, _, _)) = lanes.watch(self.id) {
-            watch.refused();
         }
     }
 

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use weirmq_zmtp::Message;
 
 use crate::options::Hwm;
-use crate::pattern::fq::take_front;
+use crate::pattern::fq::{DepthWatch, take_front};
 use crate::queue::entry::Entry;
 use crate::queue::pressure::{Reader, Watch, Watched};
 use crate::queue::signal::Signal;

@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use crate::options::{Hwm, QueueAlert};
+use crate::pattern::fq::DepthWatch;
 
 /// A high and a low mark, in messages and in octets, worked out from the
 /// HWM once.
@@ -106,35 +107,10 @@ impl Watched {
         }
     }
 
-    /// [`Pressure::grew`], and the crossing reported. Under the queue's
-    /// lock, so that reports from both of its ends reach the monitor in
-    /// the order of the crossings (crossings are rare, and the monitor's
-    /// lock takes no other).
-    #[inline]
-    pub(crate) fn grew(&mut self, messages: usize, bytes: usize) {
-        if let Some(crossing) = self.pressure.grew(messages, bytes) {
-            self.report(crossing, messages, bytes);
-        }
-    }
-
-    /// [`Pressure::shrank`], and the crossing reported (see
-    /// [`Watched::grew`]).
-    #[inline]
-    pub(crate) fn shrank(&mut self, messages: usize, bytes: usize, room: bool) {
-        if let Some(crossing) = self.pressure.shrank(messages, bytes, room) {
-            self.report(crossing, messages, bytes);
-        }
-    }
-
     fn report(&self, crossing: Crossing, messages: usize, bytes: usize) {
         if let Some(report) = &self.report {
             report(crossing, messages, bytes);
         }
-    }
-
-    /// [`Pressure::refused`].
-    pub(crate) fn refused(&mut self) {
-        self.pressure.refused();
     }
 
     /// [`Pressure::take_peak`].
@@ -150,6 +126,30 @@ impl Watched {
     /// [`Pressure::retire`].
     pub(crate) fn retire(&mut self) -> Duration {
         self.pressure.retire()
+    }
+}
+
+/// The pressure's changes, and the crossings reported. Under the queue's
+/// lock, so that reports from both of its ends reach the monitor in the
+/// order of the crossings (crossings are rare, and the monitor's lock takes
+/// no other).
+impl DepthWatch for Watched {
+    #[inline]
+    fn grew(&mut self, messages: usize, bytes: usize) {
+        if let Some(crossing) = self.pressure.grew(messages, bytes) {
+            self.report(crossing, messages, bytes);
+        }
+    }
+
+    #[inline]
+    fn shrank(&mut self, messages: usize, bytes: usize, room: bool) {
+        if let Some(crossing) = self.pressure.shrank(messages, bytes, room) {
+            self.report(crossing, messages, bytes);
+        }
+    }
+
+    fn refused(&mut self) {
+        self.pressure.refused();
     }
 }
 

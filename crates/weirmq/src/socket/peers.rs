@@ -416,15 +416,14 @@ impl Core {
         // lane's. A lane of a peer the socket keeps goes to that peer's
         // line, found by its serial; one on a socket that keeps none (PULL,
         // SUB) makes a line of its own.
-        let mut kept: HashMap<u64, LaneStats> = HashMap::new();
-        let mut own = Vec::new();
-        for lane in self.inbound.peer_lanes(reader) {
-            if lane.owner.kept {
-                kept.insert(lane.owner.serial, lane);
-            } else {
-                own.push(lane);
-            }
-        }
+        let lanes = self.inbound.peer_lanes(reader);
+        let (kept, own) = if self.shape.has_pipe {
+            (lanes, Vec::new())
+        } else {
+            (Vec::new(), lanes)
+        };
+        let mut kept: HashMap<u64, LaneStats> =
+            kept.into_iter().map(|l| (l.owner.serial, l)).collect();
         let mut stats: Vec<crate::PeerStats> = self
             .peers()
             .list

@@ -91,9 +91,9 @@ pub struct Stats {
 ///
 /// The incoming figures are of the peer's connection now (a reconnected
 /// peer's start again from zero), and a peer that has gone is listed no
-/// more (the socket's [`Stats`] keep what it counted). What REQ and REP read straight
-/// from the connection, past the lane, is counted in [`Stats::received`]
-/// only.
+/// more (the socket's [`Stats`] keep what it counted). What REQ and REP
+/// read straight from the connection, past the lane, is counted in
+/// [`Stats::received`] only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PeerStats {
